@@ -1,0 +1,150 @@
+"""The `edgekit` command line: thin commands over the Python API, one error boundary.
+
+Heavy imports (TensorFlow, converters, runtimes) happen inside commands, never at start-up, so
+`edgekit --help` and `edgekit list` answer in well under a second.
+Subsystems add their own commands through a `register(app)` function in their `cli` module,
+listed in SUBCOMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from edgekit import __version__
+from edgekit.console import console, err_console
+from edgekit.errors import EdgekitError
+
+SUBCOMMAND_MODULES = (
+    "edgekit.sources.cli",
+    "edgekit.targets.cli",
+    "edgekit.bench.cli",
+    "edgekit.report.cli",
+    "edgekit.bundle.cli",
+    "edgekit.train.cli",
+)
+
+app = typer.Typer(
+    name="edgekit",
+    help="Get trained vision models onto edge devices: pull, fine-tune, quantize, convert, check, benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"edgekit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """edgekit: one command from a pretrained backbone to checked, benchmarked edge artifacts."""
+
+
+@app.command(
+    epilog="""Examples:\n\n
+  edgekit convert --target rpi                      # bundled demo recipe, Raspberry Pi 4 plan\n
+  edgekit convert my.yaml --target rpi5 --out out/   # your recipe\n
+  edgekit convert --target host --quant fp32 --quant int8 --set train.epochs=1\n""",
+)
+def convert(
+    recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."),
+    target: str = typer.Option("host", "--target", "-t", help="Device profile name, alias or YAML path (see `edgekit list targets`)."),
+    formats: List[str] = typer.Option([], "--format", "-f", help="Only these formats (repeatable). Default: the target's plan."),
+    quants: List[str] = typer.Option([], "--quant", "-q", help="Only these quant modes (repeatable). Default: the target's plan."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output root. Default: the recipe's output.dir (out/)."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a recipe field: --set train.epochs=2 (repeatable)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Threads for host measurement. Default: the target's plan."),
+    force: bool = typer.Option(False, "--force", help="Redo every step even when its inputs have not changed."),
+) -> None:
+    """Fine-tune, convert, check parity and benchmark for one target; writes out/<recipe>/<target>/."""
+    from edgekit.pipeline import ConvertOptions, run_convert
+    from edgekit.recipe import find_recipe
+
+    recipe_path, how = find_recipe(recipe)
+    console.print(f"recipe: {recipe_path} ({how})")
+    result = run_convert(
+        ConvertOptions(
+            recipe_path=recipe_path,
+            target=target,
+            formats=formats,
+            quants=quants,
+            out=out,
+            overrides=overrides,
+            threads=threads,
+            force=force,
+        )
+    )
+    raise typer.Exit(result.exit_code)
+
+
+@app.command(
+    name="list",
+    epilog="Examples:\n\n  edgekit list targets\n\n  edgekit list targets 'rpi*'\n\n  edgekit list formats\n\n  edgekit list quant --json\n",
+)
+def list_(
+    what: str = typer.Argument(..., help="targets | formats | quant | runtimes"),
+    pattern: str = typer.Argument("*", help="Glob on names and aliases, e.g. 'rpi*'."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List registered targets, formats, quant modes or runtimes."""
+    from edgekit.listing import list_registry
+
+    list_registry(what, pattern, as_json)
+
+
+def _register_subcommands() -> None:
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency inside the module: surface it
+                raise
+            continue
+        module.register(app)
+
+
+_register_subcommands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: the one place where errors become messages and exit codes."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        app(args=argv, standalone_mode=False)
+    except EdgekitError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: nothing half-written was kept")
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err_console.print("[yellow]aborted[/]")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

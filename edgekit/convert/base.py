@@ -1,0 +1,46 @@
+"""What every format plugin shares: the request it receives and the registry it joins.
+
+A format plugin is one module in edgekit/convert/ that registers a `FormatPlugin`: its name, the
+quant modes it declares, and a `convert(request) -> Artifact` function. The same signature for
+every format keeps the matrix runner format-agnostic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgekit.artifact import Artifact
+from edgekit.registry import Registry
+
+
+@dataclass
+class ConversionRequest:
+    reference: Path  # the reference SavedModel folder
+    format: str
+    quant: str
+    out_dir: Path  # the artifact's own folder; the converter writes the model here
+    # Representative inputs through the shared preprocessing, float32 [N, H, W, C]; needed by
+    # full-integer modes. None means "not available": such modes must fail, never invent data.
+    calibration: np.ndarray | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # per-format options from the recipe
+    metadata: dict[str, Any] = field(default_factory=dict)  # labels, normalization, input spec to embed
+
+
+@dataclass(frozen=True)
+class FormatPlugin:
+    name: str
+    quant_modes: tuple[str, ...]
+    convert: Callable[[ConversionRequest], Artifact]
+    description: str = ""
+    default_runtime: str = ""
+
+
+FORMATS: Registry[FormatPlugin] = Registry("format")
+
+
+def register_format(plugin: FormatPlugin, aliases: tuple[str, ...] = ()) -> FormatPlugin:
+    return FORMATS.register(plugin.name, plugin, description=plugin.description, aliases=aliases)

@@ -1,0 +1,65 @@
+"""What every runtime shares: a loaded artifact that runs itself.
+
+A runtime module registers a loader `load(artifact, threads) -> Session`. Parity and bench both
+go through Session, so what is measured is what was checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from edgekit.artifact import Artifact, TensorSpec
+from edgekit.registry import Registry
+
+
+class Session(Protocol):
+    artifact: Artifact
+    input: TensorSpec
+    output: TensorSpec
+
+    def prepare(self, x: np.ndarray) -> Any:
+        """Turn one float32 sample batch [1, ...] (shared preprocessing) into the runtime's native input."""
+
+    def invoke(self, prepared: Any) -> Any:
+        """Run once on a prepared input and return the raw output; this is what bench times."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """float32 inputs [N, ...] → float32 outputs [N, ...], dequantized; loops over the batch."""
+
+    def info(self) -> dict[str, Any]:
+        """Runtime name, version, threads, delegate: recorded with every result."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RuntimePlugin:
+    name: str
+    formats: tuple[str, ...]
+    load: Callable[[Artifact, int], Session]
+    description: str = ""
+
+
+RUNTIMES: Registry[RuntimePlugin] = Registry("runtime")
+
+
+def register_runtime(plugin: RuntimePlugin, aliases: tuple[str, ...] = ()) -> RuntimePlugin:
+    return RUNTIMES.register(plugin.name, plugin, description=plugin.description, aliases=aliases)
+
+
+def quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """float → the tensor's integer dtype with its scale/zero point (identity for float tensors)."""
+    if spec.scale is None or np.dtype(spec.dtype).kind == "f":
+        return x.astype(spec.dtype)
+    info = np.iinfo(np.dtype(spec.dtype))
+    q = np.round(x / spec.scale + (spec.zero_point or 0))
+    return np.clip(q, info.min, info.max).astype(spec.dtype)
+
+
+def dequantize(q: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    if spec.scale is None or np.dtype(spec.dtype).kind == "f":
+        return q.astype(np.float32)
+    return ((q.astype(np.float32) - (spec.zero_point or 0)) * spec.scale).astype(np.float32)
