@@ -1,37 +1,77 @@
-"""Dispatch a source spec to the right resolver."""
+"""Dispatch a source spec to the right resolver; every road ends in a scanned, hashed SavedModel."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit.errors import SourceError
-from edgekit.fsutil import sha256_tree
-from edgekit.sources.base import ResolvedSource, SourceSettings
-from edgekit.sources.metadata import module_info_from_saved_model
+from edgekit.sources.base import LOCKFILE_NAME, ResolvedSource, SourceSettings
+from edgekit.sources.catalogue import by_kaggle
+from edgekit.sources.handles import DemoHandle, KaggleHandle, KerasAppHandle, LocalHandle, RemoteHandle, parse_handle
+from edgekit.sources.lockfile import Lockfile
+from edgekit.sources.module_check import inspect_module, scan_manifest, tree_hash
+from edgekit.sources.remote import fetch_remote, record_in_lock
 
 
 def resolve_source(spec: str, settings: SourceSettings | None = None, *, base_dir: Path | None = None) -> ResolvedSource:
+    """SPEC (any handle form) → a verified local SavedModel folder with its metadata.
+
+    Relative local paths and the default lockfile (<base_dir>/edgekit.lock) are taken relative
+    to BASE_DIR, the recipe's folder.
+    """
     settings = settings or SourceSettings()
-    path = Path(spec).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    if path.is_dir():
-        return _resolve_local_dir(spec, path)
-    raise SourceError(
-        f"cannot resolve source {spec!r}: no such local SavedModel folder",
-        hint="give a SavedModel folder (containing saved_model.pb)",
-    )
+    handle = parse_handle(spec, settings, base_dir=base_dir)
+    if isinstance(handle, DemoHandle):
+        from edgekit.sources.demo import resolve_demo
+
+        return resolve_demo(handle.spec, settings)
+    if isinstance(handle, LocalHandle):
+        from edgekit.sources.builders import resolve_keras_file
+        from edgekit.sources.local import resolve_local_archive, resolve_local_folder
+
+        resolver = {"folder": resolve_local_folder, "archive": resolve_local_archive, "keras": resolve_keras_file}[handle.form]
+        return resolver(spec, handle, settings)
+    if isinstance(handle, KerasAppHandle):
+        from edgekit.sources.builders import resolve_keras_app
+
+        return resolve_keras_app(spec, handle, settings)
+    return resolve_remote(spec, handle, settings, lockfile_path(settings, base_dir))
 
 
-def _resolve_local_dir(spec: str, path: Path) -> ResolvedSource:
-    if not (path / "saved_model.pb").is_file():
-        raise SourceError(f"source {spec!r}: {path} has no saved_model.pb, so it is not a SavedModel folder")
-    path = path.resolve()
+def lockfile_path(settings: SourceSettings, base_dir: Path | None) -> Path | None:
+    if settings.lockfile is not None:
+        return Path(settings.lockfile)
+    return Path(base_dir) / LOCKFILE_NAME if base_dir is not None else None
+
+
+def resolve_remote(spec: str, handle: RemoteHandle, settings: SourceSettings, lock_path: Path | None) -> ResolvedSource:
+    lock = Lockfile.load(lock_path) if lock_path is not None else None
+    fetched = fetch_remote(handle, settings, lock, spec)
+    pinned, entry = fetched.handle, fetched.entry
+    entry_in_catalogue = by_kaggle(pinned.variation_path) if isinstance(pinned, KaggleHandle) else None
+    report, info, scan_notes = inspect_module(entry.module_dir, settings, what=pinned.canonical, catalogue=entry_in_catalogue)
+    notes = []
+    if pinned.spelled == "tfhub" and isinstance(pinned, KaggleHandle):
+        notes.append(f"tfhub.dev handle {spec!r} moved to Kaggle Models as {pinned.canonical}")
+    notes += fetched.notes + scan_notes
+    if lock is not None:
+        # Recorded only after the scan passed (or was overridden): a lockfile vouches for bytes.
+        notes += record_in_lock(lock, fetched, settings, report.ops())
     return ResolvedSource(
         spec=spec,
-        canonical=f"local:{path}",
-        kind="local",
-        path=path,
-        sha256=sha256_tree(path),
-        info=module_info_from_saved_model(path),
+        canonical=pinned.canonical,
+        kind=pinned.kind,
+        path=entry.module_dir,
+        sha256=tree_hash(entry.files),
+        info=info,
+        notes=notes,
+        manifest={
+            "version": pinned.version,
+            "resolved_from": fetched.resolved_from,
+            "url": entry.meta.get("url"),
+            "archive_sha256": entry.archive_sha256,
+            "files": len(entry.files),
+            "cache_entry": str(entry.folder),
+            "lockfile": str(lock.path) if lock is not None else None,
+            "scan": scan_manifest(report, settings),
+        },
     )

@@ -1,0 +1,115 @@
+"""The latency model shared by fitting, estimating and user calibration.
+
+For an op with MACs m (of op class c) that moves b bytes, on a device with per-core peak
+P = clock x MACs per cycle (MACs per ns) and memory bandwidth W (bytes per ns), run with n threads:
+
+    t_op = scale * ( cost[c] * m / (P * speedup(n)) + byte_cost * b / W + overhead / clock )
+
+- cost[c] (per op class and dtype) is the inverse of the kernel's efficiency: depthwise
+  convolutions reach a smaller share of peak than 1x1 convolutions, so a MAC costs more there.
+- byte_cost turns bytes moved into time at the device's bandwidth; it does not shrink with
+  threads, which is why 4 threads on a Raspberry Pi give 1.5-2.3x, not 4x.
+- speedup(n) = 1 / ((1 - p) + p / n) (Amdahl) with a fitted parallel share p per dtype.
+- overhead: a fixed cost per op (dispatch, packing), in microseconds at 1 GHz.
+- scale = exp(device term + runtime family term + 32-bit OS term): how this device and runtime
+  differ from what their specs alone predict.
+The model is linear in the per-op quantities, so a graph's latency is the sum over its ops, and
+the same function serves one op, one graph, or a matrix of graphs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgekit.targets.analysis.graph import GraphAnalysis, OpInfo
+from edgekit.targets.macs import elements
+
+# Compute terms, each with its own cost per unit. The unit is a MAC for the MAC-doing classes; for
+# elementwise ops (activations, adds, requantization) it is one output element: they do no MACs,
+# but int8 hard-swish or sigmoid take real arithmetic per element. "outputs" counts the output
+# elements of conv/depthwise/dense ops: writing, biasing and requantizing each output costs the
+# same whatever the reduction length, which is why a 1x1 conv over 24 channels reaches a much
+# smaller share of peak than one over 512.
+COMPUTE_TERMS = ("conv", "pointwise", "depthwise", "dense", "pool", "elementwise", "outputs")
+MAC_CLASSES = ("conv", "pointwise", "depthwise", "dense", "pool")
+# Memory terms: activation bytes read and written, and weight bytes read, once per inference.
+MEMORY_TERMS = ("activations", "weights")
+COMPUTE_DTYPES = ("fp32", "int8")
+
+
+def macs_per_cycle(fp32_macs_per_cycle: float, dotprod: bool, dtype: str) -> float:
+    """Peak MACs per cycle and core for DTYPE: the shape of the device the model scales by.
+
+    int8 without the dot-product extension widens to 16 bits (SMLAL: twice the fp32 lanes);
+    with it, SDOT does 4 int8 MACs per 32-bit lane (four times the fp32 lanes).
+    """
+    if dtype == "int8":
+        return fp32_macs_per_cycle * (4.0 if dotprod else 2.0)
+    return float(fp32_macs_per_cycle)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the latency model reads from a graph (or from each op): work per term, bytes, op count."""
+
+    compute: np.ndarray  # shape (..., len(COMPUTE_TERMS))
+    memory: np.ndarray  # shape (..., len(MEMORY_TERMS))
+    n_ops: np.ndarray  # shape (...)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "compute": {c: float(v) for c, v in zip(COMPUTE_TERMS, np.asarray(self.compute).reshape(-1))},
+            "memory": {m: float(v) for m, v in zip(MEMORY_TERMS, np.asarray(self.memory).reshape(-1))},
+            "n_ops": int(self.n_ops),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Features":
+        return cls(np.array([float(d["compute"].get(c, 0.0)) for c in COMPUTE_TERMS]),
+                   np.array([float(d["memory"].get(m, 0.0)) for m in MEMORY_TERMS]), np.asarray(int(d["n_ops"])))
+
+
+def costed(op: OpInfo) -> bool:
+    """Ops that take time at run time: everything except views and ops on constants only."""
+    return op.op_class != "free"
+
+
+def _op_row(op: OpInfo) -> list[float]:
+    row = [0.0] * len(COMPUTE_TERMS)
+    out_elems = float(sum(elements(t.shape) for t in op.outputs))
+    if op.op_class in MAC_CLASSES:
+        row[COMPUTE_TERMS.index(op.op_class)] = float(op.macs)
+        if op.op_class != "pool":
+            row[COMPUTE_TERMS.index("outputs")] = out_elems
+    elif op.op_class == "elementwise":
+        row[COMPUTE_TERMS.index("elementwise")] = out_elems
+    return row
+
+
+def op_features(ops: list[OpInfo]) -> Features:
+    """One row per op, for the per-op breakdown of an estimate."""
+    compute = np.array([_op_row(op) if costed(op) else [0.0] * len(COMPUTE_TERMS) for op in ops], dtype=float)
+    memory = np.array([[op.activation_bytes, op.weight_bytes] if costed(op) else [0.0, 0.0] for op in ops], dtype=float)
+    return Features(compute.reshape(len(ops), len(COMPUTE_TERMS)), memory.reshape(len(ops), len(MEMORY_TERMS)),
+                    np.array([1.0 if costed(op) else 0.0 for op in ops]))
+
+
+def graph_features(analysis: GraphAnalysis) -> Features:
+    per_op = op_features(analysis.ops)
+    return Features(per_op.compute.sum(0), per_op.memory.sum(0), per_op.n_ops.sum())
+
+
+def latency_ms(
+    compute: np.ndarray, memory: np.ndarray, n_ops: np.ndarray, *,
+    compute_cost: np.ndarray, memory_cost: np.ndarray, overhead_us: np.ndarray | float,
+    parallel: np.ndarray | float, clock_ghz: np.ndarray | float, macs_per_cycle: np.ndarray | float,
+    bandwidth_gbs: np.ndarray | float, threads: np.ndarray | float, scale: np.ndarray | float,
+) -> np.ndarray:
+    """The model above, vectorized: leading dimensions of all arguments broadcast together."""
+    speedup = 1.0 / ((1.0 - parallel) + parallel / np.maximum(threads, 1))
+    compute_ms = (compute * compute_cost).sum(-1) / (clock_ghz * macs_per_cycle * 1e6) / speedup
+    memory_ms = (memory * memory_cost).sum(-1) / (bandwidth_gbs * 1e6)
+    fixed_ms = overhead_us * n_ops / (clock_ghz * 1e3)
+    return scale * (compute_ms + memory_ms + fixed_ms)

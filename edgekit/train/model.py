@@ -1,0 +1,24 @@
+"""The classifier: a TF Hub backbone (through tf_keras, as hub.KerasLayer needs) plus a small head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgekit.train.preprocess import Preprocessing
+
+
+def build_classifier(module_path: Path, preproc: Preprocessing, num_classes: int, head) -> tuple[object, object]:
+    """(model, backbone layer). head: recipe.HeadSection. The backbone starts frozen."""
+    import tensorflow_hub as hub
+    import tf_keras
+
+    backbone = hub.KerasLayer(str(module_path), trainable=False, name="backbone")
+    inputs = tf_keras.Input(shape=preproc.input_shape, name="image")
+    x = backbone(inputs)
+    for i, units in enumerate(head.hidden):
+        x = tf_keras.layers.Dense(units, activation="relu", name=f"head_dense_{i}")(x)
+    if head.dropout > 0:
+        x = tf_keras.layers.Dropout(head.dropout, name="head_dropout")(x)
+    # float32 output even under mixed precision: softmax in float16 loses the small probabilities.
+    outputs = tf_keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return tf_keras.Model(inputs, outputs, name="edgekit_classifier"), backbone
