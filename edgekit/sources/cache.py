@@ -155,11 +155,6 @@ class Cache:
             raise SourceError(f"cache entry for {canonical} vanished right after it was written", hint="run again")
         return Filled(entry, True, notes)
 
-    def evict(self, entry: CacheEntry) -> None:
-        trash = entry.folder.with_name(f".{entry.key}.old-{os.getpid()}")
-        os.replace(entry.folder, trash)
-        shutil.rmtree(trash, ignore_errors=True)
-
     def _clear_staging(self, key: str) -> None:
         # Called with the key's lock held: any staging folder of this key belongs to a dead fill.
         for leftover in self.sources.glob(f".{key}.*"):

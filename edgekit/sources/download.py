@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgekit import __version__
-from edgekit.errors import IntegrityError, SourceError
+from edgekit.errors import SourceError
 
 _CHUNK = 1 << 16
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -146,7 +146,3 @@ def with_retries(attempt: Callable[[], Any], *, retries: int, backoff_s: float, 
         hint="check the network (or the mirror set in EDGEKIT_HUB_URL / EDGEKIT_KAGGLE_URL) and run again; nothing partial was kept",
     )
 
-
-def check_expected(sha256: str, expected: str | None, *, what: str, hint: str) -> None:
-    if expected is not None and sha256 != expected:
-        raise IntegrityError(f"{what}: expected sha256 {expected}, received {sha256}", hint=hint)

@@ -1,6 +1,6 @@
 """Unpack a model archive without trusting it.
 
-Every entry is checked before anything is written, and hostile entries are refused, never
+Every entry is checked before it is written, and hostile entries are refused, never
 "fixed": absolute names, `..`, links that leave the folder, device files and FIFOs, duplicate
 names, and archives whose entry count or unpacked size (counted on the bytes actually written,
 so sparse files and compression bombs are caught) exceed the caps. Links that stay inside are
@@ -15,7 +15,7 @@ import re
 import shutil
 import tarfile
 import zlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from edgekit.errors import SourceError, UnsafeModelError
 
@@ -31,7 +31,7 @@ class _Extractor:
     def __init__(self, archive: Path, dest: Path, max_entries: int, max_bytes: int) -> None:
         self.archive = archive
         self.dest = dest
-        self.root = os.path.realpath(dest)
+        self.root = ""  # the real path of DEST, once it exists
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.entries = 0
@@ -40,6 +40,7 @@ class _Extractor:
 
     def run(self) -> None:
         self.dest.mkdir(parents=True, exist_ok=True)
+        self.root = os.path.realpath(self.dest)
         try:
             # Stream mode: one pass, no member index held in memory for huge archives.
             with tarfile.open(self.archive, mode="r|*") as tar:
@@ -49,7 +50,9 @@ class _Extractor:
             raise UnsafeModelError(f"archive {self.archive.name} refused: {why}", hint=_HINT) from None
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             if isinstance(exc, OSError) and not _is_format_error(exc):
-                raise
+                raise SourceError(
+                    f"cannot unpack {self.archive.name}: {exc}", hint="check free space and permissions of the cache folder"
+                ) from exc
             raise SourceError(
                 f"archive {self.archive.name} is corrupt or not a tar archive: {exc}",
                 hint="the download may be damaged: run again; if it persists the published file is broken",
@@ -157,7 +160,7 @@ def find_module_root(folder: Path, *, what: str) -> Path:
     children = [p for p in folder.iterdir()]
     if len(children) == 1 and children[0].is_dir() and (children[0] / "saved_model.pb").is_file():
         return children[0]
-    listing = ", ".join(sorted(PurePosixPath(p.name).as_posix() for p in children)[:10]) or "nothing"
+    listing = ", ".join(sorted(p.name for p in children)[:10]) or "nothing"
     raise SourceError(
         f"{what} holds no SavedModel (no saved_model.pb at its root); it holds: {listing}",
         hint="edgekit needs a TensorFlow SavedModel; for Kaggle pick the tensorFlow2 variation",

@@ -33,21 +33,28 @@ def _dims(tensor_info) -> list[int]:
     return [d.size for d in tensor_info.tensor_shape.dim]
 
 
-def _from_signature_defs(sm) -> tuple[tuple[int, int], int | None] | None:
+def _serving_signature(sm):
     for meta_graph in sm.meta_graphs:
         sig = meta_graph.signature_def.get("serving_default")
-        if sig is None or len(sig.inputs) != 1:
-            continue
-        (inp,) = sig.inputs.values()
-        dims = _dims(inp)
-        if len(dims) == 4 and dims[1] > 0 and dims[2] > 0:
-            out_dim = None
-            if len(sig.outputs) == 1:
-                (out,) = sig.outputs.values()
-                od = _dims(out)
-                out_dim = od[-1] if od and od[-1] > 0 else None
-            return (dims[1], dims[2]), out_dim
+        if sig is not None and len(sig.inputs) == 1:
+            return sig
     return None
+
+
+def _from_signature_defs(sm) -> tuple[tuple[int, int] | None, int | None] | None:
+    """(input H, W, output width) as far as the serving signature fixes them; None: no signature."""
+    sig = _serving_signature(sm)
+    if sig is None:
+        return None
+    (inp,) = sig.inputs.values()
+    dims = _dims(inp)
+    size = (dims[1], dims[2]) if len(dims) == 4 and dims[1] > 0 and dims[2] > 0 else None
+    out_dim = None
+    if len(sig.outputs) == 1:
+        (out,) = sig.outputs.values()
+        od = _dims(out)
+        out_dim = od[-1] if od and od[-1] > 0 else None
+    return size, out_dim
 
 
 def _image_specs(value: Any):
@@ -84,7 +91,7 @@ def _from_call_function(sm) -> tuple[int, int] | None:
 def module_info_from_saved_model(path: Path) -> ModuleInfo:
     """Input (H, W) and output size from the serving signature, when it states them."""
     found = _from_signature_defs(read_saved_model_proto(path))
-    if found is None:
+    if found is None or found[0] is None:
         raise SourceError(
             f"cannot tell the input size of the module at {path}: its serving signature does not fix height and width",
             hint="set source.input_size: [H, W] in the recipe",
@@ -102,9 +109,8 @@ def module_info(
 ) -> ModuleInfo:
     """Everything training needs to feed the module, from the recipe, the file or the catalogue."""
     sm = read_saved_model_proto(path)
-    found = _from_signature_defs(sm)
-    size = found[0] if found else _from_call_function(sm)
-    out_dim = found[1] if found else None
+    size, out_dim = _from_signature_defs(sm) or (None, None)
+    size = size or _from_call_function(sm)
     if catalogue is not None:
         out_dim = out_dim or catalogue.output_dim
     if input_size is not None:
@@ -118,7 +124,5 @@ def module_info(
             f"cannot tell the input size of the module at {path}: its signature accepts any size and it is not in the catalogue",
             hint="set source.input_size: [H, W] in the recipe (the size the module was trained at)",
         )
-    vr = tuple(value_range) if value_range is not None else (0.0, 1.0)
-    if value_range is not None and input_size is None and origin != "recipe":
-        origin = f"{origin}+recipe"
+    vr = tuple(value_range) if value_range is not None else (0.0, 1.0)  # origin names where the size came from
     return ModuleInfo(input_size=(int(size[0]), int(size[1])), value_range=(float(vr[0]), float(vr[1])), output_dim=out_dim, origin=origin)

@@ -30,6 +30,7 @@ PRIORS = {
     "os32": (0.0, 0.3),
     "fam": (0.0, 0.7),
     "dev": (0.0, 0.5),
+    "pdev": (0.0, 1.0),
 }
 
 
@@ -95,12 +96,15 @@ def make_layout(rows: list[PublishedRow]) -> Layout:
     names += [f"os32:{d}" for d in dtypes if any(r.os_bits == 32 and r.dtype == d for r in rows)]
     names += sorted({f"fam:{r.family}:{r.dtype}" for r in rows if r.family != REFERENCE_FAMILY})
     names += sorted({f"dev:{r.device}" for r in rows})
+    if PAR_DEV:
+        names += sorted({f"pdev:{r.device}" for r in rows})
     mu = np.array([PRIORS[n.split(":")[0]][0] for n in names])
     sigma = np.array([PRIORS[n.split(":")[0]][1] for n in names])
     return Layout(names, mu, sigma)
 
 
 PAR_BY = "dtype"
+PAR_DEV = False
 
 
 def _par_key(r: PublishedRow) -> str:
@@ -116,7 +120,7 @@ def predict(theta: np.ndarray, layout: Layout, d: Design) -> np.ndarray:
     rows = d.rows
     cls = np.array([[layout.at(f"cls:{c}:{r.dtype}") for c in COMPUTE_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
     mem = np.array([[layout.at(f"mem:{m}:{r.dtype}") for m in MEMORY_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
-    par = t[[layout.at(_par_key(r)) for r in rows]]
+    par = t[[layout.at(_par_key(r)) for r in rows]] + t[[layout.at(f"pdev:{r.device}") for r in rows]]
     log_scale = (t[[layout.at(f"dev:{r.device}") for r in rows]]
                  + t[[layout.at(f"fam:{r.family}:{r.dtype}") for r in rows]]
                  + d.os32 * t[[layout.at(f"os32:{r.dtype}") for r in rows]])

@@ -1,0 +1,387 @@
+"""ONNX format plugin: tf2onnx from the reference SavedModel, then quantization with ONNX Runtime.
+
+Every mode starts from one fp32 conversion (kept in a temporary folder, never in out_dir):
+    fp32          the tf2onnx model as is
+    fp16          float16 weights behind Cast nodes; inputs, outputs and compute stay float32
+    dynamic-int8  onnxruntime.quantization.quantize_dynamic (int8 weights, activations at run time)
+    int8          onnxruntime.quantization.quantize_static, QDQ, per-channel, on request.calibration
+The result gets the request's metadata in `metadata_props`, must pass `onnx.checker` (full check)
+and open and run in an ONNX Runtime CPU session before it is written to out_dir/model.onnx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from edgekit.artifact import Artifact, TensorSpec
+from edgekit.convert.base import ConversionRequest, FormatPlugin, register_format
+from edgekit.errors import ConversionError, UsageError
+from edgekit.fsutil import atomic_write_bytes, sha256_file
+from edgekit.quant import QUANT_MODES
+
+MODEL_FILE = "model.onnx"
+SIGNATURE = "serving_default"
+OPSET_MIN, OPSET_MAX, DEFAULT_OPSET = 14, 18, 17  # what tf2onnx 1.17 can emit
+OPTIONS = ("opset",)
+QUANT_MODES_ONNX = ("fp32", "fp16", "dynamic-int8", "int8")
+# float16 is finite up to 65504; a weight beyond it would become inf, so that tensor stays float32.
+FP16_MAX = 65504.0
+# Tensors this small (biases of tiny layers, clip bounds, epsilons) save nothing when halved and
+# are the ones whose exact value matters most, so fp16 mode leaves them float32.
+FP16_MIN_ELEMENTS = 16
+MAX_WARNINGS = 50
+
+
+# ---------------------------------------------------------------- request validation
+
+
+def _quant_mode(name: str) -> str:
+    mode = QUANT_MODES.canonical(name)
+    if mode not in QUANT_MODES_ONNX:
+        raise ConversionError(
+            f"the onnx format does not support quant mode {mode!r}",
+            hint=f"onnx supports: {', '.join(QUANT_MODES_ONNX)}",
+        )
+    return mode
+
+
+def _opset(options: dict[str, Any]) -> int:
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], OPTIONS, n=1)
+        guess = f" Did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown onnx option(s): {', '.join(map(repr, unknown))}.{guess}", hint=f"onnx options: {', '.join(OPTIONS)}")
+    value = options.get("opset", DEFAULT_OPSET)
+    # bool is an int in Python; `opset: true` in a recipe is a mistake, not opset 1.
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not OPSET_MIN <= value <= OPSET_MAX:
+        raise UsageError(
+            f"onnx option 'opset' must be an integer from {OPSET_MIN} to {OPSET_MAX}; got {value!r}",
+            hint=f"tf2onnx 1.17 emits opsets {OPSET_MIN}-{OPSET_MAX}; remove the option to use {DEFAULT_OPSET}",
+        )
+    return int(value)
+
+
+def _calibration(request: ConversionRequest, mode: str) -> np.ndarray | None:
+    """The calibration batch for int8, checked; None for modes that do not use it."""
+    if mode != "int8":
+        return None
+    data = request.calibration
+    if data is None:
+        raise ConversionError(
+            "onnx int8 needs calibration data, and the request has none",
+            hint="give the recipe representative images for calibration; edgekit never calibrates on random data",
+        )
+    data = np.asarray(data)
+    if data.dtype.kind != "f" or data.ndim != 4 or len(data) == 0 or not np.isfinite(data).all():
+        raise ConversionError(
+            f"onnx int8 calibration data must be finite float [N, H, W, C] with N >= 1 after preprocessing; "
+            f"got dtype {data.dtype}, shape {data.shape}",
+            hint="pass images through edgekit's preprocessing (float32 in the model's value range) before calibrating",
+        )
+    return data.astype(np.float32, copy=False)
+
+
+# ---------------------------------------------------------------- tf2onnx
+
+
+@contextlib.contextmanager
+def _collect_warnings(names: tuple[str, ...], into: list[str]) -> Iterator[None]:
+    """Record WARNING+ log records of the named loggers ("" = root) as artifact warnings."""
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = f"{record.name}: {record.getMessage()}"
+            if message not in into and len(into) < MAX_WARNINGS:
+                into.append(message)
+
+    handler = _Collect(logging.WARNING)
+    loggers = [logging.getLogger(n or None) for n in names]
+    for lg in loggers:
+        lg.addHandler(handler)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeHandler(handler)
+
+
+def _export_fp32(reference: Path, opset: int, out: Path, warnings: list[str]) -> Path:
+    """tf2onnx on the reference's serving signature, the way `python -m tf2onnx.convert --saved-model` does."""
+    saved_model = reference / "saved_model"
+    if not (saved_model / "saved_model.pb").is_file():
+        raise ConversionError(f"no SavedModel at {saved_model}", hint="run the train step first; the reference folder holds saved_model/")
+    import tensorflow as tf
+    from tf2onnx import convert, tf_loader
+
+    try:
+        with _collect_warnings(("tf2onnx",), warnings), tf.device("/cpu:0"):
+            frozen, inputs, outputs, tables, renames = tf_loader.from_saved_model(
+                str(saved_model), None, None, tag="serve", signatures=[SIGNATURE],
+                return_initialized_tables=True, return_tensors_to_rename=True,
+            )
+            # The public from_function/from_graph_def force continue_on_error=True, which leaves
+            # unconvertible TF ops in the graph; the CLI path below stops on them instead.
+            convert._convert_common(
+                frozen, name=str(saved_model), continue_on_error=False, opset=opset, input_names=inputs,
+                output_names=outputs, tensors_to_rename=renames, initialized_tables=tables, output_path=str(out),
+            )
+    except Exception as exc:  # tf2onnx raises bare ValueError/KeyError/RuntimeError; keep the reason
+        raise ConversionError(f"tf2onnx could not convert {saved_model} at opset {opset}: {type(exc).__name__}: {exc}") from exc
+    return out
+
+
+# ---------------------------------------------------------------- quant modes
+
+
+def _fp32(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
+    return src, {"weights": "float32", "activations": "float32"}
+
+
+def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
+    """float16 weights, float32 I/O and compute: Cast nodes turn each weight back into float32.
+
+    ONNX Runtime folds these Casts at load time, so the file is about half the size while every
+    kernel still runs in float32 (ONNX Runtime's CPU provider has few float16 kernels).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    graph_inputs = {i.name for i in graph.input}  # an initializer that is also an input can be overridden: keep it
+    casts, kept = [], []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT or init.name in graph_inputs:
+            continue
+        values = numpy_helper.to_array(init)
+        if values.size < FP16_MIN_ELEMENTS:
+            continue
+        if not np.isfinite(values).all() or np.abs(values).max() > FP16_MAX:
+            kept.append(init.name)
+            continue
+        half = f"{init.name}__fp16"
+        init.CopyFrom(numpy_helper.from_array(values.astype(np.float16), half))
+        casts.append(onnx.helper.make_node("Cast", [half], [init.name], to=onnx.TensorProto.FLOAT, name=f"{half}__cast"))
+    # Casts read only initializers, so putting them first keeps the node list topologically sorted.
+    graph.node[:0] = casts
+    out = tmp / "fp16.onnx"
+    onnx.save(model, str(out))
+    settings = {"weights": "float16", "activations": "float32", "io": "float32", "tensors_converted": len(casts),
+                "kept_float32_out_of_range": kept, "min_elements": FP16_MIN_ELEMENTS}
+    return out, settings
+
+
+def _pre_process(src: Path, tmp: Path) -> tuple[Path, str]:
+    """ONNX Runtime's recommended quantization pre-processing (shape inference + graph optimization)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        import sympy  # noqa: F401  # symbolic shape inference needs it; onnx shape inference suffices for fixed shapes
+        skip_symbolic = False
+    except ImportError:
+        skip_symbolic = True
+    out = tmp / "pre.onnx"
+    quant_pre_process(str(src), str(out), skip_symbolic_shape=skip_symbolic)
+    return out, "onnx shape inference + ORT optimization" + (" (symbolic shape inference skipped: sympy not installed)" if skip_symbolic else "")
+
+
+def _dynamic_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    pre, pre_note = _pre_process(src, tmp)
+    out = tmp / "dynamic.onnx"
+    quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8, per_channel=False, reduce_range=False)
+    return out, {"method": "onnxruntime.quantization.quantize_dynamic", "weights": "int8 per-tensor",
+                 "activations": "uint8, range computed at run time", "pre_process": pre_note}
+
+
+def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    assert calibration is not None  # _calibration() guarantees it for int8; an internal invariant, not input validation
+    pre, pre_note = _pre_process(src, tmp)
+    input_name, input_shape = _input_of(pre)
+    if list(calibration.shape[1:]) != input_shape[1:]:
+        raise ConversionError(
+            f"onnx int8 calibration samples have shape {list(calibration.shape[1:])}, the model input {input_name!r} "
+            f"takes {input_shape[1:]} per sample",
+            hint="calibrate with images preprocessed to the model's input size",
+        )
+    out = tmp / "int8.onnx"
+    quantize_static(
+        str(pre), str(out), _CalibrationReader(input_name, calibration), quant_format=QuantFormat.QDQ,
+        per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+    return out, {"method": "onnxruntime.quantization.quantize_static", "format": "QDQ", "weights": "int8 per-channel",
+                 "activations": "int8 per-tensor", "calibrate_method": "MinMax", "pre_process": pre_note}
+
+
+class _CalibrationReader:
+    """Feeds the calibration batch one sample at a time: the model's input has batch size 1."""
+
+    def __init__(self, input_name: str, data: np.ndarray) -> None:
+        self._name = input_name
+        self._samples = iter(np.ascontiguousarray(data[i : i + 1]) for i in range(len(data)))
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        sample = next(self._samples, None)
+        return None if sample is None else {self._name: sample}
+
+    def __iter__(self):  # onnxruntime's CalibrationDataReader protocol includes iteration
+        return iter(self.get_next, None)
+
+
+QUANTIZERS: dict[str, Callable[[Path, Path, np.ndarray | None], tuple[Path, dict[str, Any]]]] = {
+    "fp32": _fp32, "fp16": _fp16, "dynamic-int8": _dynamic_int8, "int8": _static_int8,
+}
+
+
+# ---------------------------------------------------------------- metadata, checks, artifact
+
+
+def _specs(values: Any, initializers: set[str]) -> list[TensorSpec]:
+    import onnx
+
+    specs = []
+    for v in values:
+        if v.name in initializers:
+            continue
+        tt = v.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
+        specs.append(TensorSpec(v.name, shape, onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type).name))
+    return specs
+
+
+def _input_of(path: Path) -> tuple[str, list[int]]:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    spec = _specs(graph.input, {i.name for i in graph.initializer})[0]
+    return spec.name, spec.shape
+
+
+def _default_metadata(reference: Path, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> dict[str, Any]:
+    """What a deployed model needs to be used correctly, read from the reference folder."""
+    meta: dict[str, Any] = {
+        "input": [{"name": s.name, "shape": s.shape, "dtype": s.dtype} for s in inputs],
+        "output": [{"name": s.name, "shape": s.shape, "dtype": s.dtype} for s in outputs],
+    }
+    labels, preprocessing = reference / "labels.txt", reference / "preprocessing.json"
+    if labels.is_file():
+        meta["labels"] = labels.read_text().splitlines()
+    if preprocessing.is_file():
+        meta["preprocessing"] = json.loads(preprocessing.read_text())
+    return meta
+
+
+def _embed_metadata(model: Any, metadata: dict[str, Any]) -> list[str]:
+    """Write each entry as a JSON string into metadata_props (replacing same-named keys)."""
+    try:
+        encoded = {str(k): json.dumps(v, sort_keys=True) for k, v in metadata.items()}
+    except TypeError as exc:
+        raise ConversionError(f"onnx metadata must be JSON-serializable: {exc}", hint="pass plain str/int/float/list/dict values") from exc
+    keep = [p for p in model.metadata_props if p.key not in encoded]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for key, value in encoded.items():
+        model.metadata_props.add(key=key, value=value)
+    return sorted(encoded)
+
+
+def _verify(path: Path) -> None:
+    """The checker (full, with shape inference) and one ONNX Runtime run on zeros must both pass."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as exc:
+        raise ConversionError(f"onnx.checker rejects the converted model: {exc}") from exc
+    try:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.log_severity_level = 1, 3
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32) for i in session.get_inputs()}
+        session.run(None, feeds)
+    except Exception as exc:
+        raise ConversionError(f"ONNX Runtime cannot run the converted model: {exc}") from exc
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import tensorflow
+    import tf2onnx
+
+    return {"tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+            "tensorflow": tensorflow.__version__}
+
+
+def _finish(request: ConversionRequest, src: Path, tmp: Path) -> tuple[Path, Any, list[str]]:
+    """Embed metadata, verify, and only then write out_dir/model.onnx atomically."""
+    import onnx
+
+    model = onnx.load(str(src))
+    init_names = {i.name for i in model.graph.initializer}
+    inputs, outputs = _specs(model.graph.input, init_names), _specs(model.graph.output, set())
+    metadata = {**_default_metadata(request.reference, inputs, outputs), "quant": request.quant, **request.metadata}
+    keys = _embed_metadata(model, metadata)
+    staged = tmp / "final.onnx"
+    onnx.save(model, str(staged))
+    _verify(staged)
+    final = atomic_write_bytes(Path(request.out_dir) / MODEL_FILE, staged.read_bytes())
+    return final, model, keys
+
+
+def convert_onnx(request: ConversionRequest) -> Artifact:
+    mode = _quant_mode(request.quant)
+    opset = _opset(request.options)
+    calibration = _calibration(request, mode)
+    warnings: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="edgekit-onnx-") as tmp_name:
+        tmp = Path(tmp_name)
+        fp32 = _export_fp32(Path(request.reference), opset, tmp / "fp32.onnx", warnings)
+        try:
+            with _collect_warnings(("", "onnxruntime"), warnings):
+                quantized, settings = QUANTIZERS[mode](fp32, tmp, calibration)
+        except ConversionError:
+            raise
+        except Exception as exc:  # onnxruntime.quantization raises plain exceptions; keep the reason
+            raise ConversionError(f"onnx {mode} quantization failed: {type(exc).__name__}: {exc}") from exc
+        path, model, keys = _finish(request, quantized, tmp)
+    return _artifact(path, model, mode, opset, settings, calibration, keys, warnings)
+
+
+def _artifact(path: Path, model: Any, mode: str, opset: int, settings: dict[str, Any],
+              calibration: np.ndarray | None, keys: list[str], warnings: list[str]) -> Artifact:
+    init_names = {i.name for i in model.graph.initializer}
+    final_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
+    return Artifact(
+        format="onnx", quant=mode, path=path, sha256=sha256_file(path), size_bytes=path.stat().st_size,
+        inputs=_specs(model.graph.input, init_names), outputs=_specs(model.graph.output, set()),
+        metadata={
+            "opset": final_opset, "requested_opset": opset, "signature": SIGNATURE, "converter": _versions(),
+            "quantization": settings, "calibration_samples": 0 if calibration is None else len(calibration),
+            "metadata_props": keys, "warnings": warnings,
+        },
+    )
+
+
+register_format(
+    FormatPlugin(
+        name="onnx",
+        quant_modes=QUANT_MODES_ONNX,
+        convert=convert_onnx,
+        description="ONNX via tf2onnx (opset 14-18, default 17); int8 via onnxruntime.quantization (QDQ)",
+        default_runtime="onnxruntime",
+    )
+)

@@ -1,0 +1,68 @@
+"""Parity: how far an artifact's outputs are from the reference's on the same inputs, and a verdict.
+
+Thresholds are data, per quant mode (PARITY_THRESHOLDS), overridable from the recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# pass: every bound holds; warn: top-1 agreement still ≥ warn_top1; fail: below it.
+PARITY_THRESHOLDS: dict[str, dict[str, float]] = {
+    "fp32": {"min_top1": 0.99, "warn_top1": 0.97, "max_abs": 1e-3, "min_cosine": 0.9999},
+    "fp16": {"min_top1": 0.98, "warn_top1": 0.95, "max_abs": 2e-2, "min_cosine": 0.999},
+    "dynamic-int8": {"min_top1": 0.95, "warn_top1": 0.85, "max_abs": 0.15, "min_cosine": 0.99},
+    "int8": {"min_top1": 0.90, "warn_top1": 0.80, "max_abs": 0.25, "min_cosine": 0.98},
+    "int16x8": {"min_top1": 0.95, "warn_top1": 0.85, "max_abs": 0.1, "min_cosine": 0.995},
+    "uint8": {"min_top1": 0.95, "warn_top1": 0.85, "max_abs": 0.15, "min_cosine": 0.99},
+    "uint16": {"min_top1": 0.98, "warn_top1": 0.95, "max_abs": 2e-2, "min_cosine": 0.999},
+}
+
+
+@dataclass
+class Parity:
+    samples: int
+    cosine: float  # mean over samples of the cosine similarity of output vectors
+    max_abs_err: float
+    mean_abs_err: float
+    top1_agreement: float
+    accuracy: float | None  # task accuracy of the artifact on the labelled inputs
+    reference_accuracy: float | None
+    verdict: str  # pass | warn | fail
+    reasons: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None, quant: str,
+            thresholds: dict[str, float] | None = None) -> Parity:
+    ref, out = reference.astype(np.float64), candidate.astype(np.float64)
+    if ref.shape != out.shape:
+        return Parity(len(ref), 0.0, float("inf"), float("inf"), 0.0, None, None, "fail",
+                      [f"output shape {out.shape} differs from the reference's {ref.shape}"])
+    err = np.abs(ref - out)
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
+    cosine = float(np.mean(np.sum(ref * out, axis=1) / np.maximum(norms, 1e-12)))
+    top1 = float(np.mean(ref.argmax(1) == out.argmax(1)))
+    acc = ref_acc = None
+    if labels is not None:
+        acc, ref_acc = float(np.mean(out.argmax(1) == labels)), float(np.mean(ref.argmax(1) == labels))
+    limits = {**PARITY_THRESHOLDS.get(quant, PARITY_THRESHOLDS["int8"]), **(thresholds or {})}
+    verdict, reasons = _verdict(cosine, float(err.max()), top1, limits)
+    return Parity(len(ref), cosine, float(err.max()), float(err.mean()), top1, acc, ref_acc, verdict, reasons)
+
+
+def _verdict(cosine: float, max_abs: float, top1: float, limits: dict[str, float]) -> tuple[str, list[str]]:
+    reasons = []
+    if top1 < limits["min_top1"]:
+        reasons.append(f"top-1 agreement {top1:.3f} < {limits['min_top1']}")
+    if max_abs > limits["max_abs"]:
+        reasons.append(f"max |err| {max_abs:.3g} > {limits['max_abs']}")
+    if cosine < limits["min_cosine"]:
+        reasons.append(f"cosine {cosine:.5f} < {limits['min_cosine']}")
+    if not reasons:
+        return "pass", []
+    return ("fail" if top1 < limits["warn_top1"] else "warn"), reasons

@@ -1,0 +1,162 @@
+"""TF.js format: reference SavedModel → TF.js graph model (model.json + weight shards).
+
+TF.js weight quantization only changes how weights are stored (fp16, or affine uint8/uint16 with
+a per-tensor min and scale); the runtime dequantizes them at load time and computes in float32,
+so inputs and outputs stay float32 in every mode.
+
+Metadata travels inside model.json as `userDefinedMetadata.edgekit` (labels, preprocessing, quant
+mode, plus whatever the request carries), which TF.js exposes as `GraphModel.metadata`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edgekit.artifact import Artifact, TensorSpec
+from edgekit.convert.base import ConversionRequest, FormatPlugin, register_format
+from edgekit.errors import ConversionError
+from edgekit.fsutil import atomic_dir, sha256_tree, tree_size
+
+MODEL_JSON = "model.json"
+METADATA_KEY = "edgekit"  # the key under userDefinedMetadata
+DEFAULT_SHARD_SIZE_BYTES = 4 * 1024 * 1024
+QUANT_MODES = ("fp32", "fp16", "uint8", "uint16")
+# edgekit quant mode → tensorflowjs quantization dtype; True means "every weight" (fallthrough).
+_QUANTIZATION_DTYPE = {"fp32": None, "fp16": "float16", "uint8": "uint8", "uint16": "uint16"}
+# TF DataType enum names as model.json writes them → numpy dtype names.
+_DTYPES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_BOOL": "bool", "DT_HALF": "float16"}
+
+
+def convert_tfjs(request: ConversionRequest) -> Artifact:
+    quant = _quant_mode(request.quant)
+    shard_size = _shard_size(request.options)
+    saved_model = Path(request.reference) / "saved_model"
+    if not (saved_model / "saved_model.pb").is_file():
+        raise ConversionError(f"no reference SavedModel at {saved_model} (saved_model.pb is missing)")
+    metadata = _embedded_metadata(request, quant)
+    dtype = _QUANTIZATION_DTYPE[quant]
+    with atomic_dir(request.out_dir) as tmp:
+        _run_converter(saved_model, tmp, dtype, shard_size, metadata)
+        model_json = _read_model_json(tmp / MODEL_JSON)
+    out_dir = Path(request.out_dir)
+    return Artifact(
+        format="tfjs",
+        quant=quant,
+        path=out_dir / MODEL_JSON,
+        sha256=sha256_tree(out_dir),
+        size_bytes=tree_size(out_dir),
+        inputs=_tensor_specs(model_json, "inputs"),
+        outputs=_tensor_specs(model_json, "outputs"),
+        metadata=_artifact_metadata(model_json, dtype, shard_size),
+    )
+
+
+def _quant_mode(name: str) -> str:
+    from edgekit.quant import QUANT_MODES as ALL_MODES
+
+    canonical = ALL_MODES.canonical(name) if name in ALL_MODES else name
+    if canonical not in QUANT_MODES:
+        raise ConversionError(
+            f"tfjs has no quant mode {name!r}",
+            hint=f"tfjs quant modes: {', '.join(QUANT_MODES)} (weight storage only; compute stays float32)",
+        )
+    return canonical
+
+
+def _shard_size(options: dict[str, Any]) -> int:
+    value = options.get("shard_size_bytes", DEFAULT_SHARD_SIZE_BYTES)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConversionError(
+            f"tfjs option shard_size_bytes must be a positive integer, got {value!r}",
+            hint=f"the default is {DEFAULT_SHARD_SIZE_BYTES} (4 MiB); browsers cache shards of a few MiB well",
+        )
+    return value
+
+
+def _embedded_metadata(request: ConversionRequest, quant: str) -> dict[str, Any]:
+    """What goes into userDefinedMetadata: the reference's labels and preprocessing, then the request's."""
+    reference = Path(request.reference)
+    meta: dict[str, Any] = {"format": "tfjs", "quant": quant}
+    labels = reference / "labels.txt"
+    if labels.is_file():
+        meta["labels"] = labels.read_text().splitlines()
+    preprocessing = reference / "preprocessing.json"
+    if preprocessing.is_file():
+        meta["preprocessing"] = json.loads(preprocessing.read_text())
+    meta.update(request.metadata)
+    # Round-trip through JSON so Paths or numpy scalars in the request cannot break the writer.
+    return {METADATA_KEY: json.loads(json.dumps(meta, default=str))}
+
+
+def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: int, metadata: dict) -> None:
+    from edgekit.convert._tfjs_imports import import_tfjs_converter
+
+    try:
+        converter = import_tfjs_converter()
+    except Exception as exc:  # an ImportError or a TF error raised while tensorflowjs imports
+        raise ConversionError(f"cannot import the tensorflowjs converter: {exc}") from exc
+    try:
+        converter.convert_tf_saved_model(
+            str(saved_model),
+            str(out),
+            signature_def="serving_default",
+            saved_model_tags="serve",
+            quantization_dtype_map={dtype: True} if dtype else None,
+            weight_shard_size_bytes=shard_size,
+            metadata=metadata,
+        )
+    except Exception as exc:  # tensorflowjs raises bare Exception/ValueError for unsupported graphs
+        raise ConversionError(f"tensorflowjs could not convert {saved_model}: {type(exc).__name__}: {exc}") from exc
+    # On some failures the converter prints a message and returns without writing anything.
+    if not (out / MODEL_JSON).is_file():
+        raise ConversionError(f"tensorflowjs wrote no {MODEL_JSON} for {saved_model}")
+
+
+def _read_model_json(path: Path) -> dict[str, Any]:
+    model_json = json.loads(path.read_text())
+    missing = [w for group in model_json.get("weightsManifest", []) for w in group["paths"] if not (path.parent / w).is_file()]
+    if missing:
+        raise ConversionError(f"tensorflowjs wrote {path.name} but not its weight files {missing}")
+    if "signature" not in model_json:
+        raise ConversionError(f"{path.name} has no signature; edgekit needs named inputs and outputs")
+    return model_json
+
+
+def _tensor_specs(model_json: dict[str, Any], side: str) -> list[TensorSpec]:
+    """Specs named as GraphModel.execute addresses them: the node name, without the ':0' port."""
+    specs = []
+    for key, tensor in model_json["signature"].get(side, {}).items():
+        name = tensor.get("name", key).split(":")[0]
+        dims = tensor.get("tensorShape", {}).get("dim", [])
+        shape = [int(d.get("size", -1)) for d in dims]
+        specs.append(TensorSpec(name=name, shape=shape, dtype=_DTYPES.get(tensor.get("dtype", ""), "float32")))
+    if not specs:
+        raise ConversionError(f"the converted graph model has no {side} in its signature")
+    return specs
+
+
+def _artifact_metadata(model_json: dict[str, Any], dtype: str | None, shard_size: int) -> dict[str, Any]:
+    shards = [w for group in model_json.get("weightsManifest", []) for w in group["paths"]]
+    return {
+        "converter": model_json.get("convertedBy", "TensorFlow.js Converter"),
+        "producer": model_json.get("generatedBy", ""),
+        "model_format": model_json.get("format", "graph-model"),
+        "quantization_dtype": dtype or "float32",
+        "shard_size_bytes": shard_size,
+        "weight_files": shards,
+        "embedded_metadata_key": f"userDefinedMetadata.{METADATA_KEY}",
+    }
+
+
+register_format(
+    FormatPlugin(
+        name="tfjs",
+        quant_modes=QUANT_MODES,
+        convert=convert_tfjs,
+        description="TF.js graph model (model.json + weight shards); weights fp32, fp16, uint8 or uint16",
+        default_runtime="tfjs-node",
+    ),
+    aliases=("tensorflowjs", "tf.js"),
+)

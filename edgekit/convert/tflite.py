@@ -1,0 +1,140 @@
+"""TFLite format plugin: tf.lite.TFLiteConverter from the reference SavedModel.
+
+Quant modes are data (QUANT_SETTINGS); one function applies them to a converter.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.artifact import Artifact, TensorSpec
+from edgekit.convert.base import ConversionRequest, FormatPlugin, register_format
+from edgekit.errors import ConversionError
+from edgekit.fsutil import atomic_write_bytes, sha256_file
+
+MODEL_FILE = "model.tflite"
+
+# mode -> what the converter needs: optimizations on?, float16 weights?, calibration?, op set
+QUANT_SETTINGS = {
+    "fp32": {"optimize": False, "fp16": False, "calibrate": False, "ops": "builtins"},
+    "fp16": {"optimize": True, "fp16": True, "calibrate": False, "ops": "builtins"},
+    "dynamic-int8": {"optimize": True, "fp16": False, "calibrate": False, "ops": "builtins"},
+    "int8": {"optimize": True, "fp16": False, "calibrate": True, "ops": "int8"},
+    "int16x8": {"optimize": True, "fp16": False, "calibrate": True, "ops": "int16x8"},
+}
+IO_TYPES = ("int8", "uint8", "float32")
+
+
+def convert_tflite(request: ConversionRequest) -> Artifact:
+    settings = QUANT_SETTINGS[request.quant]
+    converter = _make_converter(request, settings)
+    try:
+        model_bytes = converter.convert()
+    except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
+        raise _conversion_error(request, exc) from None
+    path = atomic_write_bytes(request.out_dir / MODEL_FILE, model_bytes)
+    inputs, outputs, ops = describe_tflite(path)
+    flex = sorted({op for op in ops if op.startswith("Flex")})
+    return Artifact(
+        format="tflite", quant=request.quant, path=path, sha256=sha256_file(path), size_bytes=len(model_bytes),
+        inputs=inputs, outputs=outputs,
+        metadata={
+            "converter": "tf.lite.TFLiteConverter",
+            "settings": settings,
+            "io_type": request.options.get("int8_io", "int8") if request.quant == "int8" else "float32",
+            "calibration_samples": 0 if request.calibration is None or not settings["calibrate"] else len(request.calibration),
+            "ops": sorted(set(ops)),
+            "flex_ops": flex,
+        },
+    )
+
+
+def _make_converter(request: ConversionRequest, settings: dict):
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(request.reference / "saved_model"), signature_keys=["serving_default"])
+    if settings["optimize"]:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if settings["fp16"]:
+        converter.target_spec.supported_types = [tf.float16]
+    if settings["calibrate"]:
+        converter.representative_dataset = _representative_dataset(request)
+    ops = [_OPS[settings["ops"]](tf)]
+    if request.options.get("allow_flex"):
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops
+    if request.quant == "int8":
+        io = request.options.get("int8_io", "int8")
+        if io not in IO_TYPES:
+            raise ConversionError(f"tflite int8_io must be one of {', '.join(IO_TYPES)}, got {io!r}")
+        converter.inference_input_type = converter.inference_output_type = getattr(tf, io)
+    return converter
+
+
+_OPS = {
+    "builtins": lambda tf: tf.lite.OpsSet.TFLITE_BUILTINS,
+    "int8": lambda tf: tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+    "int16x8": lambda tf: tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+}
+
+
+def _representative_dataset(request: ConversionRequest):
+    if request.calibration is None or len(request.calibration) == 0:
+        # Never fall back to random data: int8 ranges from noise are silently wrong.
+        raise ConversionError(
+            f"tflite {request.quant} needs calibration data and none was given",
+            hint="the pipeline draws it from the training split; when calling the API, pass request.calibration",
+        )
+    samples = request.calibration.astype(np.float32)
+
+    def generate():
+        for i in range(len(samples)):
+            yield [samples[i : i + 1]]
+
+    return generate
+
+
+def _conversion_error(request: ConversionRequest, exc: Exception) -> ConversionError:
+    text = str(exc)
+    flex = sorted(set(re.findall(r"\btf\.(\w+)\b", text))) if "Select TF" in text or "flex" in text.lower() else []
+    if flex:
+        return ConversionError(
+            f"tflite {request.quant}: the model uses ops outside the TFLite builtins: {', '.join(flex)}",
+            hint="they need Select TF ops (Flex), which most edge runtimes lack; set convert.tflite.allow_flex: true to allow them",
+        )
+    first = next((line for line in text.splitlines() if "error" in line.lower()), text.splitlines()[0] if text else repr(exc))
+    return ConversionError(f"tflite {request.quant} conversion failed: {first.strip()[:500]}")
+
+
+def describe_tflite(path: Path) -> tuple[list[TensorSpec], list[TensorSpec], list[str]]:
+    """Input/output specs (with quantization) and the op names of a .tflite file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    specs = [[_spec(d) for d in interp.get_input_details()], [_spec(d) for d in interp.get_output_details()]]
+    ops = [op["op_name"] for op in interp._get_ops_details()]  # noqa: SLF001 (public API has no op list)
+    return specs[0], specs[1], ops
+
+
+def _spec(detail: dict) -> TensorSpec:
+    scale, zero = detail.get("quantization", (0.0, 0))
+    quantized = scale != 0.0
+    return TensorSpec(
+        name=detail["name"], shape=[int(d) for d in detail["shape"]], dtype=np.dtype(detail["dtype"]).name,
+        scale=float(scale) if quantized else None, zero_point=int(zero) if quantized else None,
+    )
+
+
+register_format(
+    FormatPlugin(
+        name="tflite",
+        quant_modes=tuple(QUANT_SETTINGS),
+        convert=convert_tflite,
+        description="TensorFlow Lite flatbuffer (LiteRT): fp32, fp16, dynamic-int8, int8, int16x8",
+        default_runtime="litert",
+    ),
+    aliases=("litert",),
+)

@@ -1,0 +1,59 @@
+"""The conversion matrix: which (format, quant mode) combinations a run produces, and one row each.
+
+A combination that fails becomes a row with its reason; it never stops the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgekit.errors import UsageError
+from edgekit.targets.profile import TargetProfile
+
+
+@dataclass
+class Row:
+    format: str
+    quant: str
+    status: str = "pending"  # ok | failed | skipped
+    error: str | None = None
+    artifact: Any = None  # edgekit.artifact.Artifact once converted
+    parity: dict | None = None
+    bench: dict | None = None
+    estimate: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.format}-{self.quant}"
+
+    def fail(self, error: Exception | str) -> None:
+        self.status, self.error = "failed", str(error).split("\n  hint:")[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("format", "quant", "status", "error", "parity", "bench", "estimate", "notes")}
+        d["artifact"] = self.artifact.to_dict() if self.artifact is not None else None
+        return d
+
+
+def plan_combinations(profile: TargetProfile, formats: list[str], quants: list[str]) -> list[Row]:
+    """The target's plan, narrowed by --format/--quant. Unknown names are usage errors."""
+    from edgekit.convert import FORMATS
+    from edgekit.quant import QUANT_MODES
+
+    wanted_formats = [FORMATS.canonical(f) for f in formats] or [FORMATS.canonical(f) for f in profile.plan.formats]
+    wanted_quants = [QUANT_MODES.canonical(q) for q in quants]
+    rows = []
+    for fmt in wanted_formats:
+        declared = FORMATS.get(fmt).quant_modes
+        modes = wanted_quants or profile.plan.quant.get(fmt) or ["fp32"]
+        rows += [Row(fmt, q) for q in modes if q in declared]
+        # Never drop a request silently: an explicitly asked mode the format lacks is a visible row.
+        rows += [Row(fmt, q, "skipped", f"{fmt} has no quant mode {q} (it has {', '.join(declared)})") for q in wanted_quants if q not in declared]
+    if not any(r.status == "pending" for r in rows):
+        raise UsageError(
+            f"nothing to convert: no format among {', '.join(wanted_formats)} supports quant mode(s) {', '.join(wanted_quants)}",
+            hint="see `edgekit list formats` and `edgekit list quant`",
+        )
+    return rows

@@ -1,0 +1,99 @@
+"""`edgekit convert`: the run as a short list of named steps.
+
+source → data → train (reference) → convert (matrix) → parity → bench → report. Every step reads
+and writes plain files under one run directory, out/<recipe>/<target>/, and a step whose inputs
+have not changed is skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgekit import __version__
+from edgekit.console import err_console
+from edgekit.fsutil import remove_stale_temporaries, sha256_file
+from edgekit.matrix import Row, plan_combinations
+from edgekit.recipe import Recipe, load_recipe
+from edgekit.steps import StepLog, input_key
+from edgekit.targets.profile import TargetProfile, builtin_targets, resolve_target
+
+
+@dataclass
+class ConvertOptions:
+    recipe_path: Path
+    target: str = "host"
+    formats: list[str] = field(default_factory=list)
+    quants: list[str] = field(default_factory=list)
+    out: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    threads: int | None = None
+    force: bool = False
+
+
+@dataclass
+class RunContext:
+    recipe: Recipe
+    recipe_path: Path
+    recipe_hash: str
+    profile: TargetProfile
+    run_dir: Path
+    threads: int
+    steps: StepLog
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    rows: list[Row]
+    report: dict
+
+    @property
+    def exit_code(self) -> int:
+        """Non-zero only when a requested combination failed (parity verdicts are results, not errors)."""
+        return 1 if any(r.status == "failed" for r in self.rows) else 0
+
+
+def open_run(opts: ConvertOptions) -> RunContext:
+    recipe = load_recipe(opts.recipe_path, opts.overrides)
+    profile = resolve_target(opts.target)
+    _say_alias(opts.target, profile)
+    out_root = opts.out or Path(recipe.output.dir)
+    if not out_root.is_absolute() and opts.out is None:
+        out_root = Path.cwd() / out_root
+    run_dir = out_root / recipe.name / profile.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(run_dir)  # leftovers of an interrupted run are never trusted
+    threads = opts.threads or recipe.bench.threads or profile.plan.threads
+    recipe_hash = input_key(recipe.model_dump(mode="json"))
+    return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force))
+
+
+def _say_alias(name: str, profile: TargetProfile) -> None:
+    if name.endswith((".yaml", ".yml")):
+        err_console.print(f"target: {profile.name} (from {name})")
+    elif name.strip().lower() != profile.name:
+        err_console.print(f"target: {name} → {profile.name} ({profile.description})")
+    else:
+        err_console.print(f"target: {profile.name} ({profile.description})")
+
+
+def run_convert(opts: ConvertOptions) -> RunResult:
+    from edgekit import stages
+
+    ctx = open_run(opts)
+    combos = plan_combinations(ctx.profile, opts.formats, opts.quants)
+    source = stages.resolve_source_step(ctx)
+    data = stages.data_step(ctx, source)
+    reference = stages.train_step(ctx, source, data)
+    rows = stages.convert_step(ctx, reference, data, combos)
+    stages.parity_step(ctx, reference, data, rows)
+    stages.bench_step(ctx, data, rows)
+    report = stages.report_step(ctx, source, reference, rows)
+    from edgekit.report.summary import print_summary
+
+    print_summary(report, ctx.run_dir)
+    return RunResult(ctx.run_dir, rows, report)
+
+
+__all__ = ["ConvertOptions", "RunResult", "run_convert", "builtin_targets", "sha256_file", "__version__"]

@@ -1,0 +1,1 @@
+"""Reports: report.json (versioned schema), report.md, and the terminal summary."""

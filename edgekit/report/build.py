@@ -1,0 +1,36 @@
+"""Assemble report.json from a finished run and write report.json + report.md atomically."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from edgekit import __version__
+from edgekit.bench.host import host_fingerprint
+from edgekit.fsutil import atomic_write_json, atomic_write_text
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def build_report(ctx, source, reference, rows) -> dict:
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "edgekit_version": __version__,
+        "created_unix": int(time.time()),
+        "recipe": {"name": ctx.recipe.name, "path": str(ctx.recipe_path), "hash": ctx.recipe_hash},
+        "target": {"name": ctx.profile.name, "description": ctx.profile.description, "threads": ctx.threads},
+        "source": {"spec": source.spec, "canonical": source.canonical, "sha256": source.sha256, "notes": source.notes},
+        "reference": {"path": "reference/saved_model", "test_accuracy": reference.accuracy, "classes": reference.class_names},
+        "host": host_fingerprint(),
+        "timings_s": {k: round(v, 3) for k, v in ctx.steps.timings.items()},
+        "artifacts": [r.to_dict() for r in rows],
+    }
+
+
+def write_reports(report: dict, run_dir: Path) -> list[Path]:
+    from edgekit.report.markdown import render_markdown
+
+    return [
+        atomic_write_json(run_dir / "report.json", report),
+        atomic_write_text(run_dir / "report.md", render_markdown(report)),
+    ]

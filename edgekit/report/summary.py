@@ -1,0 +1,22 @@
+"""The table `edgekit convert` ends with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from edgekit.console import console
+from edgekit.report.rows import COLUMNS, display_row
+
+
+def print_summary(report: dict, run_dir: Path) -> None:
+    table = Table(title=f"{report['recipe']['name']} → {report['target']['name']}", title_justify="left")
+    for col in COLUMNS:
+        table.add_column(col, overflow="fold")
+    for a in report["artifacts"]:
+        table.add_row(*display_row(a).values())
+    console.print(table)
+    console.print(f"reference test accuracy {report['reference']['test_accuracy']:.3f}; "
+                  f"host latency with {report['target']['threads']} thread(s)")
+    console.print(f"wrote {run_dir / 'report.json'} and {run_dir / 'report.md'}")
