@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place where errors become messages and exit codes."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int):  # --help and typer.Exit come back as a return value here
+            return rv
     except EdgekitError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if exc.hint:
@@ -136,10 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("[yellow]aborted[/]")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # typer's own usage errors (bad option, missing argument)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             return exc.exit_code
         raise

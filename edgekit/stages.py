@@ -46,12 +46,8 @@ def resolve_source_step(ctx):
 
     s = ctx.recipe.source
     with ctx.steps.step("source", s.handle) as note:
-        settings = SourceSettings(lockfile=ctx.recipe_path.parent / "edgekit.lock", allow_publishers=tuple(s.allow_publishers))
+        settings = SourceSettings.from_recipe(s, ctx.recipe_path.parent)
         source = resolve_source(s.handle, settings, base_dir=ctx.recipe_path.parent)
-        if s.input_size:
-            source.info.input_size, source.info.origin = tuple(s.input_size), "recipe"
-        if s.value_range:
-            source.info.value_range = tuple(s.value_range)
         h, w = source.info.input_size
         note(f"{source.canonical}  input {h}x{w}, sha256 {source.sha256[:12]}…")
     return source

@@ -25,9 +25,9 @@ def resolve_keras_app(spec: str, handle: KerasAppHandle, settings: SourceSetting
     check_publisher(handle.publisher, settings, spec)
     cache = Cache(settings.cache_root())
     dirs = weights_dirs(cache.root)
-    entry, downloaded_notes = _cached_app(cache, handle, dirs), []
+    entry, fill_notes = _cached_app(cache, handle, dirs), []
     if entry is None:
-        entry, downloaded_notes = _build_into_cache(cache, handle, dirs)
+        entry, fill_notes = _build_into_cache(cache, handle, dirs)
     meta = entry.meta
     report, info, scan_notes = inspect_module(entry.module_dir, settings, what=handle.canonical)
     imagenet = bool(meta.get("weights_sha256"))
@@ -38,7 +38,7 @@ def resolve_keras_app(spec: str, handle: KerasAppHandle, settings: SourceSetting
         path=entry.module_dir,
         sha256=tree_hash(entry.files),
         info=info,
-        notes=list(meta.get("notes", [])) + downloaded_notes + scan_notes,
+        notes=list(meta.get("notes", [])) + fill_notes + scan_notes,
         manifest={"weights": "imagenet" if imagenet else "random", "weights_sha256": meta.get("weights_sha256"),
                   "weights_file": meta.get("weights"), "weights_wanted": meta.get("weights_wanted"),
                   "random_seed": None if imagenet else RANDOM_SEED, "cache_entry": str(entry.folder),

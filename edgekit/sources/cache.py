@@ -58,7 +58,7 @@ class CacheEntry:
 @dataclass
 class Filled:
     entry: CacheEntry
-    downloaded: bool  # False when an existing verified entry was reused
+    created: bool  # False when an existing verified entry was reused
     notes: list[str] = field(default_factory=list)
 
 
@@ -136,7 +136,7 @@ class Cache:
                 problems = self.verify(existing)
                 if not problems:
                     return Filled(existing, False, notes)
-                notes.append(f"cache entry was damaged ({', '.join(problems[:3])}); downloaded again")
+                notes.append(f"cache entry was damaged ({', '.join(problems[:3])}); replaced it with a fresh copy")
             with atomic_dir(self.sources / key) as staging:
                 meta = fill(staging)
                 module = staging / "module"

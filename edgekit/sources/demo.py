@@ -8,7 +8,6 @@ would load a downloaded module. The module is cached, so it is built once per ca
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from edgekit.errors import SourceError
@@ -22,19 +21,12 @@ DEMO_MODULES = {
 _BUILD_VERSION = 3  # bump when the architecture changes so caches rebuild
 
 
-def default_cache_dir() -> Path:
-    root = os.environ.get("EDGEKIT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edgekit"
-    )
-    return Path(root)
-
-
 def resolve_demo(spec: str, settings: SourceSettings) -> ResolvedSource:
     name = spec.split(":", 1)[1]
     if name not in DEMO_MODULES:
         raise SourceError(f"unknown demo module {spec!r}", hint=f"available: {', '.join('demo:' + n for n in DEMO_MODULES)}")
     size, width = DEMO_MODULES[name]
-    folder = (settings.cache_dir or default_cache_dir()) / "demo" / f"{name}-v{_BUILD_VERSION}"
+    folder = settings.cache_root() / "demo" / f"{name}-v{_BUILD_VERSION}"
     if not (folder / "saved_model.pb").is_file():
         with atomic_dir(folder) as tmp:
             build_demo_module(tmp, size, width)

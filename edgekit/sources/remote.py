@@ -98,7 +98,7 @@ def fetch_remote(handle: RemoteHandle, settings: SourceSettings, lock: Lockfile 
         filled = cache.fill(canonical, lambda staging: _download_into(staging, pinned, settings, expected, lock))
         entry = filled.entry
         notes += filled.notes
-        notes.append(f"downloaded {canonical}" if filled.downloaded else f"{canonical}: cache hit ({entry.folder})")
+        notes.append(f"downloaded {canonical}" if filled.created else f"{canonical}: cache hit ({entry.folder})")
     if locked is not None and not settings.accept_new_hash:
         check_locked(canonical, locked, entry.archive_sha256, entry.files, lock.path)
     return Fetched(pinned, entry, locked, resolved_from, notes)

@@ -21,9 +21,7 @@ def resolve_source(spec: str, settings: SourceSettings | None = None, *, base_di
     settings = settings or SourceSettings()
     handle = parse_handle(spec, settings, base_dir=base_dir)
     if isinstance(handle, DemoHandle):
-        from edgekit.sources.demo import resolve_demo
-
-        return resolve_demo(handle.spec, settings)
+        return _resolve_demo(handle, settings)
     if isinstance(handle, LocalHandle):
         from edgekit.sources.builders import resolve_keras_file
         from edgekit.sources.local import resolve_local_archive, resolve_local_folder
@@ -35,6 +33,17 @@ def resolve_source(spec: str, settings: SourceSettings | None = None, *, base_di
 
         return resolve_keras_app(spec, handle, settings)
     return resolve_remote(spec, handle, settings, lockfile_path(settings, base_dir))
+
+
+def _resolve_demo(handle: DemoHandle, settings: SourceSettings) -> ResolvedSource:
+    from edgekit.sources.demo import resolve_demo
+    from edgekit.sources.opscan import check_saved_model
+
+    resolved = resolve_demo(handle.spec, settings)
+    # Built in code by edgekit itself, but scanned like everything else: one road for all sources.
+    report = check_saved_model(resolved.path, allow_unsafe_ops=settings.allow_unsafe_ops, what=resolved.canonical)
+    resolved.manifest.setdefault("scan", scan_manifest(report, settings))
+    return resolved
 
 
 def lockfile_path(settings: SourceSettings, base_dir: Path | None) -> Path | None:

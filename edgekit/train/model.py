@@ -7,10 +7,22 @@ from pathlib import Path
 from edgekit.train.preprocess import Preprocessing
 
 
+def import_hub():
+    """tensorflow_hub imports pkg_resources, which warns on every import; that warning is not the user's business."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        import tensorflow_hub
+
+    return tensorflow_hub
+
+
 def build_classifier(module_path: Path, preproc: Preprocessing, num_classes: int, head) -> tuple[object, object]:
     """(model, backbone layer). head: recipe.HeadSection. The backbone starts frozen."""
-    import tensorflow_hub as hub
     import tf_keras
+
+    hub = import_hub()
 
     backbone = hub.KerasLayer(str(module_path), trainable=False, name="backbone")
     inputs = tf_keras.Input(shape=preproc.input_shape, name="image")

@@ -48,7 +48,7 @@ class ModelServer:
         self.httpd.daemon_threads = True
         self.httpd.handle_error = lambda request, address: None  # dropped connections are on purpose
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
     def add_tfhub(self, path: str, data: bytes) -> str:

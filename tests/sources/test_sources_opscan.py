@@ -234,3 +234,21 @@ def test_keras3_file_with_custom_module_is_refused_without_loading(tmp_path):
     assert keras_file_problems(path) == ["class 'Popen' from module 'subprocess' (loading would import code outside Keras)"]
     with pytest.raises(UnsafeModelError, match="subprocess"):
         resolve_source(str(path), SourceSettings(cache_dir=tmp_path / "cache"))
+
+
+def test_demo_specs_are_dispatched_to_the_demo_module_and_scanned(monkeypatch, tiny_module, writer_module):
+    import edgekit.sources.demo as demo
+    from edgekit.sources.base import ModuleInfo, ResolvedSource
+
+    calls = []
+
+    def fake_resolve_demo(spec, settings, path=tiny_module):
+        calls.append(spec)
+        return ResolvedSource(spec, "demo:fake/1", "demo", path, "0" * 64, ModuleInfo((8, 8)))
+
+    monkeypatch.setattr(demo, "resolve_demo", fake_resolve_demo)
+    resolved = resolve_source(" demo:fake ", SourceSettings())
+    assert calls == ["demo:fake"] and resolved.manifest["scan"]["findings"] == []
+    monkeypatch.setattr(demo, "resolve_demo", lambda spec, settings: fake_resolve_demo(spec, settings, writer_module))
+    with pytest.raises(UnsafeModelError, match="WriteFile"):
+        resolve_source("demo:fake", SourceSettings())

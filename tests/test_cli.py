@@ -1,0 +1,94 @@
+"""CLI exit codes and output: run as a real process, as a user would."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgekit import __version__
+
+FIXTURES = Path(__file__).parent / "fixtures" / "recipes"
+
+
+def edgekit(*args, cwd=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "edgekit", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def test_version():
+    r = edgekit("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"edgekit {__version__}"
+
+
+@pytest.mark.parametrize("command", [[], ["convert"], ["list"]])
+def test_help_has_examples(command):
+    r = edgekit(*command, "--help")
+    assert r.returncode == 0
+    if command:
+        assert "Examples" in r.stdout
+
+
+def test_list_targets_with_glob_and_json():
+    r = edgekit("list", "targets", "rpi*", "--json")
+    assert r.returncode == 0
+    rows = json.loads(r.stdout)
+    names = [row["name"] for row in rows]
+    assert "rpi4" in names and "rpi5" in names and "host" not in names
+    assert "rpi" in next(row for row in rows if row["name"] == "rpi4")["aliases"]
+
+
+@pytest.mark.parametrize("what,expected", [("formats", "tflite"), ("quant", "int8"), ("runtimes", "litert")])
+def test_list_registries(what, expected):
+    r = edgekit("list", what)
+    assert r.returncode == 0 and expected in r.stdout
+
+
+def test_list_unknown_kind_is_a_usage_error():
+    r = edgekit("list", "gadgets")
+    assert r.returncode == 2 and "cannot list 'gadgets'" in r.stderr
+
+
+def test_unknown_target_lists_targets_and_suggests():
+    r = edgekit("convert", "--target", "rpi6")
+    assert r.returncode == 2
+    assert "unknown target 'rpi6'" in r.stderr and "Did you mean" in r.stderr
+    assert "rpi4" in r.stderr and "rpi5" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_nosuch_target():
+    r = edgekit("convert", "--target", "nosuch")
+    assert r.returncode == 2 and "available targets:" in r.stderr
+
+
+def test_bad_recipe_field_names_the_path():
+    r = edgekit("convert", str(FIXTURES / "epochs_zero.yaml"), "--target", "rpi")
+    assert r.returncode == 2 and "train.epochs: must be ≥ 1, got 0" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_recipe_file(tmp_path):
+    r = edgekit("convert", str(tmp_path / "missing.yaml"))
+    assert r.returncode == 2 and "recipe file not found" in r.stderr
+
+
+def test_bad_set_override():
+    r = edgekit("convert", "--set", "train.epochs")
+    assert r.returncode == 2 and "--set expects key=value" in r.stderr
+
+
+def test_unknown_quant_mode_suggests():
+    r = edgekit("convert", "--target", "rpi", "--quant", "int9")
+    assert r.returncode == 2 and "unknown quant mode 'int9'" in r.stderr
+
+
+def test_unknown_option_is_a_usage_error():
+    r = edgekit("convert", "--no-such-flag")
+    assert r.returncode == 2 and "No such option" in r.stderr
+
+
+def test_convert_says_which_recipe_it_uses(tmp_path):
+    (tmp_path / "edgekit.yaml").write_text("name: x\nsource: {handle: 'demo:shapes-cnn'}\ndata: {kind: shapes}\ntrain: {epochs: 0}\n")
+    r = edgekit("convert", cwd=tmp_path)
+    assert "found ./edgekit.yaml" in r.stdout and r.returncode == 2

@@ -1,0 +1,136 @@
+"""The demo path end to end on a tiny configuration: source → train → convert → parity → bench → report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edgekit.cli import main
+
+TINY = [
+    "--set", "data.num_images=160", "--set", "train.epochs=2", "--set", "train.fine_tune.epochs=1",
+    "--set", "bench.min_runs=5", "--set", "bench.min_time_s=0.05", "--set", "quantize.calibration_samples=60",
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("EDGEKIT_CACHE")
+    os.environ["EDGEKIT_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("EDGEKIT_CACHE", None)
+    else:
+        os.environ["EDGEKIT_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def demo_run(cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    rc = main(["convert", "--target", "rpi", "--out", str(out), *TINY])
+    return rc, out / "demo" / "rpi4"
+
+
+def test_demo_run_succeeds_and_writes_the_run_directory(demo_run):
+    rc, run_dir = demo_run
+    assert rc == 0
+    for rel in ("reference/saved_model/saved_model.pb", "reference/labels.txt", "reference/preprocessing.json",
+                "artifacts/tflite-fp32/model.tflite", "artifacts/tflite-int8/model.tflite", "report.json", "report.md"):
+        assert (run_dir / rel).exists(), rel
+
+
+def test_report_has_parity_accuracy_and_latency_per_artifact(demo_run):
+    _, run_dir = demo_run
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["schema_version"] == 1 and report["target"]["name"] == "rpi4" and report["target"]["threads"] == 4
+    rows = {(a["format"], a["quant"]): a for a in report["artifacts"]}
+    assert set(rows) == {("tflite", "fp32"), ("tflite", "int8")}
+    for row in rows.values():
+        assert row["status"] == "ok"
+        assert 0.0 <= row["parity"]["top1_agreement"] <= 1.0 and row["parity"]["max_abs_err"] >= 0
+        assert row["parity"]["accuracy"] is not None
+        assert row["bench"]["p50_ms"] > 0 and row["bench"]["runs"] >= 5
+        assert row["bench"]["runtime"]["threads"] == 4
+    assert rows[("tflite", "fp32")]["parity"]["max_abs_err"] < 1e-4
+    int8 = rows[("tflite", "int8")]["artifact"]
+    assert int8["inputs"][0]["dtype"] == "int8" and int8["inputs"][0]["scale"] > 0
+    assert int8["metadata"]["calibration_samples"] == 60
+    md = (run_dir / "report.md").read_text()
+    assert "| tflite | int8 |" in md
+
+
+def test_rerun_skips_unchanged_steps(demo_run, capsys):
+    rc, run_dir = demo_run
+    before = (run_dir / "artifacts/tflite-int8/model.tflite").stat().st_mtime_ns
+    assert main(["convert", "--target", "rpi4", "--out", str(run_dir.parent.parent), *TINY]) == 0
+    assert "unchanged, reused" in capsys.readouterr().err
+    assert (run_dir / "artifacts/tflite-int8/model.tflite").stat().st_mtime_ns == before
+
+
+def test_unsupported_request_is_a_visible_row(cache, tmp_path):
+    rc = main(["convert", "--target", "rpi", "--out", str(tmp_path), *TINY, "--quant", "fp32", "--quant", "uint8"])
+    report = json.loads((tmp_path / "demo/rpi4/report.json").read_text())
+    rows = {a["quant"]: a for a in report["artifacts"]}
+    assert rows["fp32"]["status"] == "ok" and rows["uint8"]["status"] == "skipped"
+    assert "tflite has no quant mode uint8" in rows["uint8"]["error"]
+    assert rc == 0
+
+
+def test_a_failing_converter_becomes_a_failed_row_and_exit_1(cache, tmp_path, monkeypatch):
+    from edgekit.convert import FORMATS
+    from edgekit.convert import tflite
+
+    real = tflite.convert_tflite
+
+    def broken_for_int8(request):
+        if request.quant == "int8":
+            raise RuntimeError("converter exploded")
+        return real(request)
+
+    entry = FORMATS.entry("tflite")
+    plugin = dataclasses.replace(entry.value, convert=broken_for_int8)
+    monkeypatch.setitem(FORMATS._entries, "tflite", dataclasses.replace(entry, value=plugin))
+    rc = main(["convert", "--target", "rpi", "--out", str(tmp_path), *TINY])
+    report = json.loads((tmp_path / "demo/rpi4/report.json").read_text())
+    rows = {a["quant"]: a for a in report["artifacts"]}
+    assert rows["fp32"]["status"] == "ok" and rows["fp32"]["bench"]["p50_ms"] > 0
+    assert rows["int8"]["status"] == "failed" and "converter exploded" in rows["int8"]["error"]
+    assert (tmp_path / "demo/rpi4/logs/tflite-int8.txt").is_file()
+    assert not (tmp_path / "demo/rpi4/artifacts/tflite-int8").exists()
+    assert rc == 1
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing_half_written(cache, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgekit", "convert", "--target", "rpi", "--out", str(tmp_path), *TINY],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, "EDGEKIT_CACHE": str(cache)},
+    )
+    seen = threading.Event()
+    lines: list[str] = []
+
+    def watch():
+        for line in proc.stderr:
+            lines.append(line)
+            if "[2/2]" in line:  # interrupt in the middle of writing artifacts
+                seen.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert seen.wait(180), "".join(lines)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130, "".join(lines)
+    run_dir = tmp_path / "demo" / "rpi4"
+    leftovers = [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    for folder in (run_dir / "artifacts").iterdir():
+        assert (folder / "artifact.json").is_file(), f"{folder} has no artifact.json"
+    assert not (run_dir / "report.json").exists()
