@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything edgekit's tests need, from nothing but Python 3.11, Node 20 and git:
+#   the locked Python environment (uv sync --locked), the TF.js runner's npm packages
+#   (npm ci from js/package-lock.json) and, when running as root on Debian, Chromium for the
+#   browser runtime. Safe to run again: each step is a no-op when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet uv
+fi
+uv sync --locked
+
+if [ -f js/package-lock.json ]; then
+  npm ci --prefix js --no-audit --no-fund --loglevel=error
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the TF.js browser runtime tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium not found and cannot install it (not root or no apt-get): browser runtime tests will be skipped"
+  fi
+fi
