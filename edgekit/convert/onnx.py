@@ -58,7 +58,9 @@ def _opset(options: dict[str, Any]) -> int:
     if unknown:
         close = difflib.get_close_matches(unknown[0], OPTIONS, n=1)
         guess = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown onnx option(s): {', '.join(map(repr, unknown))}.{guess}", hint=f"onnx options: {', '.join(OPTIONS)}")
+        raise UsageError(
+            f"unknown onnx option(s): {', '.join(map(repr, unknown))}.{guess}", hint=f"onnx options: {', '.join(OPTIONS)}"
+        )
     value = options.get("opset", DEFAULT_OPSET)
     # bool is an int in Python; `opset: true` in a recipe is a mistake, not opset 1.
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not OPSET_MIN <= value <= OPSET_MAX:
@@ -69,17 +71,20 @@ def _opset(options: dict[str, Any]) -> int:
     return int(value)
 
 
+def _no_calibration() -> ConversionError:
+    return ConversionError(
+        "onnx int8 needs calibration data, and the request has none",
+        hint="give the recipe representative images for calibration; edgekit never calibrates on random data",
+    )
+
+
 def _calibration(request: ConversionRequest, mode: str) -> np.ndarray | None:
     """The calibration batch for int8, checked; None for modes that do not use it."""
     if mode != "int8":
         return None
-    data = request.calibration
-    if data is None:
-        raise ConversionError(
-            "onnx int8 needs calibration data, and the request has none",
-            hint="give the recipe representative images for calibration; edgekit never calibrates on random data",
-        )
-    data = np.asarray(data)
+    if request.calibration is None:
+        raise _no_calibration()
+    data = np.asarray(request.calibration)
     if data.dtype.kind != "f" or data.ndim != 4 or len(data) == 0 or not np.isfinite(data).all():
         raise ConversionError(
             f"onnx int8 calibration data must be finite float [N, H, W, C] with N >= 1 after preprocessing; "
@@ -117,7 +122,9 @@ def _export_fp32(reference: Path, opset: int, out: Path, warnings: list[str]) ->
     """tf2onnx on the reference's serving signature, the way `python -m tf2onnx.convert --saved-model` does."""
     saved_model = reference / "saved_model"
     if not (saved_model / "saved_model.pb").is_file():
-        raise ConversionError(f"no SavedModel at {saved_model}", hint="run the train step first; the reference folder holds saved_model/")
+        raise ConversionError(
+            f"no SavedModel at {saved_model}", hint="run the train step first; the reference folder holds saved_model/"
+        )
     import tensorflow as tf
     from tf2onnx import convert, tf_loader
 
@@ -134,7 +141,8 @@ def _export_fp32(reference: Path, opset: int, out: Path, warnings: list[str]) ->
                 output_names=outputs, tensors_to_rename=renames, initialized_tables=tables, output_path=str(out),
             )
     except Exception as exc:  # tf2onnx raises bare ValueError/KeyError/RuntimeError; keep the reason
-        raise ConversionError(f"tf2onnx could not convert {saved_model} at opset {opset}: {type(exc).__name__}: {exc}") from exc
+        reason = f"{type(exc).__name__}: {exc}"
+        raise ConversionError(f"tf2onnx could not convert {saved_model} at opset {opset}: {reason}") from exc
     return out
 
 
@@ -167,11 +175,13 @@ def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, d
         if not np.isfinite(values).all() or np.abs(values).max() > FP16_MAX:
             kept.append(init.name)
             continue
-        half = f"{init.name}__fp16"
+        name, half = init.name, f"{init.name}__fp16"
         init.CopyFrom(numpy_helper.from_array(values.astype(np.float16), half))
-        casts.append(onnx.helper.make_node("Cast", [half], [init.name], to=onnx.TensorProto.FLOAT, name=f"{half}__cast"))
+        casts.append(onnx.helper.make_node("Cast", [half], [name], to=onnx.TensorProto.FLOAT, name=f"{half}__cast"))
     # Casts read only initializers, so putting them first keeps the node list topologically sorted.
-    graph.node[:0] = casts
+    nodes = [*casts, *graph.node]
+    del graph.node[:]
+    graph.node.extend(nodes)
     out = tmp / "fp16.onnx"
     onnx.save(model, str(out))
     settings = {"weights": "float16", "activations": "float32", "io": "float32", "tensors_converted": len(casts),
@@ -190,7 +200,8 @@ def _pre_process(src: Path, tmp: Path) -> tuple[Path, str]:
         skip_symbolic = True
     out = tmp / "pre.onnx"
     quant_pre_process(str(src), str(out), skip_symbolic_shape=skip_symbolic)
-    return out, "onnx shape inference + ORT optimization" + (" (symbolic shape inference skipped: sympy not installed)" if skip_symbolic else "")
+    note = " (symbolic shape inference skipped: sympy not installed)" if skip_symbolic else ""
+    return out, "onnx shape inference + ORT optimization" + note
 
 
 def _dynamic_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
@@ -206,7 +217,8 @@ def _dynamic_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple
 def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    assert calibration is not None  # _calibration() guarantees it for int8; an internal invariant, not input validation
+    if calibration is None:
+        raise _no_calibration()
     pre, pre_note = _pre_process(src, tmp)
     input_name, input_shape = _input_of(pre)
     if list(calibration.shape[1:]) != input_shape[1:]:
@@ -288,7 +300,9 @@ def _embed_metadata(model: Any, metadata: dict[str, Any]) -> list[str]:
     try:
         encoded = {str(k): json.dumps(v, sort_keys=True) for k, v in metadata.items()}
     except TypeError as exc:
-        raise ConversionError(f"onnx metadata must be JSON-serializable: {exc}", hint="pass plain str/int/float/list/dict values") from exc
+        raise ConversionError(
+            f"onnx metadata must be JSON-serializable: {exc}", hint="pass plain str/int/float/list/dict values"
+        ) from exc
     keep = [p for p in model.metadata_props if p.key not in encoded]
     del model.metadata_props[:]
     model.metadata_props.extend(keep)
@@ -310,7 +324,8 @@ def _verify(path: Path) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.log_severity_level = 1, 3
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32) for i in session.get_inputs()}
+        feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+                 for i in session.get_inputs()}
         session.run(None, feeds)
     except Exception as exc:
         raise ConversionError(f"ONNX Runtime cannot run the converted model: {exc}") from exc
@@ -326,14 +341,15 @@ def _versions() -> dict[str, str]:
             "tensorflow": tensorflow.__version__}
 
 
-def _finish(request: ConversionRequest, src: Path, tmp: Path) -> tuple[Path, Any, list[str]]:
+def _finish(request: ConversionRequest, mode: str, src: Path, tmp: Path) -> tuple[Path, Any, list[str]]:
     """Embed metadata, verify, and only then write out_dir/model.onnx atomically."""
     import onnx
 
     model = onnx.load(str(src))
     init_names = {i.name for i in model.graph.initializer}
     inputs, outputs = _specs(model.graph.input, init_names), _specs(model.graph.output, set())
-    metadata = {**_default_metadata(request.reference, inputs, outputs), "quant": request.quant, **request.metadata}
+    # the request may refine what is read from the reference; the quant mode is a fact of this file
+    metadata = {**_default_metadata(Path(request.reference), inputs, outputs), **request.metadata, "quant": mode}
     keys = _embed_metadata(model, metadata)
     staged = tmp / "final.onnx"
     onnx.save(model, str(staged))
@@ -351,13 +367,13 @@ def convert_onnx(request: ConversionRequest) -> Artifact:
         tmp = Path(tmp_name)
         fp32 = _export_fp32(Path(request.reference), opset, tmp / "fp32.onnx", warnings)
         try:
-            with _collect_warnings(("", "onnxruntime"), warnings):
+            with _collect_warnings(("",), warnings):  # onnxruntime.quantization logs to the root logger
                 quantized, settings = QUANTIZERS[mode](fp32, tmp, calibration)
+            path, model, keys = _finish(request, mode, quantized, tmp)
         except ConversionError:
             raise
-        except Exception as exc:  # onnxruntime.quantization raises plain exceptions; keep the reason
-            raise ConversionError(f"onnx {mode} quantization failed: {type(exc).__name__}: {exc}") from exc
-        path, model, keys = _finish(request, quantized, tmp)
+        except Exception as exc:  # onnxruntime.quantization and onnx raise plain exceptions; keep the reason
+            raise ConversionError(f"onnx {mode} conversion failed after tf2onnx: {type(exc).__name__}: {exc}") from exc
     return _artifact(path, model, mode, opset, settings, calibration, keys, warnings)
 
 
