@@ -39,17 +39,34 @@ class SplitSection(_Section):
     seed: int = 0
 
 
+class TFRecordSpec(_Section):
+    """How to read a TFRecord of tf.train.Example: which features hold the image and the label."""
+
+    image_key: str = "image"
+    label_key: str = "label"
+    encoding: Literal["encoded", "raw"] = "encoded"  # encoded: PNG/JPEG bytes; raw: uint8 bytes of [H, W, C]
+    shape: tuple[int, int, int] | None = None  # raw only: [H, W, C] of every image
+    class_names: list[str] | None = None  # default: class_0 .. class_{max label}
+
+
 class DataSection(_Section):
-    kind: Literal["shapes", "folder", "npz"] = "folder"
-    path: str | None = None  # folder of class subfolders, or .npz file
+    kind: Literal["shapes", "folder", "npz", "tfrecord", "tfds"] = "folder"
+    path: str | None = None  # folder of class subfolders, .npz file, TFRecord file/glob, or TFDS data_dir
     num_images: int = Field(800, ge=8)  # shapes only: how many images to generate
     noise: float = Field(0.35, ge=0.0, le=2.0)  # shapes only: pixel noise; higher = harder task
+    tfrecord: TFRecordSpec = TFRecordSpec()
+    tfds_name: str | None = None  # tfds only: e.g. "tf_flowers" (must already be in path / ~/tensorflow_datasets)
+    tfds_split: str = "train"  # tfds only: the split to read before edgekit's own split
     split: SplitSection = SplitSection()
 
     @model_validator(mode="after")
     def _path_needed(self) -> "DataSection":
-        if self.kind != "shapes" and not self.path:
+        if self.kind not in ("shapes", "tfds") and not self.path:
             raise ValueError(f"data.path is required when data.kind is {self.kind!r}")
+        if self.kind == "tfds" and not self.tfds_name:
+            raise ValueError("data.tfds_name is required when data.kind is 'tfds' (for example tf_flowers)")
+        if self.kind == "tfrecord" and self.tfrecord.encoding == "raw" and self.tfrecord.shape is None:
+            raise ValueError("data.tfrecord.shape [H, W, C] is required when data.tfrecord.encoding is 'raw'")
         return self
 
 
@@ -62,7 +79,24 @@ class FineTuneSection(_Section):
     enabled: bool = True
     epochs: int = Field(2, ge=1)
     learning_rate: float | None = Field(None, gt=0.0)  # default: train.learning_rate / 10
-    unfreeze: Literal["all"] = "all"
+    unfreeze: Literal["all"] | int = "all"  # "all", or N: only the backbone's last N layers
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)  # phase 2 only
+
+    @model_validator(mode="after")
+    def _positive_layers(self) -> "FineTuneSection":
+        if isinstance(self.unfreeze, int) and self.unfreeze < 1:
+            raise ValueError(f"train.fine_tune.unfreeze: 'all' or a number of layers ≥ 1, got {self.unfreeze}")
+        return self
+
+
+class AugmentSection(_Section):
+    """Random changes to training images only (never validation, test, calibration or parity)."""
+
+    flip: bool = False  # left-right
+    crop: float = Field(0.0, ge=0.0, lt=0.5)  # up to this fraction cut from the sides, then resized back
+    rotation: float = Field(0.0, ge=0.0, le=180.0)  # up to ± this many degrees
+    brightness: float = Field(0.0, ge=0.0, le=1.0)  # up to ± this much (images in [0, 1])
+    contrast: float = Field(0.0, ge=0.0, lt=1.0)  # contrast factor in [1 - c, 1 + c]
 
 
 class TrainSection(_Section):
@@ -72,17 +106,49 @@ class TrainSection(_Section):
     optimizer: Literal["adam", "sgd"] = "adam"
     head: HeadSection = HeadSection()
     fine_tune: FineTuneSection = FineTuneSection()
+    augment: AugmentSection = AugmentSection()
+    early_stopping: int | None = Field(None, ge=1)  # patience in epochs on validation loss; None: off
+    class_weights: Literal["auto", "none"] = "none"  # auto: weight classes by inverse frequency
+    mixed_precision: Literal["auto", "on", "off"] = "auto"  # auto: on when a GPU is present
+    jit_compile: bool = False  # XLA
+    distribute: Literal["auto", "none", "mirrored", "multi-worker"] = "auto"
     seed: int = 0
     deterministic: bool = True
 
 
 class QuantizeSection(_Section):
-    calibration_samples: int = Field(200, ge=1)
-    int8_io: Literal["int8", "uint8", "float32"] = "int8"
+    calibration_samples: int = Field(200, ge=1)  # drawn from the training split, seeded
+
+
+class TFLiteOptions(_Section):
+    int8_io: Literal["int8", "uint8", "float32"] = "int8"  # input/output type of full-integer models
+    allow_flex: bool = False  # allow Select TF ops (most edge runtimes lack them)
+    keep_float: list[str] = []  # int8: layers whose name contains one of these stay float
+    analyze: bool = True  # XNNPACK share and GPU delegate compatibility per artifact
+
+
+class ONNXOptions(_Section):
+    opset: int = Field(17, ge=14, le=18)
+
+
+class TFJSOptions(_Section):
+    shard_size_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+
+
+class ConvertSection(_Section):
+    tflite: TFLiteOptions = TFLiteOptions()
+    onnx: ONNXOptions = ONNXOptions()
+    tfjs: TFJSOptions = TFJSOptions()
+
+    def options_for(self, fmt: str) -> dict[str, Any]:
+        section = getattr(self, fmt, None)
+        return section.model_dump() if section is not None else {}
 
 
 class ParitySection(_Section):
-    samples: int = Field(64, ge=1)
+    max_samples: int = Field(500, ge=1)  # held-out images compared (the whole test split up to this)
+    # per quant mode overrides of edgekit.convert.parity.PARITY_THRESHOLDS, e.g. {int8: {min_top1: 0.95}}
+    thresholds: dict[str, dict[Literal["min_top1", "warn_top1", "max_abs", "min_cosine"], float]] = {}
 
 
 class BenchSection(_Section):
@@ -102,6 +168,7 @@ class Recipe(_Section):
     data: DataSection
     train: TrainSection = TrainSection()
     quantize: QuantizeSection = QuantizeSection()
+    convert: ConvertSection = ConvertSection()
     parity: ParitySection = ParitySection()
     bench: BenchSection = BenchSection()
     output: OutputSection = OutputSection()

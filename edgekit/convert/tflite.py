@@ -30,26 +30,51 @@ IO_TYPES = ("int8", "uint8", "float32")
 
 def convert_tflite(request: ConversionRequest) -> Artifact:
     settings = QUANT_SETTINGS[request.quant]
-    converter = _make_converter(request, settings)
-    try:
-        model_bytes = converter.convert()
-    except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
-        raise _conversion_error(request, exc) from None
+    model_bytes, kept_float = _convert_bytes(request, settings)
     path = atomic_write_bytes(request.out_dir / MODEL_FILE, model_bytes)
     inputs, outputs, ops = describe_tflite(path)
-    flex = sorted({op for op in ops if op.startswith("Flex")})
-    return Artifact(
-        format="tflite", quant=request.quant, path=path, sha256=sha256_file(path), size_bytes=len(model_bytes),
-        inputs=inputs, outputs=outputs,
-        metadata={
-            "converter": "tf.lite.TFLiteConverter",
-            "settings": settings,
-            "io_type": request.options.get("int8_io", "int8") if request.quant == "int8" else "float32",
-            "calibration_samples": 0 if request.calibration is None or not settings["calibrate"] else len(request.calibration),
-            "ops": sorted(set(ops)),
-            "flex_ops": flex,
-        },
-    )
+    metadata = {
+        "converter": "tf.lite.TFLiteConverter",
+        "settings": settings,
+        "io_type": inputs[0].dtype,
+        "calibration_samples": len(request.calibration) if settings["calibrate"] and request.calibration is not None else 0,
+        "ops": sorted(set(ops)),
+        "flex_ops": sorted({op for op in ops if op.startswith("Flex")}),
+        "kept_float_layers": kept_float,
+    }
+    if kept_float and request.options.get("int8_io", "int8") != "float32":
+        metadata["notes"] = ["keep_float: inputs and outputs stay float32 (a mixed model needs float at its boundary)"]
+    if request.options.get("analyze", True):
+        metadata.update(_analysis(path))
+    return Artifact(format="tflite", quant=request.quant, path=path, sha256=sha256_file(path), size_bytes=len(model_bytes),
+                    inputs=inputs, outputs=outputs, metadata=metadata)
+
+
+def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes, list[str]]:
+    keep_float = request.options.get("keep_float") or []
+    if keep_float and request.quant == "int8":
+        from edgekit.convert.tflite_debug import selective_int8
+
+        _representative_dataset(request)  # same check: never without calibration data
+        return selective_int8(request.reference, request.calibration, keep_float)
+    converter = _make_converter(request, settings)
+    try:
+        return converter.convert(), []
+    except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
+        raise _conversion_error(request, exc) from None
+
+
+def _analysis(path: Path) -> dict:
+    """Delegate coverage, recorded with the artifact; an analyzer failure is a note, not a failed artifact."""
+    from edgekit.convert.tflite_analysis import gpu_compatibility, xnnpack_share
+
+    out = {}
+    for key, fn in (("xnnpack", xnnpack_share), ("gpu_delegate", gpu_compatibility)):
+        try:
+            out[key] = fn(path)
+        except Exception as exc:  # noqa: BLE001 - experimental upstream APIs; keep the artifact
+            out[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
 
 
 def _make_converter(request: ConversionRequest, settings: dict):
@@ -97,16 +122,27 @@ def _representative_dataset(request: ConversionRequest):
     return generate
 
 
+_OP_LIST = re.compile(r"^(TF Select ops|Flex ops|Custom ops): (.+)$", re.MULTILINE)
+
+
 def _conversion_error(request: ConversionRequest, exc: Exception) -> ConversionError:
+    """Turn the converter's MLIR dump into one line naming the unsupported ops."""
     text = str(exc)
-    flex = sorted(set(re.findall(r"\btf\.(\w+)\b", text))) if "Select TF" in text or "flex" in text.lower() else []
-    if flex:
-        return ConversionError(
-            f"tflite {request.quant}: the model uses ops outside the TFLite builtins: {', '.join(flex)}",
-            hint="they need Select TF ops (Flex), which most edge runtimes lack; set convert.tflite.allow_flex: true to allow them",
-        )
-    first = next((line for line in text.splitlines() if "error" in line.lower()), text.splitlines()[0] if text else repr(exc))
-    return ConversionError(f"tflite {request.quant} conversion failed: {first.strip()[:500]}")
+    found = {kind: sorted({op.strip() for op in ops.split(",")}) for kind, ops in _OP_LIST.findall(text)}
+    flex = found.get("TF Select ops", []) + found.get("Flex ops", [])
+    custom = found.get("Custom ops", [])
+    if flex or custom:
+        parts = [f"ops outside the TFLite builtins: {', '.join(flex + custom)}"]
+        if flex:
+            parts.append(f"{', '.join(flex)} can run as Select TF ops (Flex), which most edge runtimes lack")
+        if custom:
+            parts.append(f"{', '.join(custom)} {'is' if len(custom) == 1 else 'are'} not even available as Select TF ops")
+        hint = ("set convert.tflite.allow_flex: true to allow Select TF ops" if flex and not request.options.get("allow_flex")
+                else "replace these ops in the model, or register custom ops in your runtime")
+        return ConversionError(f"tflite {request.quant}: " + "; ".join(parts), hint=hint)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else repr(exc))
+    return ConversionError(f"tflite {request.quant} conversion failed: {first[:500]}")
 
 
 def describe_tflite(path: Path) -> tuple[list[TensorSpec], list[TensorSpec], list[str]]:
