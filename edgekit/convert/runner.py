@@ -7,6 +7,7 @@ format, jobs run one after another in the same process, so that process loads Te
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import shutil
@@ -52,6 +53,9 @@ def run_job(job: ConvertJob) -> Artifact:
         request = ConversionRequest(job.reference, job.format, job.quant, tmp, job.calibration, job.options, job.metadata)
         artifact = FORMATS.get(job.format).convert(request)
         artifact.path = job.final / artifact.path.name
+        if job.calibration is not None and artifact.metadata.get("calibration_samples"):
+            # the bundle manifest records which calibration set built the artifact
+            artifact.metadata["calibration_sha256"] = hashlib.sha256(np.ascontiguousarray(job.calibration).tobytes()).hexdigest()
         for name in SIDECARS:
             if (job.reference / name).is_file():
                 shutil.copy2(job.reference / name, tmp / name)

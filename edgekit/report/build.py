@@ -1,4 +1,8 @@
-"""Assemble report.json from a finished run and write report.json + report.md atomically."""
+"""Assemble report.json from a finished run and write report.json, report.md and report.html atomically.
+
+The layout of report.json is described by edgekit/report/report.schema.json (JSON Schema); bump
+REPORT_SCHEMA_VERSION and the schema together whenever a field changes meaning or disappears.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +33,11 @@ def build_report(ctx, source, reference, rows) -> dict:
 
 
 def write_reports(report: dict, run_dir: Path) -> list[Path]:
+    from edgekit.report.html import render_html
     from edgekit.report.markdown import render_markdown
 
     return [
         atomic_write_json(run_dir / "report.json", report),
         atomic_write_text(run_dir / "report.md", render_markdown(report)),
+        atomic_write_text(run_dir / "report.html", render_html(report)),
     ]

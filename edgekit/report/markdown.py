@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekit.report.rows import COLUMNS, display_row
+from edgekit.report.rows import columns_for, display_row
 
 
 def _table(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
@@ -21,7 +21,7 @@ def render_markdown(report: dict) -> str:
         f"- reference test accuracy: {ref['test_accuracy']:.3f} ({len(ref['classes'])} classes)",
         f"- host: {host['cpu']}, {host['cores']} cores; measured with {t['threads']} thread(s)",
         "",
-        *_table([display_row(a) for a in report["artifacts"]], COLUMNS),
+        *_table([display_row(a) for a in report["artifacts"]], columns_for(report)),
         "",
     ]
     reasons = [(a["format"], a["quant"], a["parity"]["reasons"]) for a in report["artifacts"] if a.get("parity") and a["parity"]["reasons"]]

@@ -1,8 +1,11 @@
-"""One row per artifact as display strings: shared by the terminal summary and report.md."""
+"""One row per artifact as display strings: shared by the terminal summary, report.md and report.html."""
 
 from __future__ import annotations
 
 COLUMNS = ("format", "quant", "status", "size", "parity", "top-1 agree", "max |err|", "accuracy", "host p50", "host p90", "bench")
+# Shown only when at least one artifact has a target estimate (the estimator may not have run).
+ESTIMATE_COLUMNS = ("est. target", "target verdict")
+_ESTIMATE_KEYS = ("latency_ms", "p50_ms", "estimated_ms", "mean_ms", "ms")
 
 
 def human_size(n: int | None) -> str:
@@ -19,6 +22,34 @@ def _ms(v: float | None) -> str:
     return "-" if v is None else (f"{v:.3f} ms" if v < 1 else f"{v:.2f} ms")
 
 
+def estimated_ms(estimate: dict | None) -> float | None:
+    """The estimated target latency, whichever key the estimator used for it."""
+    if not estimate:
+        return None
+    for key in _ESTIMATE_KEYS:
+        value = estimate.get(key)
+        if isinstance(value, dict):
+            value = value.get("p50") or value.get("median") or value.get("mean")
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def estimate_verdict(estimate: dict | None) -> str:
+    if not estimate:
+        return "-"
+    for key in ("verdict", "fit", "fits"):
+        if key in estimate:
+            v = estimate[key]
+            return ("fits" if v else "does not fit") if isinstance(v, bool) else str(v)
+    return "-"
+
+
+def columns_for(report: dict) -> tuple[str, ...]:
+    has_estimate = any(a.get("estimate") for a in report.get("artifacts", []))
+    return COLUMNS + ESTIMATE_COLUMNS if has_estimate else COLUMNS
+
+
 def display_row(a: dict) -> dict[str, str]:
     p, b, art = a.get("parity") or {}, a.get("bench") or {}, a.get("artifact") or {}
     return {
@@ -33,4 +64,6 @@ def display_row(a: dict) -> dict[str, str]:
         "host p50": _ms(b.get("p50_ms")),
         "host p90": _ms(b.get("p90_ms")),
         "bench": b.get("validity", "-"),
+        "est. target": _ms(estimated_ms(a.get("estimate"))),
+        "target verdict": estimate_verdict(a.get("estimate")),
     }

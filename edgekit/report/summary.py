@@ -7,16 +7,18 @@ from pathlib import Path
 from rich.table import Table
 
 from edgekit.console import console
-from edgekit.report.rows import COLUMNS, display_row
+from edgekit.report.rows import columns_for, display_row
 
 
 def print_summary(report: dict, run_dir: Path) -> None:
     table = Table(title=f"{report['recipe']['name']} → {report['target']['name']}", title_justify="left")
-    for col in COLUMNS:
+    columns = columns_for(report)
+    for col in columns:
         table.add_column(col, overflow="fold")
     for a in report["artifacts"]:
-        table.add_row(*display_row(a).values())
+        row = display_row(a)
+        table.add_row(*(row[c] for c in columns))
     console.print(table)
     console.print(f"reference test accuracy {report['reference']['test_accuracy']:.3f}; "
                   f"host latency with {report['target']['threads']} thread(s)")
-    console.print(f"wrote {run_dir / 'report.json'} and {run_dir / 'report.md'}")
+    console.print(f"wrote {run_dir / 'report.json'}, {run_dir / 'report.md'} and {run_dir / 'report.html'}")

@@ -1,0 +1,1 @@
+"""Bundles: deterministic archives of artifacts + manifest + SHA256SUMS + C arrays, and their verification."""

@@ -1,0 +1,48 @@
+"""`edgekit bundle` and `edgekit verify`. Heavy work is imported inside the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+BUNDLE_EPILOG = """The archive is byte-for-byte reproducible: file times come from SOURCE_DATE_EPOCH (default 0).\n\n
+Examples:\n\n
+  edgekit bundle out/demo/rpi4                              # → out/demo/rpi4/demo-rpi4.bundle.tar.gz\n
+  edgekit bundle out/demo --target rpi4 --out demo.zip\n
+  edgekit bundle out/demo/rpi4 --artifact tflite-int8 --out fw.tar.gz\n
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) edgekit bundle out/demo/rpi4\n"""
+
+VERIFY_EPILOG = """Exit codes: 0 intact, 1 does not verify (every problem is listed), 2 usage error.\n\n
+Examples:\n\n
+  edgekit verify out/demo/rpi4/demo-rpi4.bundle.tar.gz\n
+  edgekit verify extracted-bundle/      # a folder the bundle was extracted into\n"""
+
+
+def bundle(
+    run_dir: Path = typer.Argument(..., help="Run folder out/<recipe>/<target>, or out/<recipe> with --target."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target whose run to bundle (must match the run's)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="FILE.tar.gz or FILE.zip. Default: <run>/<recipe>-<target>.bundle.tar.gz"),
+    artifacts: List[str] = typer.Option([], "--artifact", "-a", help="FORMAT-QUANT to include (repeatable). Default: all whose parity did not fail."),
+) -> None:
+    """Write a deterministic bundle: artifacts, labels.txt, manifest.json, SHA256SUMS, C arrays for TFLite Micro."""
+    from edgekit.bundle.build import write_bundle
+    from edgekit.console import console
+
+    path = write_bundle(run_dir, out, target, artifacts)
+    console.print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+def verify(bundle_path: Path = typer.Argument(..., metavar="BUNDLE", help="Bundle archive (.tar.gz/.zip) or extracted folder.")) -> None:
+    """Check every file of a bundle against SHA256SUMS and manifest.json."""
+    from edgekit.bundle.verify import verify_bundle
+    from edgekit.console import console
+
+    result = verify_bundle(bundle_path)
+    console.print(f"ok: {bundle_path} verifies ({result.files} files)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="bundle", epilog=BUNDLE_EPILOG)(bundle)
+    app.command(name="verify", epilog=VERIFY_EPILOG)(verify)

@@ -1,0 +1,151 @@
+"""`edgekit check`: compare a report with a baseline report and decide pass or regression.
+
+Rules (one Finding per artifact and metric):
+- latency: a regression only when the median is worse by MORE than the threshold AND a one-sided
+  Mann-Whitney U test on the raw samples says new > baseline with p < ALPHA. Either alone is
+  not enough: a large but noisy change is not proven, a tiny but significant change does not matter.
+  Without raw samples on both sides the median rule alone decides, and the finding says so.
+- accuracy: task accuracy drop in percentage points > threshold (exact, no test).
+- parity: the verdict got worse (pass → warn → fail).
+- size: growth by more than the threshold (exact).
+- an artifact that was ok in the baseline and is missing or failed now is a regression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgekit.errors import UsageError
+from edgekit.report.mannwhitney import mann_whitney_greater
+from edgekit.report.samples import bench_samples, median_ms
+
+ALPHA = 0.01
+PARITY_ORDER = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_latency_regression: float = 0.10  # fraction: 0.10 = median may grow by 10 %
+    max_accuracy_drop: float = 1.0  # percentage points
+    max_size_growth: float = 0.05  # fraction
+
+
+@dataclass
+class Finding:
+    artifact: str
+    metric: str  # latency | accuracy | parity | size | status
+    baseline: str
+    new: str
+    change: str
+    limit: str
+    regression: bool
+    p_value: float | None = None
+    note: str = ""
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Finding]:
+        return [f for f in self.findings if f.regression]
+
+    @property
+    def passed(self) -> bool:
+        return not self.regressions
+
+
+def parse_fraction(text: str, option: str) -> float:
+    """'10%' or '10' → 0.10. Percent is the only unit, so '0.1' means 0.1 %, as written."""
+    raw = str(text).strip().removesuffix("%").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{option} must be a percentage like 10% , got {text!r}") from None
+    if not 0 <= value < 1000:
+        raise UsageError(f"{option} must be between 0% and 1000%, got {text!r}")
+    return value / 100.0
+
+
+def _key(a: dict) -> str:
+    return f"{a['format']}-{a['quant']}"
+
+
+def _latency(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
+    m_old, m_new = median_ms(old.get("bench")), median_ms(new.get("bench"))
+    if m_old is None or m_new is None or m_old <= 0:
+        return None
+    change = m_new / m_old - 1.0
+    s_old, s_new = bench_samples(old.get("bench")), bench_samples(new.get("bench"))
+    p, note = None, ""
+    if s_old is not None and s_new is not None:
+        p = mann_whitney_greater(s_old, s_new).p_value
+        significant = p < ALPHA
+    else:
+        significant, note = True, "no raw samples on both sides: median rule only"
+    worse = change > th.max_latency_regression
+    return Finding(name, "latency p50", f"{m_old:.4g} ms", f"{m_new:.4g} ms", f"{change:+.1%}",
+                   f"+{th.max_latency_regression:.0%}, p<{ALPHA}", worse and significant, p, note)
+
+
+def _accuracy(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
+    a_old, a_new = (old.get("parity") or {}).get("accuracy"), (new.get("parity") or {}).get("accuracy")
+    if a_old is None or a_new is None:
+        return None
+    drop_pp = (a_old - a_new) * 100.0
+    return Finding(name, "accuracy", f"{a_old:.4f}", f"{a_new:.4f}", f"{0.0 - drop_pp + 0.0:+.2f} pp",
+                   f"-{th.max_accuracy_drop:g} pp", drop_pp > th.max_accuracy_drop + 1e-9)
+
+
+def _parity(name: str, old: dict, new: dict) -> Finding | None:
+    v_old, v_new = (old.get("parity") or {}).get("verdict"), (new.get("parity") or {}).get("verdict")
+    if v_old not in PARITY_ORDER or v_new not in PARITY_ORDER:
+        return None
+    worse = PARITY_ORDER[v_new] > PARITY_ORDER[v_old]
+    return Finding(name, "parity", v_old, v_new, "worse" if worse else "same or better", "no worse", worse)
+
+
+def _size(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
+    s_old, s_new = (old.get("artifact") or {}).get("size_bytes"), (new.get("artifact") or {}).get("size_bytes")
+    if not s_old or s_new is None:
+        return None
+    growth = s_new / s_old - 1.0
+    return Finding(name, "size", f"{s_old} B", f"{s_new} B", f"{growth:+.1%}",
+                   f"+{th.max_size_growth:.0%}", growth > th.max_size_growth + 1e-12)
+
+
+def compare_reports(report: dict, baseline: dict, th: Thresholds) -> CheckResult:
+    new_rows = {_key(a): a for a in report.get("artifacts", [])}
+    result = CheckResult()
+    for old in baseline.get("artifacts", []):
+        name, new = _key(old), new_rows.get(_key(old))
+        if old.get("status") != "ok":
+            continue
+        if new is None or new.get("status") != "ok":
+            why = "missing from the report" if new is None else f"{new.get('status')}: {new.get('error')}"
+            result.findings.append(Finding(name, "status", "ok", why, "-", "must stay ok", True))
+            continue
+        for f in (_latency(name, old, new, th), _accuracy(name, old, new, th), _parity(name, old, new), _size(name, old, new, th)):
+            if f is not None:
+                result.findings.append(f)
+    old_names = {_key(a) for a in baseline.get("artifacts", [])}
+    for name in sorted(set(new_rows) - old_names):
+        result.findings.append(Finding(name, "status", "-", new_rows[name].get("status", "?"), "new", "-", False,
+                                       note="not in the baseline: nothing to compare"))
+    return result
+
+
+def render_check_markdown(result: CheckResult, baseline_path: str) -> str:
+    head = "✅ no regression" if result.passed else f"❌ {len(result.regressions)} regression(s)"
+    lines = [f"### edgekit check: {head}", "", f"baseline: `{baseline_path}`", "",
+             "| artifact | metric | baseline | new | change | limit | p-value | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    for f in result.findings:
+        p = "-" if f.p_value is None else f"{f.p_value:.2g}"
+        verdict = "❌ regression" if f.regression else "ok"
+        if f.note:
+            verdict += f" ({f.note})"
+        cells = (f.artifact, f.metric, f.baseline, f.new, f.change, f.limit, p, verdict)
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,88 @@
+"""`edgekit report` and `edgekit check`. Heavy work is imported inside the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+FORMATS = ("json", "md", "html")
+
+REPORT_EPILOG = """Examples:\n\n
+  edgekit report out/demo/rpi4                  # rewrite report.json, report.md and report.html\n
+  edgekit report out/demo/rpi4 --format html    # only report.html\n
+  edgekit report out/demo/rpi4 -f md -f json\n"""
+
+CHECK_EPILOG = """Exit codes: 0 no regression, 1 regression, 2 usage error (bad flag, missing or invalid file).\n\n
+Examples:\n\n
+  edgekit check out/demo/rpi4 --baseline baseline/report.json\n
+  edgekit check out/demo/rpi4/report.json --baseline base.json --max-latency-regression 5% --markdown diff.md\n
+  edgekit check out/demo/rpi4 --baseline base.json --update-baseline   # accept the new numbers\n"""
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="Run folder written by `edgekit convert` (holds report.json)."),
+    formats: List[str] = typer.Option([], "--format", "-f", help="html | md | json (repeatable). Default: all three."),
+) -> None:
+    """Write report.json, report.md and/or report.html for a finished run."""
+    from edgekit.console import console
+    from edgekit.errors import UsageError
+    from edgekit.fsutil import atomic_write_json, atomic_write_text
+    from edgekit.report.html import render_html
+    from edgekit.report.markdown import render_markdown
+    from edgekit.report.schema import load_report
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UsageError(f"unknown report format {bad[0]!r}", hint=f"use one of {', '.join(FORMATS)}")
+    data = load_report(run_dir)
+    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    writers = {"json": lambda p: atomic_write_json(p, data), "md": lambda p: atomic_write_text(p, render_markdown(data)),
+               "html": lambda p: atomic_write_text(p, render_html(data))}
+    for fmt in formats or FORMATS:
+        console.print(f"wrote {writers[fmt](folder / f'report.{fmt}')}")
+
+
+def check(
+    report_path: Path = typer.Argument(..., metavar="REPORT", help="report.json (or its run folder) to judge."),
+    baseline: Path = typer.Option(..., "--baseline", "-b", help="Baseline report.json to compare against."),
+    max_latency_regression: str = typer.Option("10%", help="Allowed growth of the median latency (also needs p < 0.01)."),
+    max_accuracy_drop: float = typer.Option(1.0, min=0.0, help="Allowed task-accuracy drop in percentage points."),
+    max_size_growth: str = typer.Option("5%", help="Allowed growth of an artifact's size."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the diff table here (for a PR comment)."),
+    update_baseline: bool = typer.Option(False, "--update-baseline", help="Accept REPORT as the new baseline and exit 0."),
+) -> None:
+    """Compare a report with a baseline; exit 1 on a latency, accuracy, parity or size regression."""
+    from edgekit.console import console
+    from edgekit.errors import UsageError
+    from edgekit.fsutil import atomic_write_json, atomic_write_text
+    from edgekit.report.check import Thresholds, compare_reports, parse_fraction, render_check_markdown
+    from edgekit.report.schema import load_report
+
+    th = Thresholds(parse_fraction(max_latency_regression, "--max-latency-regression"), max_accuracy_drop,
+                    parse_fraction(max_size_growth, "--max-size-growth"))
+    new = load_report(report_path)
+    if update_baseline and not baseline.exists():
+        atomic_write_json(baseline, new)
+        console.print(f"no baseline at {baseline}: wrote this report there")
+        return
+    if not baseline.exists():
+        raise UsageError(f"baseline {baseline} does not exist",
+                         hint="create it from this report with --update-baseline, or pass the right --baseline path")
+    result = compare_reports(new, load_report(baseline, "baseline"), th)
+    text = render_check_markdown(result, str(baseline))
+    console.print(text, markup=False, highlight=False)
+    if markdown:
+        atomic_write_text(markdown, text)
+    if update_baseline:
+        atomic_write_json(baseline, new)
+        console.print(f"updated baseline {baseline} ({len(result.regressions)} regression(s) accepted)")
+        return
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="report", epilog=REPORT_EPILOG)(report)
+    app.command(name="check", epilog=CHECK_EPILOG)(check)
