@@ -7,7 +7,10 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-RUNTIME_PACKAGES = ("tensorflow", "ai-edge-litert", "onnxruntime", "tensorflowjs", "tf2onnx", "onnx")
+RUNTIME_PACKAGES = ("tensorflow", "ai-edge-litert", "onnxruntime", "tensorflowjs", "tf2onnx", "onnx", "numpy")
+# Variables that change how many threads a runtime really uses, whatever it was asked for.
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+              "TF_NUM_INTEROP_THREADS", "ORT_NUM_THREADS")
 
 
 def _cpu_model() -> str:
@@ -49,4 +52,14 @@ def host_fingerprint() -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "packages": _versions(),
+        "thread_env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
+        "load_avg": _load_average(),
     }
+
+
+def _load_average() -> list[float] | None:
+    # A busy machine explains an UNSTABLE verdict; record how busy it was.
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None

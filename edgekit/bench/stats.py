@@ -6,20 +6,23 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+MAX_CV = 0.10  # coefficient of variation at or above this: the machine was not quiet
+MAX_TAIL = 3.0  # p99/p50 above this: stalls (preemption, frequency changes) dominate the tail
+
 
 @dataclass
 class LatencyStats:
     runs: int
     total_s: float  # wall time of the timed loop (≥ the sum of samples: it includes the loop itself)
     mean_ms: float
-    std_ms: float
+    std_ms: float  # sample standard deviation (ddof=1)
     min_ms: float
     max_ms: float
     p50_ms: float
     p90_ms: float
     p99_ms: float
     cv: float  # coefficient of variation: std / mean
-    throughput_per_s: float
+    throughput_per_s: float  # runs / total_s: what one thread of this process sustained
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -27,7 +30,7 @@ class LatencyStats:
 
 def percentile(samples_ms: np.ndarray, q: float) -> float:
     """Linear-interpolated percentile (numpy's default method), q in [0, 100]."""
-    return float(np.percentile(samples_ms, q))
+    return float(np.percentile(np.asarray(samples_ms, dtype=np.float64), q))
 
 
 def summarize(samples_ms: list[float] | np.ndarray, wall_s: float | None = None) -> LatencyStats:
@@ -40,17 +43,18 @@ def summarize(samples_ms: list[float] | np.ndarray, wall_s: float | None = None)
     return LatencyStats(
         runs=int(s.size), total_s=total, mean_ms=mean, std_ms=std, min_ms=float(s.min()), max_ms=float(s.max()),
         p50_ms=percentile(s, 50), p90_ms=percentile(s, 90), p99_ms=percentile(s, 99),
-        cv=std / mean if mean > 0 else 0.0, throughput_per_s=1000.0 / mean if mean > 0 else 0.0,
+        cv=std / mean if mean > 0 else 0.0, throughput_per_s=s.size / total if total > 0 else 0.0,
     )
 
 
-def validity(stats: LatencyStats, min_runs: int, min_time_s: float, max_cv: float = 0.10, max_tail: float = 3.0) -> tuple[str, list[str]]:
+def validity(stats: LatencyStats, min_runs: int, min_time_s: float, max_cv: float = MAX_CV,
+             max_tail: float = MAX_TAIL) -> tuple[str, list[str]]:
     """VALID, UNSTABLE (noisy) or INVALID (too little data), with the reasons."""
     reasons = []
     if stats.runs < min_runs:
         reasons.append(f"{stats.runs} runs < the minimum {min_runs}")
     if stats.total_s < min_time_s:
-        reasons.append(f"{stats.total_s:.2f} s measured < the minimum {min_time_s} s")
+        reasons.append(f"{stats.total_s:.3f} s measured < the minimum {min_time_s} s")
     if reasons:
         return "INVALID", reasons
     if stats.cv >= max_cv:
