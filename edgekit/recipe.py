@@ -136,6 +136,7 @@ class TFJSOptions(_Section):
 
 
 class ConvertSection(_Section):
+    parallel: bool = True  # one process per format when several formats are converted
     tflite: TFLiteOptions = TFLiteOptions()
     onnx: ONNXOptions = ONNXOptions()
     tfjs: TFJSOptions = TFJSOptions()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from edgekit import __version__
 from edgekit.artifact import ARTIFACT_JSON, Artifact
 from edgekit.errors import EdgekitError
-from edgekit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
+from edgekit.fsutil import atomic_write_json, atomic_write_text
 from edgekit.matrix import Row
 from edgekit.steps import input_key, progress
 from edgekit.train.data import Splits
@@ -64,7 +63,8 @@ def data_step(ctx, source) -> PreparedData:
         preproc = Preprocessing(tuple(source.info.input_size), tuple(source.info.value_range))
         xs = [preprocess(p.images, preproc) for p in (splits.train, splits.validation, splits.test)]
         calibration = _calibration_set(xs[0], ctx.recipe.quantize.calibration_samples, d.split.seed)
-        fingerprint = input_key(_array_hash(data.images), _array_hash(data.labels), data.class_names)
+        subset = _array_hash(data.subset) if data.subset is not None else None
+        fingerprint = input_key(_array_hash(data.images), _array_hash(data.labels), data.class_names, subset)
         note(f"{len(data)} images, {len(data.class_names)} classes: train {len(splits.train)}, "
              f"validation {len(splits.validation)}, test {len(splits.test)}")
     return PreparedData(splits, preproc, *xs, calibration, fingerprint)
@@ -90,7 +90,8 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
     key = input_key(ctx.recipe.section_dict("train"), ctx.recipe.section_dict("data"), source.sha256,
                     data.fingerprint, data.preproc, __version__)
     with ctx.steps.step("train", "fine-tuning") as note:
-        if ctx.steps.is_done("train", key, [folder / "saved_model" / "saved_model.pb", folder / "train.json"]):
+        outputs = [folder / "saved_model" / "saved_model.pb", folder / "train.json", ctx.run_dir / "train" / "evaluation.json"]
+        if ctx.steps.is_done("train", key, outputs):
             summary = json.loads((folder / "train.json").read_text())
             note(f"unchanged, reused: test accuracy {summary['test_accuracy']:.3f}")
         else:
@@ -102,67 +103,67 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
 
 
 def _train_and_export(ctx, source, data: PreparedData, folder: Path) -> dict:
+    """Fine-tune, evaluate, export. Training artifacts go to <run>/train/, the reference to FOLDER."""
+    from edgekit.train.engine import train_classifier
+    from edgekit.train.evaluate import evaluate, write_evaluation
     from edgekit.train.export import export_reference
-    from edgekit.train.finetune import fine_tune, seed_everything
-    from edgekit.train.model import build_classifier
 
-    train = ctx.recipe.train
-    seed_everything(train.seed, train.deterministic)
+    workdir = ctx.run_dir / "train"
+    shutil.rmtree(workdir, ignore_errors=True)  # a rerun's logs and checkpoints must not mix with stale ones
     names = data.splits.train.class_names
-    model, backbone = build_classifier(source.path, data.preproc, len(names), train.head)
-    result = fine_tune(model, backbone, data.x_train, data.splits.train.labels, data.x_val,
-                       data.splits.validation.labels, train, progress)
-    probs = model.predict(data.x_test, batch_size=64, verbose=0)
-    accuracy = float(np.mean(probs.argmax(1) == data.splits.test.labels))
-    export_reference(model, folder, data.preproc, names)
-    summary = {"test_accuracy": accuracy, "test_images": len(data.x_test), "class_names": list(names),
-               "source": source.to_dict(), **result.to_dict()}
+    trained = train_classifier(source.path, data.splits, data.preproc, ctx.recipe.train, progress, workdir)
+    evaluation = evaluate(trained.test_probabilities, data.splits.test.labels, names)
+    write_evaluation(evaluation, workdir)
+    export_reference(trained.model, folder, data.preproc, names)
+    summary = {"test_accuracy": evaluation["accuracy"], "test_images": len(data.x_test), "class_names": list(names),
+               "placement": trained.placement.__dict__, "source": source.to_dict(), **trained.result.to_dict()}
     atomic_write_json(folder / "train.json", summary)
     return summary
 
 
 def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) -> list[Row]:
-    from edgekit.convert import FORMATS
+    from edgekit.convert.runner import run_jobs
 
     todo = [r for r in rows if r.status == "pending"]
     with ctx.steps.step("convert", f"{len(todo)} artifact(s)") as note:
-        for i, row in enumerate(todo, 1):
-            progress(f"[{i}/{len(todo)}] {row.name}")
-            try:
-                row.artifact = _convert_one(ctx, reference, data, row, FORMATS.get(row.format))
-                row.status = "ok"
-            except EdgekitError as exc:
-                row.fail(exc)
-            except Exception as exc:  # a converter bug must not crash the whole matrix: keep the trace
-                row.fail(f"{type(exc).__name__}: {exc}")
-                atomic_write_text(ctx.run_dir / "logs" / f"{row.name}.txt", traceback.format_exc())
-            if row.status == "failed":
-                progress(f"[red]failed[/] {row.name}: {row.error}")
+        jobs = {}
+        for row in todo:
+            job, key = _conversion_job(ctx, reference, data, row)
+            if ctx.steps.is_done(f"convert-{row.name}", key, [job.final / ARTIFACT_JSON]):
+                row.artifact, row.status = Artifact.load(job.final), "ok"
+                row.notes.append("unchanged, reused")
+            else:
+                jobs[row.name] = (row, job, key)
+
+        done: list[str] = []
+
+        def finished(outcome) -> None:
+            row, _, key = jobs[f"{outcome.job.format}-{outcome.job.quant}"]
+            done.append(row.name)
+            if outcome.artifact is not None:
+                row.artifact, row.status = outcome.artifact, "ok"
+                ctx.steps.mark_done(f"convert-{row.name}", key)
+                progress(f"[{len(done)}/{len(jobs)}] {row.name} converted")
+                return
+            row.fail(outcome.error)
+            if outcome.trace:
+                atomic_write_text(ctx.run_dir / "logs" / f"{row.name}.txt", outcome.trace)
+            progress(f"[{len(done)}/{len(jobs)}] [red]{row.name} failed[/]: {row.error}")
+
+        run_jobs([job for _, job, _ in jobs.values()], ctx.recipe.convert.parallel, finished)
         ok = sum(r.status == "ok" for r in todo)
         note(f"{ok} of {len(todo)} converted" + ("" if ok == len(todo) else f", {len(todo) - ok} failed"))
     return rows
 
 
-def _convert_one(ctx, reference: Reference, data: PreparedData, row: Row, plugin) -> Artifact:
-    from edgekit.convert.base import ConversionRequest
+def _conversion_job(ctx, reference: Reference, data: PreparedData, row: Row):
+    from edgekit.convert.runner import ConvertJob
 
-    final = ctx.run_dir / "artifacts" / row.name
-    options = {"int8_io": ctx.recipe.quantize.int8_io}
+    options = ctx.recipe.convert.options_for(row.format)
     key = input_key(reference.key, row.format, row.quant, options, _array_hash(data.calibration), __version__)
-    step_name = f"convert-{row.name}"
-    if ctx.steps.is_done(step_name, key, [final / ARTIFACT_JSON]):
-        row.notes.append("unchanged, reused")
-        return Artifact.load(final)
-    with atomic_dir(final) as tmp:
-        request = ConversionRequest(reference.folder, row.format, row.quant, tmp, data.calibration, options,
-                                    _artifact_metadata(ctx, reference, data))
-        artifact = plugin.convert(request)
-        artifact.path = final / artifact.path.name
-        for extra in ("labels.txt", "preprocessing.json"):  # metadata beside every artifact
-            shutil.copy2(reference.folder / extra, tmp / extra)
-        atomic_write_json(tmp / ARTIFACT_JSON, artifact.to_dict())
-    ctx.steps.mark_done(step_name, key)
-    return artifact
+    job = ConvertJob(row.format, row.quant, reference.folder, ctx.run_dir / "artifacts" / row.name, options,
+                     data.calibration, _artifact_metadata(ctx, reference, data))
+    return job, key
 
 
 def _artifact_metadata(ctx, reference: Reference, data: PreparedData) -> dict:
@@ -177,42 +178,70 @@ def _artifact_metadata(ctx, reference: Reference, data: PreparedData) -> dict:
 
 
 def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) -> None:
-    from edgekit.convert.parity import compare
-    from edgekit.runtimes import load_session
     from edgekit.runtimes.reference import ReferenceModel
 
     ok = [r for r in rows if r.status == "ok"]
-    with ctx.steps.step("parity", f"{len(ok)} artifact(s) on {len(data.x_test)} held-out images") as note:
-        x, labels = data.x_test, data.splits.test.labels
+    n = min(len(data.x_test), ctx.recipe.parity.max_samples)
+    with ctx.steps.step("parity", f"{len(ok)} artifact(s) on {n} held-out images") as note:
+        x, labels = data.x_test[:n], data.splits.test.labels[:n]
         ref_out = ReferenceModel(reference.folder).predict(x)
         for row in ok:
             try:
-                session = load_session(row.artifact, ctx.threads)
-                try:
-                    row.parity = compare(ref_out, session.predict(x), labels, row.quant).to_dict()
-                finally:
-                    session.close()
+                _check_one(ctx, row, ref_out, x, labels)
+                if row.parity["verdict"] != "pass" and row.format == "tflite" and row.quant == "int8":
+                    row.parity["worst_layers"] = _worst_layers(reference, data)
             except EdgekitError as exc:
                 row.fail(exc)
         verdicts = [r.parity["verdict"] for r in ok if r.parity]
         note(", ".join(f"{v} {verdicts.count(v)}" for v in ("pass", "warn", "fail") if v in verdicts) or "nothing to check")
 
 
-def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
-    from edgekit.bench.measure import Protocol, measure
+def _check_one(ctx, row: Row, ref_out: np.ndarray, x: np.ndarray, labels: np.ndarray) -> None:
+    from edgekit.convert.parity import compare
     from edgekit.runtimes import load_session
+
+    session = load_session(row.artifact, ctx.threads)
+    try:
+        thresholds = ctx.recipe.parity.thresholds.get(row.quant)
+        row.parity = compare(ref_out, session.predict(x), labels, row.quant, thresholds).to_dict()
+    finally:
+        session.close()
+
+
+def _worst_layers(reference: Reference, data: PreparedData) -> list[dict]:
+    """Per-layer int8 error, shown when parity is not a clean pass (see convert/tflite_debug.py)."""
+    from edgekit.convert.tflite_debug import layer_errors
+
+    progress("int8 parity is not a pass: attributing the error to layers")
+    return layer_errors(reference.folder, data.calibration, data.x_test[:16])
+
+
+def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
+    import io
+
+    from edgekit.bench.inputs import BENCH_INPUTS
+    from edgekit.bench.measure import Protocol
+    from edgekit.bench.runner import bench_target
+    from edgekit.bench.targets import BenchTarget
+    from edgekit.fsutil import atomic_write_bytes
 
     b = ctx.recipe.bench
     protocol = Protocol(threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s)
+    reference = ctx.run_dir / "reference"
+    buf = io.BytesIO()
+    np.save(buf, data.x_test[:8])  # real held-out inputs for every later `edgekit bench <run dir>`
+    atomic_write_bytes(reference / BENCH_INPUTS, buf.getvalue())
     ok = [r for r in rows if r.status == "ok"]
-    with ctx.steps.step("bench", f"host, {ctx.threads} thread(s)") as note:
+    with ctx.steps.step("bench", f"host, {ctx.threads} thread(s), one process per artifact") as note:
         for row in ok:
-            try:
-                m = measure(lambda: load_session(row.artifact, ctx.threads), data.x_test[:1], protocol)
-                row.bench = {**m.to_dict(), "samples_ms": m.samples_ms}
-            except EdgekitError as exc:
-                row.fail(exc)
-        note(f"{len(ok)} artifact(s) measured, {ctx.threads} thread(s)")
+            result = bench_target(BenchTarget("artifact-dir", row.artifact.folder, row.format, reference), protocol)
+            if result["status"] == "ok":
+                row.bench = result
+            else:
+                row.fail(result["error"])
+                progress(f"[red]bench failed[/] {row.name}: {result['error']}")
+        measured = sum(r.bench is not None for r in ok)
+        note(f"{measured} of {len(ok)} artifact(s) measured, {ctx.threads} thread(s)")
 
 
 def report_step(ctx, source, reference: Reference, rows: list[Row]) -> dict:

@@ -121,7 +121,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing_half_written(cache, tmp_path):
     def watch():
         for line in proc.stderr:
             lines.append(line)
-            if "[2/2]" in line:  # interrupt in the middle of writing artifacts
+            if "[1/2]" in line:  # the first artifact is written, the second is being converted
                 seen.set()
 
     threading.Thread(target=watch, daemon=True).start()

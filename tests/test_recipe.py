@@ -13,7 +13,7 @@ CASES = {
     "epochs_zero.yaml": "train.epochs: must be ≥ 1, got 0",
     "unknown_key.yaml": "train.epochz: unknown key",
     "missing_source.yaml": "source: is required",
-    "bad_literal.yaml": "data.kind: must be one of 'shapes', 'folder' or 'npz', got 'pictures'",
+    "bad_literal.yaml": "data.kind: must be one of 'shapes', 'folder', 'npz', 'tfrecord' or 'tfds', got 'pictures'",
     "bad_type.yaml": "quantize.calibration_samples: input should be a valid integer",
     "folder_without_path.yaml": "data.path is required when data.kind is 'folder'",
     "bad_name.yaml": "name: must match",

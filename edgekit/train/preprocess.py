@@ -44,12 +44,29 @@ def to_unit_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def preprocess(images: np.ndarray, spec: Preprocessing) -> np.ndarray:
-    """uint8 or [0,1]-float images → float32 at spec.input_size in spec.value_range."""
+def preprocess_tensor(images, spec: Preprocessing):
+    """The graph version, used inside tf.data: uint8 or [0,1]-float tensor [..., H, W, 3] → float32."""
+    import tensorflow as tf
+
+    x = tf.cast(images, tf.float32)
+    if images.dtype == tf.uint8:
+        x = x / 255.0
+    if tuple(x.shape[-3:-1]) != tuple(spec.input_size):
+        x = tf.image.resize(x, spec.input_size, method=spec.resize)
+    lo, hi = spec.value_range
+    return x * (hi - lo) + lo
+
+
+def preprocess(images: np.ndarray, spec: Preprocessing, batch: int = 256) -> np.ndarray:
+    """uint8 or [0,1]-float images → float32 at spec.input_size in spec.value_range.
+
+    The same ops as preprocess_tensor, so arrays and tf.data pipelines agree bit for bit.
+    """
     x = to_unit_float(images)
     if x.shape[1:3] != tuple(spec.input_size):
         import tensorflow as tf
 
-        x = tf.image.resize(x, spec.input_size, method=spec.resize).numpy()
+        x = np.concatenate([tf.image.resize(x[i : i + batch], spec.input_size, method=spec.resize).numpy()
+                            for i in range(0, len(x), batch)] or [np.zeros((0, *spec.input_shape), np.float32)])
     lo, hi = spec.value_range
     return (x * (hi - lo) + lo).astype(np.float32)
