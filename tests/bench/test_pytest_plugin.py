@@ -1,4 +1,4 @@
-"""The pytest plugin as a user meets it: a test file of their own, run through pytester."""
+"""The pytest plugin as a user meets it: loaded by its pytest11 entry point, used from a test file of their own run through pytester."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_users_latency_check_passes_and_lands_in_pytest_benchmark_json(pytester,
             result = edgekit_bench({str(tflite_artifact.folder)!r}, min_runs=5, min_time_s=0.05)
             assert result.p90_ms < 0
     ''')
-    out = pytester.runpytest_subprocess("-p", "edgekit.bench.pytest_plugin", "--benchmark-json=bench.json", "-q")
+    out = pytester.runpytest_subprocess("--benchmark-json=bench.json", "-q")
     out.assert_outcomes(passed=1, failed=1)
     doc = json.loads((pytester.path / "bench.json").read_text())
     by_name = {b["name"]: b for b in doc["benchmarks"]}
@@ -44,6 +44,6 @@ def test_unmeasurable_artifact_fails_the_users_test_with_the_reason(pytester, co
             result = edgekit_bench({str(corrupt_tflite)!r}, allow_failure=True)
             assert not result.ok and "truncated.tflite" in result.error
     ''')
-    out = pytester.runpytest_subprocess("-p", "edgekit.bench.pytest_plugin", "-q", "-p", "no:benchmark")
+    out = pytester.runpytest_subprocess("-q", "-p", "no:benchmark")
     out.assert_outcomes(passed=1, failed=1)
     out.stdout.fnmatch_lines(["*BenchFailed*truncated.tflite*"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import tiny_images
+from tiny_models import tiny_images
 from edgekit.convert import FORMATS
 from edgekit.convert.base import ConversionRequest
 from edgekit.convert.parity import PARITY_THRESHOLDS, compare

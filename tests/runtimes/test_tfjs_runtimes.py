@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_images
+from tiny_models import tiny_images
 
 from edgekit.convert import FORMATS, ConversionRequest
 from edgekit.errors import RuntimeLoadError, UsageError
