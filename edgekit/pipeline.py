@@ -89,6 +89,7 @@ def run_convert(opts: ConvertOptions) -> RunResult:
     rows = stages.convert_step(ctx, reference, data, combos)
     stages.parity_step(ctx, reference, data, rows)
     stages.bench_step(ctx, data, rows)
+    stages.estimate_step(ctx, rows)
     report = stages.report_step(ctx, source, reference, rows)
     from edgekit.report.summary import print_summary
 

@@ -244,6 +244,37 @@ def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
         note(f"{measured} of {len(ok)} artifact(s) measured, {ctx.threads} thread(s)")
 
 
+def estimate_step(ctx, rows: list[Row]) -> None:
+    """The target's latency band, peak RAM and fit verdict per artifact (edgekit/targets)."""
+    ok = [r for r in rows if r.status == "ok"]
+    with ctx.steps.step("estimate", ctx.profile.name) as note:
+        analyses = {}
+        for row in ok:
+            try:
+                row.estimate = _estimate_one(ctx, row, analyses)
+            except EdgekitError as exc:  # an estimate that cannot be made is a note, not a failed artifact
+                row.notes.append(f"no estimate: {exc.message}")
+            for warning in (row.estimate or {}).get("warnings", []):
+                progress(f"[yellow]{row.name} on {ctx.profile.name}[/]: {warning}")
+        made = sum(1 for r in ok if r.estimate and r.estimate.get("latency_ms") is not None)
+        note(f"{made} of {len(ok)} artifact(s) estimated for {ctx.profile.name}")
+
+
+def _estimate_one(ctx, row: Row, analyses: dict) -> dict | None:
+    from edgekit.targets import analyze, estimate
+
+    if row.format in ("tflite", "onnx"):
+        analysis = analyses[row.name] = analyze(row.artifact.path)
+        return estimate(analysis, ctx.profile, quant=row.quant, threads=ctx.threads).to_dict()
+    # TF.js: estimated from the same reference's fp32 TFLite graph, when the run has one.
+    base = analyses.get("tflite-fp32")
+    if base is None:
+        row.notes.append("no estimate: TF.js is estimated from the run's tflite-fp32 graph, which this run does not have")
+        return None
+    runtime = "tfjs-browser" if "tfjs-browser" in ctx.profile.runtimes else "tfjs-node"
+    return estimate(base, ctx.profile, quant="fp32", threads=ctx.threads, runtime=runtime).to_dict()
+
+
 def report_step(ctx, source, reference: Reference, rows: list[Row]) -> dict:
     from edgekit.report.build import build_report, write_reports
 
