@@ -19,6 +19,17 @@ from typing import Any, Iterator
 _CHUNK = 1 << 20
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _ordinary_mode(path: str | os.PathLike[str], is_dir: bool) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; give them the mode a plain write would."""
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~_umask())
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,6 +39,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _ordinary_mode(tmp, is_dir=False)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -50,6 +62,7 @@ def atomic_dir(final: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    _ordinary_mode(tmp, is_dir=True)
     try:
         yield tmp
         if final.exists():

@@ -41,3 +41,15 @@ def test_tree_hash_sees_names_and_bytes(tmp_path):
     h2 = sha256_tree(tmp_path / "a")
     (tmp_path / "a" / "f").rename(tmp_path / "a" / "g")
     assert len({h1, h2, sha256_tree(tmp_path / "a")}) == 3
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        f = atomic_write_bytes(tmp_path / "f", b"x")
+        with atomic_dir(tmp_path / "d"):
+            pass
+    finally:
+        os.umask(old)
+    assert f.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -1,21 +1,28 @@
 """Device profiles: data files in edgekit/targets/profiles/*.yaml, loaded into one registry.
 
-A profile holds hardware facts and a default plan (which formats and quant modes to produce, and
-with how many threads to run). Users add their own profiles from a YAML path.
+A profile holds hardware facts, the runtimes the device has, a default plan (which formats and
+quant modes to produce, and with how many threads to run), and which published device results
+calibrate its estimates. Users add their own profiles from a YAML path; `edgekit targets
+calibrate` writes such a file with factors fitted on the user's own measurements.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgekit.errors import UsageError
 from edgekit.registry import Registry
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+KNOWN_FORMATS = ("tflite", "onnx", "tfjs")
+# Runtime names: the host runtimes edgekit runs (edgekit.runtimes), plus TFLite Micro, which only
+# exists on microcontrollers (graph analysis and memory/flash verdicts, no host run).
+KNOWN_RUNTIMES = ("litert", "onnxruntime", "tfjs-node", "tfjs-browser", "tflite-micro")
 
 
 class _Strict(BaseModel):
@@ -25,14 +32,28 @@ class _Strict(BaseModel):
 class Hardware(_Strict):
     cpu: str
     cores: int = Field(ge=1)
+    big_cores: int | None = Field(default=None, ge=1)  # big.LITTLE: cores worth running on
     clock_ghz: float = Field(gt=0)
-    simd: str = "none"
-    dotprod: bool = False
+    simd: str = "none"  # neon, avx2, wasm-simd128, dsp, none
+    simd_bits: int = Field(default=128, ge=32)
+    fp32_macs_per_cycle: float = Field(default=4.0, gt=0)  # per core; see calibration/devices.yaml
+    dotprod: bool = False  # Armv8.2 SDOT/UDOT: 4x the fp32 MAC rate for int8
     mem_bandwidth_gbs: float = Field(gt=0)
-    ram_mb: int = Field(gt=0)
+    ram_mb: float = Field(gt=0)
+    ram_available_mb: float | None = Field(default=None, gt=0)  # what one model may use; default ram_mb
     storage_mb: int | None = Field(default=None, gt=0)
     flash_kb: int | None = Field(default=None, gt=0)  # microcontrollers only
-    os_bits: int | None = None
+    os_bits: Literal[32, 64] | None = None
+
+    @model_validator(mode="after")
+    def _big_cores_fit(self) -> "Hardware":
+        if self.big_cores is not None and self.big_cores > self.cores:
+            raise ValueError(f"big_cores ({self.big_cores}) cannot exceed cores ({self.cores})")
+        return self
+
+    @property
+    def usable_ram_bytes(self) -> int:
+        return int((self.ram_available_mb or self.ram_mb) * 1024 * 1024)
 
 
 class Plan(_Strict):
@@ -40,15 +61,62 @@ class Plan(_Strict):
     quant: dict[str, list[str]]  # format -> quant modes
     threads: int = Field(default=1, ge=1)
 
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in KNOWN_FORMATS]
+        if bad:
+            raise ValueError(f"unknown format {bad[0]!r}; known formats: {', '.join(KNOWN_FORMATS)}")
+        return v
+
+    @field_validator("quant")
+    @classmethod
+    def _known_quant(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        from edgekit.quant import QUANT_MODES
+
+        for fmt, modes in v.items():
+            if fmt not in KNOWN_FORMATS:
+                raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(KNOWN_FORMATS)}")
+            bad = [m for m in modes if m not in QUANT_MODES]
+            if bad:
+                raise ValueError(f"unknown quant mode {bad[0]!r} for {fmt}; known: {', '.join(QUANT_MODES.names())}")
+        return v
+
+
+class Calibration(_Strict):
+    # Key of calibration/devices.yaml whose published results fit this profile's estimates.
+    device: str | None = None
+    # Factors fitted on the user's own measurements by `edgekit targets calibrate`.
+    fitted: dict[str, Any] | None = None
+
 
 class TargetProfile(_Strict):
-    name: str
+    name: str = Field(min_length=1)
     aliases: list[str] = []
     description: str
     hardware: Hardware
-    runtimes: list[str]
+    runtimes: list[str] = Field(min_length=1)
     plan: Plan
+    calibration: Calibration = Calibration()
     notes: str = ""
+
+    @field_validator("runtimes")
+    @classmethod
+    def _known_runtimes(cls, v: list[str]) -> list[str]:
+        bad = [r for r in v if r not in KNOWN_RUNTIMES]
+        if bad:
+            raise ValueError(f"unknown runtime {bad[0]!r}; known runtimes: {', '.join(KNOWN_RUNTIMES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _plan_fits_hardware(self) -> "TargetProfile":
+        if self.plan.threads > self.hardware.cores:
+            raise ValueError(f"plan.threads ({self.plan.threads}) exceeds hardware.cores ({self.hardware.cores})")
+        return self
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
 
 
 def load_profile_file(path: str | Path) -> TargetProfile:
@@ -60,12 +128,16 @@ def load_profile_file(path: str | Path) -> TargetProfile:
         raise UsageError(f"target profile file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: (top level): a profile is a mapping of fields, got {type(data).__name__}")
     try:
         return TargetProfile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise UsageError(f"{path}: {where}: {first['msg']}, got {first.get('input')!r}") from None
+        raise UsageError(
+            f"{path}: {_field_path(first['loc'])}: {first['msg']}, got {first.get('input')!r}",
+            hint="profile fields are described in docs/targets.md; `edgekit targets show rpi4` prints a complete one",
+        ) from None
 
 
 @lru_cache(maxsize=1)
@@ -82,3 +154,11 @@ def resolve_target(name_or_path: str) -> TargetProfile:
     if name_or_path.endswith((".yaml", ".yml")):
         return load_profile_file(name_or_path)
     return builtin_targets().get(name_or_path)
+
+
+def alias_note(name_or_path: str) -> str | None:
+    """'rpi → rpi4' when NAME is an alias of a built-in profile, else None."""
+    if name_or_path.endswith((".yaml", ".yml")):
+        return None
+    canonical = builtin_targets().canonical(name_or_path)
+    return f"{name_or_path} → {canonical}" if canonical != name_or_path.strip().lower() else None

@@ -145,3 +145,13 @@ def test_estimate_to_dict_is_json_ready():
     d = json.loads(json.dumps(e.to_dict()))
     assert d["target"] == "rpi4" and d["latency_ms"] == e.latency_ms and d["fits"] is True
     assert np.isfinite(d["low_ms"]) and d["memory"]["usable_ram_bytes"] == 4096 * 2**20
+
+
+def test_32_bit_os_applies_the_fitted_32_bit_factor():
+    from edgekit.targets.fitted import load_fitted
+
+    rpi4 = resolve_target("rpi4")
+    rpi4_32 = rpi4.model_copy(update={"hardware": rpi4.hardware.model_copy(update={"os_bits": 32})})
+    g = mobile_like()
+    ratio = estimate(g, rpi4_32, quant="fp32").latency_ms / estimate(g, rpi4, quant="fp32").latency_ms
+    assert ratio == pytest.approx(load_fitted()["factors"]["os32"]["fp32"], rel=1e-3)

@@ -35,6 +35,10 @@ class TensorInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "bytes": self.nbytes}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TensorInfo":
+        return cls(str(d["name"]), tuple(int(x) for x in d["shape"]), str(d["dtype"]), int(d["bytes"]))
+
 
 @dataclass
 class OpInfo:
@@ -64,12 +68,21 @@ class OpInfo:
             "class": self.op_class,
             "dtype": self.dtype,
             "weight_dtype": self.weight_dtype,
-            "input_shapes": [list(t.shape) for t in self.inputs],
-            "output_shapes": [list(t.shape) for t in self.outputs],
             "macs": self.macs,
             "weight_bytes": self.weight_bytes,
             "activation_bytes": self.activation_bytes,
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+            "weights": [t.to_dict() for t in self.weights],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "OpInfo":
+        return cls(
+            index=int(d["index"]), type=str(d["type"]), op_class=str(d["class"]), dtype=str(d["dtype"]),
+            inputs=[TensorInfo.from_dict(t) for t in d["inputs"]], outputs=[TensorInfo.from_dict(t) for t in d["outputs"]],
+            weights=[TensorInfo.from_dict(t) for t in d["weights"]], macs=int(d["macs"]), weight_dtype=d.get("weight_dtype"),
+        )
 
 
 @dataclass
@@ -124,6 +137,19 @@ class GraphAnalysis:
         if include_ops:
             d["ops"] = [op.to_dict() for op in self.ops]
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GraphAnalysis":
+        """The inverse of to_dict(include_ops=True): an analysis saved as JSON, read back."""
+        if "ops" not in d:
+            raise ValueError("the analysis has no per-op rows (saved with include_ops=False)")
+        return cls(
+            format=str(d["format"]), path=Path(d["path"]), size_bytes=int(d["size_bytes"]),
+            ops=[OpInfo.from_dict(op) for op in d["ops"]], weight_bytes=int(d["weight_bytes"]),
+            peak_activation_bytes=int(d["peak_activation_bytes"]),
+            inputs=[TensorInfo.from_dict(t) for t in d.get("inputs", [])],
+            outputs=[TensorInfo.from_dict(t) for t in d.get("outputs", [])],
+        )
 
 
 def peak_live_bytes(

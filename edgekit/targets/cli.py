@@ -1,0 +1,163 @@
+"""`edgekit targets ...`: show profiles, analyse and estimate artifacts, fit, evaluate, calibrate.
+
+Light imports only at module level: TensorFlow is imported by `targets evaluate` alone, when it
+converts the calibration models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from edgekit.console import console, err_console
+
+app = typer.Typer(name="targets", help="Device profiles, graph analysis and latency/memory estimates.", no_args_is_help=True)
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "edgekit" / "calibration-models"
+
+
+@app.command(epilog="Examples:\n\n  edgekit targets show rpi\n\n  edgekit targets show mcu-m7 --json\n\n  edgekit targets show ./my-pi.yaml\n")
+def show(
+    name: str = typer.Argument(..., help="Profile name, alias or YAML path."),
+    as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON."),
+) -> None:
+    """Print a target profile, with the held-out error of its estimates."""
+    from edgekit.targets.fitted import load_fitted
+    from edgekit.targets.profile import alias_note, resolve_target
+    from edgekit.targets.report import profile_table
+
+    profile = resolve_target(name)
+    note = alias_note(name)
+    if as_json:
+        typer.echo(json.dumps(profile.model_dump(mode="json"), indent=2))
+        return
+    if note:
+        err_console.print(f"target: {note}")
+    key = profile.calibration.device
+    held = load_fitted()["held_out"]["devices"].get(key) if key else None
+    console.print(profile_table(profile, held))
+
+
+@app.command(epilog="Examples:\n\n  edgekit targets analyze out/demo/rpi4/artifacts/tflite-int8/model.tflite\n\n  edgekit targets analyze model.onnx --ops\n\n  edgekit targets analyze model.tflite --json > analysis.json\n")
+def analyze(
+    path: Path = typer.Argument(..., help=".tflite or .onnx file, or an artifact folder."),
+    ops: bool = typer.Option(False, "--ops", help="List every op."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis (with every op) as JSON."),
+) -> None:
+    """Per-op types, shapes, dtypes, MACs and bytes; totals; peak activation memory."""
+    from edgekit.targets.analysis import analyze as run
+    from edgekit.targets.report import analysis_table
+
+    a = run(path)
+    if as_json:
+        typer.echo(json.dumps(a.to_dict(), indent=1))
+    else:
+        console.print(analysis_table(a, ops))
+
+
+@app.command(epilog="Examples:\n\n  edgekit targets estimate model.tflite --target rpi4 --quant int8\n\n  edgekit targets estimate model.tflite -t rpi5 -q fp32 --threads 2\n\n  edgekit targets estimate model.tflite -t browser -q fp32 --runtime tfjs-browser\n")
+def estimate(
+    path: Path = typer.Argument(..., help=".tflite or .onnx file, or an artifact folder."),
+    target: str = typer.Option(..., "--target", "-t", help="Profile name, alias or YAML path."),
+    quant: str = typer.Option("fp32", "--quant", "-q", help="The artifact's quant mode."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Default: the target's plan."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", "-r", help="Default: the target's runtime for the file's format."),
+    as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
+) -> None:
+    """Estimate latency (with its measured error band), peak RAM and fit of an artifact on a target."""
+    from edgekit.quant import QUANT_MODES
+    from edgekit.targets.analysis import analyze as run
+    from edgekit.targets.estimator import estimate as est
+    from edgekit.targets.profile import alias_note, resolve_target
+    from edgekit.targets.report import estimate_text
+
+    profile = resolve_target(target)
+    if (note := alias_note(target)) and not as_json:
+        err_console.print(f"target: {note}")
+    a = run(path)
+    e = est(a, profile, quant=QUANT_MODES.canonical(quant), threads=threads, runtime=runtime)
+    if as_json:
+        typer.echo(json.dumps({**e.to_dict(), "slowest_ops": e.slowest_ops(a)}, indent=2))
+    else:
+        console.print(estimate_text(e, a))
+
+
+@app.command(epilog="Examples:\n\n  edgekit targets fit\n\n  edgekit targets fit --calibration ../shared/calibration --features ~/.cache/edgekit/calibration-models/model_features.json\n")
+def fit(
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="Folder with published_latency.csv (default: the copy shipped in edgekit/targets/calibration/)."),
+    features: Optional[Path] = typer.Option(None, "--features", help="model_features.json written by `targets evaluate` (default: the shipped one)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the factors (default: edgekit/targets/fitted.json)."),
+) -> None:
+    """Fit the estimator's factors on published device results and write fitted.json."""
+    from edgekit.targets.features import PACKAGE_FEATURES
+    from edgekit.targets.fitted import FITTED_PATH, build_fitted, write_fitted
+    from edgekit.targets.published import PACKAGE_CALIBRATION
+
+    with err_console.status("fitting and cross-validating"):
+        data = build_fitted(calibration or PACKAGE_CALIBRATION, features or PACKAGE_FEATURES)
+    path = write_fitted(data, out or FITTED_PATH)
+    pooled = data["held_out"]["pooled"]
+    console.print(f"wrote {path}: {data['rows']['used']} published results; held-out median |err| "
+                  f"LOSO {pooled['loso']['median_abs_pct']:.1f}%, LOMO {pooled['lomo']['median_abs_pct']:.1f}%")
+
+
+@app.command(epilog="Examples:\n\n  edgekit targets evaluate\n\n  edgekit targets evaluate --models 'mobilenet*' --cache /tmp/zoo\n\n  edgekit targets evaluate --json > evaluation.json\n\n"
+             "Converts each calibration model to TFLite fp32 and int8 (minutes the first time; cached), then fits and cross-validates.")
+def evaluate(
+    models: List[str] = typer.Option([], "--models", "-m", help="Globs over calibration model names (repeatable). Default: all."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Where converted models are kept (default: ~/.cache/edgekit/calibration-models)."),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="Folder with published_latency.csv (default: the shipped copy)."),
+) -> None:
+    """Build the calibration models, fit on published results, print leave-one-source/model-out error per device."""
+    from edgekit.targets.evaluate import evaluate as run
+    from edgekit.targets.published import PACKAGE_CALIBRATION
+    from edgekit.targets.report import evaluation_tables
+
+    with err_console.status("building calibration models") as status:
+        ev = run(models or None, cache or _default_cache(), calibration or PACKAGE_CALIBRATION,
+                 progress=lambda s: status.update(f"evaluate: {s}"))
+    report = ev.to_dict()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console.print(evaluation_tables(report))
+    err_console.print(f"features: {ev.features_path} (refit with `edgekit targets fit --features {ev.features_path}`)")
+
+
+@app.command(epilog="Examples:\n\n  edgekit targets calibrate bench-pi.json --name my-pi --base rpi4\n\n  edgekit targets calibrate a.json b.json --name my-pi --base rpi4 --out my-pi.yaml\n\n"
+             "Then: edgekit convert --target my-pi.yaml. The JSON files are `edgekit bench --json` output, or lists of\n"
+             "{\"artifact\": \"model.tflite\", \"p50_ms\": 41.2, \"threads\": 4} objects (see docs/targets.md).")
+def calibrate(
+    bench_json: List[Path] = typer.Argument(..., help="Measured results (JSON)."),
+    name: str = typer.Option(..., "--name", help="Name of the new profile."),
+    base: str = typer.Option("host", "--base", help="Profile whose hardware and plan the new one copies (e.g. rpi4)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Profile YAML to write (default: ./NAME.yaml)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fitted factors as JSON."),
+) -> None:
+    """Fit a profile on your own measured results and report its held-out error."""
+    from edgekit.targets.bench_input import parse_bench_json
+    from edgekit.targets.calibrate import calibrate as run
+    from edgekit.targets.calibrate import write_profile
+    from edgekit.targets.profile import resolve_target
+    from edgekit.targets.report import calibration_table
+
+    measurements = [m for path in bench_json for m in parse_bench_json(path)]
+    result = run(measurements, resolve_target(base), name)
+    path = write_profile(result.profile, out or Path(f"{name}.yaml"))
+    if as_json:
+        typer.echo(json.dumps(result.factors, indent=2))
+    else:
+        console.print(calibration_table(result))
+        console.print(f"wrote {path} (use it with --target {path})")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="targets")
