@@ -7,6 +7,7 @@ have not changed is skipped.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,8 +66,17 @@ def open_run(opts: ConvertOptions) -> RunContext:
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(run_dir)  # leftovers of an interrupted run are never trusted
     threads = opts.threads or recipe.bench.threads or profile.plan.threads
+    _warn_oversubscribed(threads, profile)
     recipe_hash = input_key(recipe.model_dump(mode="json"))
     return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force))
+
+
+def _warn_oversubscribed(threads: int, profile: TargetProfile) -> None:
+    """The plan's thread count is the target's; on a smaller host the measurement says so."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if threads > cores:
+        err_console.print(f"[yellow]note[/]: measuring with {threads} threads ({profile.name}'s plan) on a host with "
+                          f"{cores} usable core(s): host latency will be noisy; --threads {cores} measures this host's best")
 
 
 def _say_alias(name: str, profile: TargetProfile) -> None:
