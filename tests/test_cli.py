@@ -92,3 +92,32 @@ def test_convert_says_which_recipe_it_uses(tmp_path):
     (tmp_path / "edgekit.yaml").write_text("name: x\nsource: {handle: 'demo:shapes-cnn'}\ndata: {kind: shapes}\ntrain: {epochs: 0}\n")
     r = edgekit("convert", cwd=tmp_path)
     assert "found ./edgekit.yaml" in r.stdout and r.returncode == 2
+
+
+def _all_commands():
+    """Every command path of the typer app, sub-apps included."""
+    import typer.main
+
+    from edgekit.cli import app
+
+    def walk(group, prefix):
+        for name, cmd in getattr(group, "commands", {}).items():
+            if getattr(cmd, "commands", None):
+                yield from walk(cmd, prefix + [name])
+            else:
+                yield prefix + [name]
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_every_command_has_help_with_examples(capsys):
+    from edgekit.cli import main
+
+    commands = _all_commands()
+    assert {"convert", "list", "train", "bench", "pull", "report", "bundle", "verify", "check"} <= {c[0] for c in commands}
+    missing = []
+    for path in commands:
+        assert main([*path, "--help"]) == 0
+        if "Example" not in capsys.readouterr().out:
+            missing.append(" ".join(path))
+    assert missing == []

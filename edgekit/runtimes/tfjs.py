@@ -304,6 +304,12 @@ def load_node(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
     but the wasm backend runs on one thread there."""
     model_json, backend = _model_json(artifact), _check_backend(backend)
     channel = NodeChannel(model_json, backend, max(threads, 0))
+    ready = _wait_ready(channel, timeout_s, f"TF.js could not load {model_json}")
+    return TfjsSession(artifact, channel, "tfjs-node", ready, threads, timeout_s)
+
+
+def _wait_ready(channel, timeout_s: float, failure: str) -> dict:
+    """The runner's first message; the channel is closed (process killed) if it is not a success."""
     try:
         ready = channel.wait_ready(timeout_s)
     except BaseException:
@@ -311,8 +317,8 @@ def load_node(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
         raise
     if not ready.get("ok"):
         channel.close()
-        raise RuntimeLoadError(f"TF.js could not load {model_json}: {ready.get('error', 'no reason given')}")
-    return TfjsSession(artifact, channel, "tfjs-node", ready, threads, timeout_s)
+        raise RuntimeLoadError(f"{failure}: {ready.get('error', 'no reason given')}")
+    return ready
 
 
 def load_browser(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
@@ -323,14 +329,7 @@ def load_browser(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
     model_json, backend = _model_json(artifact), _check_backend(backend)
     chromium = find_chromium()  # before the npm check: the browser is the rarer missing piece
     channel = BrowserChannel(chromium, model_json.parent, model_json.name, backend, max(threads, 0), check_node_modules())
-    try:
-        ready = channel.wait_ready(timeout_s)
-    except BaseException:
-        channel.close()
-        raise
-    if not ready.get("ok"):
-        channel.close()
-        raise RuntimeLoadError(f"TF.js in Chromium could not load {model_json}: {ready.get('error', 'no reason given')}")
+    ready = _wait_ready(channel, timeout_s, f"TF.js in Chromium could not load {model_json}")
     return TfjsSession(artifact, channel, "tfjs-browser", ready, threads, timeout_s)
 
 
