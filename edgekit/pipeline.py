@@ -11,13 +11,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgekit import __version__
 from edgekit.console import err_console
-from edgekit.fsutil import remove_stale_temporaries, sha256_file
+from edgekit.fsutil import remove_stale_temporaries
 from edgekit.matrix import Row, plan_combinations
 from edgekit.recipe import Recipe, load_recipe
 from edgekit.steps import StepLog, input_key
-from edgekit.targets.profile import TargetProfile, builtin_targets, resolve_target
+from edgekit.targets.profile import TargetProfile, resolve_target
 
 
 @dataclass
@@ -107,4 +106,3 @@ def run_convert(opts: ConvertOptions) -> RunResult:
     return RunResult(ctx.run_dir, rows, report)
 
 
-__all__ = ["ConvertOptions", "RunResult", "run_convert", "builtin_targets", "sha256_file", "__version__"]

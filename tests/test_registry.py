@@ -53,3 +53,12 @@ def test_builtin_registries_are_populated():
     assert builtin_targets().canonical("rpi") == "rpi4"
     assert "tflite" in FORMATS and "litert" in RUNTIMES
     assert {"fp32", "int8"} <= set(FORMATS.get("tflite").quant_modes) <= set(QUANT_MODES.names())
+
+
+def test_public_api_names_resolve():
+    import edgekit
+
+    for name in edgekit.__all__:
+        assert getattr(edgekit, name) is not None, name
+    with pytest.raises(AttributeError):
+        edgekit.no_such_thing  # noqa: B018

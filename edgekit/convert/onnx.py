@@ -17,7 +17,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, register_format
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
+from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
 from edgekit.quant import QUANT_MODES
 
 MODEL_FILE = "model.onnx"
@@ -32,11 +33,6 @@ SIGNATURE = "serving_default"
 OPSET_MIN, OPSET_MAX, DEFAULT_OPSET = 14, 18, 17  # what tf2onnx 1.17 can emit
 OPTIONS = ("opset",)
 QUANT_MODES_ONNX = ("fp32", "fp16", "dynamic-int8", "int8")
-# float16 is finite up to 65504; a weight beyond it would become inf, so that tensor stays float32.
-FP16_MAX = 65504.0
-# Tensors this small (biases of tiny layers, clip bounds, epsilons) save nothing when halved and
-# are the ones whose exact value matters most, so fp16 mode leaves them float32.
-FP16_MIN_ELEMENTS = 16
 MAX_WARNINGS = 50
 
 
@@ -69,13 +65,6 @@ def _opset(options: dict[str, Any]) -> int:
             hint=f"tf2onnx 1.17 emits opsets {OPSET_MIN}-{OPSET_MAX}; remove the option to use {DEFAULT_OPSET}",
         )
     return int(value)
-
-
-def _no_calibration() -> ConversionError:
-    return ConversionError(
-        "onnx int8 needs calibration data, and the request has none",
-        hint="give the recipe representative images for calibration; edgekit never calibrates on random data",
-    )
 
 
 def _calibration(request: ConversionRequest, mode: str) -> np.ndarray | None:
@@ -146,139 +135,7 @@ def _export_fp32(reference: Path, opset: int, out: Path, warnings: list[str]) ->
     return out
 
 
-# ---------------------------------------------------------------- quant modes
-
-
-def _fp32(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
-    return src, {"weights": "float32", "activations": "float32"}
-
-
-def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
-    """float16 weights, float32 I/O and compute: Cast nodes turn each weight back into float32.
-
-    ONNX Runtime folds these Casts at load time, so the file is about half the size while every
-    kernel still runs in float32 (ONNX Runtime's CPU provider has few float16 kernels).
-    """
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    graph_inputs = {i.name for i in graph.input}  # an initializer that is also an input can be overridden: keep it
-    casts, kept = [], []
-    for init in graph.initializer:
-        if init.data_type != onnx.TensorProto.FLOAT or init.name in graph_inputs:
-            continue
-        values = numpy_helper.to_array(init)
-        if values.size < FP16_MIN_ELEMENTS:
-            continue
-        if not np.isfinite(values).all() or np.abs(values).max() > FP16_MAX:
-            kept.append(init.name)
-            continue
-        name, half = init.name, f"{init.name}__fp16"
-        init.CopyFrom(numpy_helper.from_array(values.astype(np.float16), half))
-        casts.append(onnx.helper.make_node("Cast", [half], [name], to=onnx.TensorProto.FLOAT, name=f"{half}__cast"))
-    # Casts read only initializers, so putting them first keeps the node list topologically sorted.
-    nodes = [*casts, *graph.node]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    out = tmp / "fp16.onnx"
-    onnx.save(model, str(out))
-    settings = {"weights": "float16", "activations": "float32", "io": "float32", "tensors_converted": len(casts),
-                "kept_float32_out_of_range": kept, "min_elements": FP16_MIN_ELEMENTS}
-    return out, settings
-
-
-def _pre_process(src: Path, tmp: Path) -> tuple[Path, str]:
-    """ONNX Runtime's recommended quantization pre-processing (shape inference + graph optimization)."""
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    try:
-        import sympy  # noqa: F401  # symbolic shape inference needs it; onnx shape inference suffices for fixed shapes
-        skip_symbolic = False
-    except ImportError:
-        skip_symbolic = True
-    out = tmp / "pre.onnx"
-    quant_pre_process(str(src), str(out), skip_symbolic_shape=skip_symbolic)
-    note = " (symbolic shape inference skipped: sympy not installed)" if skip_symbolic else ""
-    return out, "onnx shape inference + ORT optimization" + note
-
-
-def _dynamic_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    pre, pre_note = _pre_process(src, tmp)
-    out = tmp / "dynamic.onnx"
-    quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8, per_channel=False, reduce_range=False)
-    return out, {"method": "onnxruntime.quantization.quantize_dynamic", "weights": "int8 per-tensor",
-                 "activations": "uint8, range computed at run time", "pre_process": pre_note}
-
-
-def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-    if calibration is None:
-        raise _no_calibration()
-    pre, pre_note = _pre_process(src, tmp)
-    input_name, input_shape = _input_of(pre)
-    if list(calibration.shape[1:]) != input_shape[1:]:
-        raise ConversionError(
-            f"onnx int8 calibration samples have shape {list(calibration.shape[1:])}, the model input {input_name!r} "
-            f"takes {input_shape[1:]} per sample",
-            hint="calibrate with images preprocessed to the model's input size",
-        )
-    out = tmp / "int8.onnx"
-    quantize_static(
-        str(pre), str(out), _CalibrationReader(input_name, calibration), quant_format=QuantFormat.QDQ,
-        per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-    )
-    return out, {"method": "onnxruntime.quantization.quantize_static", "format": "QDQ", "weights": "int8 per-channel",
-                 "activations": "int8 per-tensor", "calibrate_method": "MinMax", "pre_process": pre_note}
-
-
-class _CalibrationReader:
-    """Feeds the calibration batch one sample at a time: the model's input has batch size 1."""
-
-    def __init__(self, input_name: str, data: np.ndarray) -> None:
-        self._name = input_name
-        self._samples = iter(np.ascontiguousarray(data[i : i + 1]) for i in range(len(data)))
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        sample = next(self._samples, None)
-        return None if sample is None else {self._name: sample}
-
-    def __iter__(self):  # onnxruntime's CalibrationDataReader protocol includes iteration
-        return iter(self.get_next, None)
-
-
-QUANTIZERS: dict[str, Callable[[Path, Path, np.ndarray | None], tuple[Path, dict[str, Any]]]] = {
-    "fp32": _fp32, "fp16": _fp16, "dynamic-int8": _dynamic_int8, "int8": _static_int8,
-}
-
-
 # ---------------------------------------------------------------- metadata, checks, artifact
-
-
-def _specs(values: Any, initializers: set[str]) -> list[TensorSpec]:
-    import onnx
-
-    specs = []
-    for v in values:
-        if v.name in initializers:
-            continue
-        tt = v.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
-        specs.append(TensorSpec(v.name, shape, onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type).name))
-    return specs
-
-
-def _input_of(path: Path) -> tuple[str, list[int]]:
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    spec = _specs(graph.input, {i.name for i in graph.initializer})[0]
-    return spec.name, spec.shape
 
 
 def _default_metadata(reference: Path, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> dict[str, Any]:

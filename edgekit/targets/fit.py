@@ -11,6 +11,7 @@ source of a device or of a runtime.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +31,8 @@ PRIORS = {
     "par": (math.log(0.8 / 0.2), 2.0),
     "os32": (0.0, 0.3),
     "fam": (0.0, 0.7),
-    "dev": (0.0, 1.0),
+    "cpu": (0.0, 1.0),
+    "dev": (0.0, 0.5),
 }
 BAND_MIN_ROWS = 8  # fewer held-out rows on a device: its band is the pooled one
 
@@ -49,10 +51,11 @@ class Design:
     threads: np.ndarray
     os32: np.ndarray
     actual: np.ndarray
+    uarch: np.ndarray  # the CPU core design (Cortex-A53, ...): devices sharing one share its term
 
     def subset(self, mask: np.ndarray) -> "Design":
         idx = np.flatnonzero(mask)
-        names = ("compute", "memory", "n_ops", "clock", "lanes", "bandwidth", "threads", "os32", "actual")
+        names = ("compute", "memory", "n_ops", "clock", "lanes", "bandwidth", "threads", "os32", "actual", "uarch")
         return Design(rows=[self.rows[i] for i in idx], **{k: getattr(self, k)[idx] for k in names})
 
 
@@ -71,7 +74,14 @@ def make_design(rows: list[PublishedRow], features: dict[tuple[str, str], Featur
         threads=np.array([float(min(r.threads, d.cores)) for d, r in zip(s, rows)]),
         os32=np.array([r.os_bits == 32 for r in rows]),
         actual=np.array([r.latency_ms for r in rows]),
+        uarch=np.array([uarch(d.cpu) for d in s], dtype=object),
     )
+
+
+def uarch(cpu: str) -> str:
+    """"Kryo 385 Gold (Cortex-A75)" -> "Cortex-A75"; a CPU named by no Arm core is its own design."""
+    m = re.search(r"Cortex-A\d+", cpu)
+    return m.group(0) if m else cpu
 
 
 @dataclass
@@ -90,13 +100,14 @@ class Layout:
         return self.index.get(name, len(self.names))  # the trailing zero appended in predict()
 
 
-def make_layout(rows: list[PublishedRow]) -> Layout:
+def make_layout(rows: list[PublishedRow], uarchs: set[str] = frozenset()) -> Layout:
     dtypes = [d for d in COMPUTE_DTYPES if any(r.dtype == d for r in rows)]
     names = [f"cls:{c}:{d}" for d in dtypes for c in COMPUTE_TERMS]
     names += [f"mem:{m}:{d}" for d in dtypes for m in MEMORY_TERMS] + [f"par:{d}" for d in dtypes] + ["ovh"]
     names += [f"os32:{d}" for d in dtypes if any(r.os_bits == 32 and r.dtype == d for r in rows)]
     names += sorted({f"fam:{r.family}:{r.dtype}" for r in rows if r.family != REFERENCE_FAMILY})
     names += sorted({f"dev:{r.device}" for r in rows})
+    names += sorted({f"cpu:{u}" for u in uarchs})
     mu = np.array([PRIORS[n.split(":")[0]][0] for n in names])
     sigma = np.array([PRIORS[n.split(":")[0]][1] for n in names])
     return Layout(names, mu, sigma)
@@ -111,7 +122,7 @@ def predict(theta: np.ndarray, layout: Layout, d: Design) -> np.ndarray:
 
     cls = np.array([[layout.at(f"cls:{c}:{r.dtype}") for c in COMPUTE_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
     mem = np.array([[layout.at(f"mem:{m}:{r.dtype}") for m in MEMORY_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
-    log_scale = pick("dev:{r.device}") + pick("fam:{r.family}:{r.dtype}") + d.os32 * pick("os32:{r.dtype}")
+    log_scale = t[[layout.at(f"cpu:{u}") for u in d.uarch]] + pick("dev:{r.device}") + pick("fam:{r.family}:{r.dtype}") + d.os32 * pick("os32:{r.dtype}")
     return latency_ms(
         d.compute, d.memory, d.n_ops,
         compute_cost=np.exp(t[cls]), memory_cost=np.exp(t[mem]),

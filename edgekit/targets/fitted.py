@@ -105,7 +105,7 @@ def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path =
     d = fit.make_design(cal.rows, features, cal.devices)
     if len(d.rows) < 10:
         raise UsageError(f"only {len(d.rows)} usable published rows in {calibration}: too few to fit")
-    layout = fit.make_layout(d.rows)
+    layout = fit.make_layout(d.rows, set(d.uarch))
     _, table = load_device_table(Path(calibration))
     return PublishedFit(d, layout, fit.fit_theta(d, layout), len(cal.skipped), table)
 
