@@ -157,7 +157,8 @@ def _prior_scale(base: TargetProfile, runtime: str, fitted: dict) -> dict[str, f
     family = fitted["factors"]["families"].get(fitted["estimate_families"].get(runtime, ""), {})
     if device is None:
         return {}
-    return {q: device["scale"] * f for q, f in family.items()}
+    dot = fitted["factors"].get("dotprod", {}) if base.hardware.dotprod else {}
+    return {q: device["scale"] * f * dot.get(q, 1.0) for q, f in family.items()}
 
 
 def calibrate(ms: list[Measurement], base: TargetProfile, name: str) -> CalibrationResult:

@@ -105,6 +105,8 @@ def _published_case(profile: TargetProfile, runtime: str, dtype: str, fitted: di
     scale = device["scale"] * fam[dtype]
     if profile.hardware.os_bits == 32:
         scale *= factors["os32"].get(dtype, 1.0)
+    if profile.hardware.dotprod:
+        scale *= factors.get("dotprod", {}).get(dtype, 1.0)
     band = fitted["held_out"]["bands"].get(key, fitted["held_out"]["bands"]["pooled"])
     basis = (f"fitted on {device['rows']} published results for {key} ({', '.join(device['sources'])}) and "
              f"{fitted['rows']['used']} in all; band: p10-p90 of held-out errors ({band['from']}, n={band['n']})")

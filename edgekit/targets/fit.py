@@ -5,13 +5,13 @@ Least squares on log latency (errors are relative: 10 ms off matters on a 20 ms 
 prior (a ridge term in log space); the device and runtime-family terms have tighter ones, so a
 device or family with no rows left in a fold falls back to "what its specs predict" instead of an
 arbitrary value. That fallback is what leave-one-source-out measures when a fold removes the only
-source of a device or of a runtime.
+source of a device or of a runtime. Runtimes of one kind (FAMILY_GROUPS) share a group term, so
+a runtime whose only source is left out is predicted from the other runtimes of its kind.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,9 @@ from edgekit.targets.numerics import levenberg_marquardt
 from edgekit.targets.published import DeviceSpec, PublishedRow
 
 REFERENCE_FAMILY = "tflite"  # its factors are 1: the other runtime families are relative to it
+# Runtimes of one kind share a term, so a runtime whose only source is held out is predicted from
+# its kind: operator-library benchmarks with hand-tuned kernels (XNNPACK, ncnn), browsers (TF.js).
+FAMILY_GROUPS = {"xnnpack": "native", "ncnn": "native", "ncnn-fp16": "native", "tfjs-wasm": "tfjs", "tfjs-wasm-simd": "tfjs"}
 
 # Prior (centre, sigma) of each parameter kind, in log space (parallel share: logit space).
 PRIORS = {
@@ -31,8 +34,9 @@ PRIORS = {
     "par": (math.log(0.8 / 0.2), 2.0),
     "os32": (0.0, 0.3),
     "fam": (0.0, 0.7),
-    "cpu": (0.0, 1.0),
-    "dev": (0.0, 0.5),
+    "grp": (0.0, 0.7),
+    "dev": (0.0, 1.0),
+    "dot": (0.0, 0.7),  # how far int8 on SDOT cores falls short of the 4x-fp32 lanes it is given
 }
 BAND_MIN_ROWS = 8  # fewer held-out rows on a device: its band is the pooled one
 
@@ -51,11 +55,11 @@ class Design:
     threads: np.ndarray
     os32: np.ndarray
     actual: np.ndarray
-    uarch: np.ndarray  # the CPU core design (Cortex-A53, ...): devices sharing one share its term
+    dot: np.ndarray  # int8 on a core with the dot-product extension (SDOT): the "dot" factor applies
 
     def subset(self, mask: np.ndarray) -> "Design":
         idx = np.flatnonzero(mask)
-        names = ("compute", "memory", "n_ops", "clock", "lanes", "bandwidth", "threads", "os32", "actual", "uarch")
+        names = ("compute", "memory", "n_ops", "clock", "lanes", "bandwidth", "threads", "os32", "actual", "dot")
         return Design(rows=[self.rows[i] for i in idx], **{k: getattr(self, k)[idx] for k in names})
 
 
@@ -74,14 +78,12 @@ def make_design(rows: list[PublishedRow], features: dict[tuple[str, str], Featur
         threads=np.array([float(min(r.threads, d.cores)) for d, r in zip(s, rows)]),
         os32=np.array([r.os_bits == 32 for r in rows]),
         actual=np.array([r.latency_ms for r in rows]),
-        uarch=np.array([uarch(d.cpu) for d in s], dtype=object),
+        dot=np.array([x.dotprod and r.dtype == "int8" for x, r in zip(s, rows)]),
     )
 
 
-def uarch(cpu: str) -> str:
-    """"Kryo 385 Gold (Cortex-A75)" -> "Cortex-A75"; a CPU named by no Arm core is its own design."""
-    m = re.search(r"Cortex-A\d+", cpu)
-    return m.group(0) if m else cpu
+def group_param(r: PublishedRow) -> str:
+    return f"grp:{FAMILY_GROUPS.get(r.family)}:{r.dtype}"
 
 
 @dataclass
@@ -100,14 +102,14 @@ class Layout:
         return self.index.get(name, len(self.names))  # the trailing zero appended in predict()
 
 
-def make_layout(rows: list[PublishedRow], uarchs: set[str] = frozenset()) -> Layout:
+def make_layout(rows: list[PublishedRow]) -> Layout:
     dtypes = [d for d in COMPUTE_DTYPES if any(r.dtype == d for r in rows)]
     names = [f"cls:{c}:{d}" for d in dtypes for c in COMPUTE_TERMS]
     names += [f"mem:{m}:{d}" for d in dtypes for m in MEMORY_TERMS] + [f"par:{d}" for d in dtypes] + ["ovh"]
     names += [f"os32:{d}" for d in dtypes if any(r.os_bits == 32 and r.dtype == d for r in rows)]
     names += sorted({f"fam:{r.family}:{r.dtype}" for r in rows if r.family != REFERENCE_FAMILY})
-    names += sorted({f"dev:{r.device}" for r in rows})
-    names += sorted({f"cpu:{u}" for u in uarchs})
+    names += sorted({group_param(r) for r in rows if r.family in FAMILY_GROUPS})
+    names += sorted({f"dev:{r.device}" for r in rows}) + ["dot"]
     mu = np.array([PRIORS[n.split(":")[0]][0] for n in names])
     sigma = np.array([PRIORS[n.split(":")[0]][1] for n in names])
     return Layout(names, mu, sigma)
@@ -122,7 +124,8 @@ def predict(theta: np.ndarray, layout: Layout, d: Design) -> np.ndarray:
 
     cls = np.array([[layout.at(f"cls:{c}:{r.dtype}") for c in COMPUTE_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
     mem = np.array([[layout.at(f"mem:{m}:{r.dtype}") for m in MEMORY_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
-    log_scale = t[[layout.at(f"cpu:{u}") for u in d.uarch]] + pick("dev:{r.device}") + pick("fam:{r.family}:{r.dtype}") + d.os32 * pick("os32:{r.dtype}")
+    log_scale = (pick("dev:{r.device}") + pick("fam:{r.family}:{r.dtype}") + t[[layout.at(group_param(r)) for r in rows]]
+                 + d.os32 * pick("os32:{r.dtype}") + d.dot * t[layout.at("dot")])
     return latency_ms(
         d.compute, d.memory, d.n_ops,
         compute_cost=np.exp(t[cls]), memory_cost=np.exp(t[mem]),

@@ -37,7 +37,8 @@ def factors(theta: np.ndarray, layout: fit.Layout, d: fit.Design) -> dict[str, A
     t = np.append(theta, 0.0)
     families: dict[str, dict[str, float]] = {}
     for r in d.rows:
-        families.setdefault(r.family, {})[r.dtype] = _factor(theta, layout, f"fam:{r.family}:{r.dtype}")
+        families.setdefault(r.family, {})[r.dtype] = (_factor(theta, layout, f"fam:{r.family}:{r.dtype}")
+                                                       * _factor(theta, layout, fit.group_param(r)))
     devices = {}
     for key in sorted({r.device for r in d.rows}):
         rows = [r for r in d.rows if r.device == key]
@@ -49,6 +50,7 @@ def factors(theta: np.ndarray, layout: fit.Layout, d: fit.Design) -> dict[str, A
         "parallel": {q: float(1.0 / (1.0 + math.exp(-t[layout.at(f"par:{q}")]))) for q in dtypes},
         "overhead_us": _factor(theta, layout, "ovh"),
         "os32": {q: _factor(theta, layout, f"os32:{q}") for q in dtypes},
+        "dotprod": {q: _factor(theta, layout, "dot") if q == "int8" else 1.0 for q in dtypes},
         "families": {k: dict(sorted(v.items())) for k, v in sorted(families.items())},
         "devices": devices,
     }
@@ -105,7 +107,7 @@ def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path =
     d = fit.make_design(cal.rows, features, cal.devices)
     if len(d.rows) < 10:
         raise UsageError(f"only {len(d.rows)} usable published rows in {calibration}: too few to fit")
-    layout = fit.make_layout(d.rows, set(d.uarch))
+    layout = fit.make_layout(d.rows)
     _, table = load_device_table(Path(calibration))
     return PublishedFit(d, layout, fit.fit_theta(d, layout), len(cal.skipped), table)
 

@@ -11,8 +11,8 @@ P = clock x MACs per cycle (MACs per ns) and memory bandwidth W (bytes per ns), 
   threads, which is why 4 threads on a Raspberry Pi give 1.5-2.3x, not 4x.
 - speedup(n) = 1 / ((1 - p) + p / n) (Amdahl) with a fitted parallel share p per dtype.
 - overhead: a fixed cost per op (dispatch, packing), in microseconds at 1 GHz.
-- scale = exp(device term + runtime family term + 32-bit OS term): how this device and runtime
-  differ from what their specs alone predict.
+- scale = exp(device term + runtime family term + 32-bit OS term + int8-on-SDOT term): how this
+  device and runtime differ from what their specs alone predict.
 The model is linear in the per-op quantities, so a graph's latency is the sum over its ops, and
 the same function serves one op, one graph, or a matrix of graphs.
 """
