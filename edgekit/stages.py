@@ -200,7 +200,7 @@ def _check_one(ctx, row: Row, ref_out: np.ndarray, x: np.ndarray, labels: np.nda
     from edgekit.convert.parity import compare
     from edgekit.runtimes import load_session
 
-    session = load_session(row.artifact, ctx.threads)
+    session = load_session(row.artifact, ctx.threads, _host_runtime(ctx.profile, row.format))
     try:
         thresholds = ctx.recipe.parity.thresholds.get(row.quant)
         row.parity = compare(ref_out, session.predict(x), labels, row.quant, thresholds).to_dict()
@@ -234,7 +234,8 @@ def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
     ok = [r for r in rows if r.status == "ok"]
     with ctx.steps.step("bench", f"host, {ctx.threads} thread(s), one process per artifact") as note:
         for row in ok:
-            result = bench_target(BenchTarget("artifact-dir", row.artifact.folder, row.format, reference), protocol)
+            target = BenchTarget("artifact-dir", row.artifact.folder, row.format, reference)
+            result = bench_target(target, protocol, _host_runtime(ctx.profile, row.format))
             if result["status"] == "ok":
                 row.bench = result
             else:
@@ -242,6 +243,17 @@ def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
                 progress(f"[red]bench failed[/] {row.name}: {result['error']}")
         measured = sum(r.bench is not None for r in ok)
         note(f"{measured} of {len(ok)} artifact(s) measured, {ctx.threads} thread(s)")
+
+
+def _host_runtime(profile, fmt: str) -> str | None:
+    """The target's own runtime for FORMAT when it names one (the browser target measures TF.js
+    in headless Chromium, not Node); None lets the format's default runtime run it."""
+    from edgekit.runtimes import RUNTIMES
+
+    for name in profile.runtimes:
+        if name in RUNTIMES and fmt in RUNTIMES.get(name).formats:
+            return RUNTIMES.canonical(name)
+    return None
 
 
 def estimate_step(ctx, rows: list[Row]) -> None:
