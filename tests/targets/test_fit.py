@@ -96,3 +96,13 @@ def test_features_cover_every_published_model(cal):
     assert {(r.model, r.dtype) for r in cal.rows} <= set(features)
     for (model, dtype), f in features.items():
         assert f.compute.sum() > 0 and f.memory.sum() > 0 and math.isfinite(float(f.n_ops))
+
+
+def test_a_runtime_whose_only_source_is_left_out_is_predicted_from_its_group(published_fit):
+    d, layout = published_fit.design, published_fit.layout
+    ncnn = np.array([r.source == "NCNN" for r in d.rows])
+    t = np.append(fit.fit_theta(d.subset(~ncnn), layout), 0.0)
+    assert t[layout.at("fam:ncnn:fp32")] == pytest.approx(0.0, abs=1e-3)  # never seen: its prior
+    assert t[layout.at("grp:native:fp32")] < -0.1  # learned from XNNPACK, the other runtime of its kind
+    committed = load_fitted()["factors"]
+    assert committed["dotprod"]["fp32"] == 1.0 and committed["dotprod"]["int8"] > 1.0
