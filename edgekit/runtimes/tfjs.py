@@ -298,14 +298,14 @@ def _check_backend(backend: str) -> str:
 
 
 def load_node(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
-              timeout_s: float = DEFAULT_TIMEOUT_S) -> TfjsSession:
+              timeout_s: float = DEFAULT_TIMEOUT_S, runtime_name: str = "tfjs-node") -> TfjsSession:
     """Load a tfjs artifact in Node. backend "wasm" (XNNPACK, SIMD where available) or "cpu"
     (plain JS kernels). tfjs-backend-wasm never uses threads in Node, so `threads` is recorded
     but the wasm backend runs on one thread there."""
     model_json, backend = _model_json(artifact), _check_backend(backend)
     channel = NodeChannel(model_json, backend, max(threads, 0))
     ready = _wait_ready(channel, timeout_s, f"TF.js could not load {model_json}")
-    return TfjsSession(artifact, channel, "tfjs-node", ready, threads, timeout_s)
+    return TfjsSession(artifact, channel, runtime_name, ready, threads, timeout_s)
 
 
 def _wait_ready(channel, timeout_s: float, failure: str) -> dict:
@@ -333,8 +333,15 @@ def load_browser(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
     return TfjsSession(artifact, channel, "tfjs-browser", ready, threads, timeout_s)
 
 
+def load_node_cpu(artifact: Artifact, threads: int = 1) -> TfjsSession:
+    """TF.js in Node on the plain-JS cpu backend: a baseline, and the fallback where wasm is unavailable."""
+    return load_node(artifact, threads, backend="cpu", runtime_name="tfjs-node-cpu")
+
+
 register_runtime(RuntimePlugin("tfjs-node", ("tfjs",), load_node,
-                               "TF.js in Node (wasm backend with SIMD; cpu backend selectable)"), aliases=("tfjs",))
+                               "TF.js in Node, wasm backend with SIMD"), aliases=("tfjs", "tfjs-node-wasm"))
+register_runtime(RuntimePlugin("tfjs-node-cpu", ("tfjs",), load_node_cpu,
+                               "TF.js in Node, plain-JS cpu backend (select with --runtime tfjs-node-cpu)"))
 register_runtime(RuntimePlugin("tfjs-browser", ("tfjs",), load_browser,
                                "TF.js in headless Chromium (wasm backend, SIMD and threads when cross-origin isolated)"),
                  aliases=("tfjs-chromium",))

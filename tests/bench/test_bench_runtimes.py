@@ -54,6 +54,7 @@ def artifacts(tiny_reference, tmp_path_factory):
     ("tflite", "litert", "delegate"),
     ("onnx", "onnxruntime", "graph_optimization_level"),
     ("tfjs", "tfjs-node", "backend"),
+    ("tfjs", "tfjs-node-cpu", "backend"),
     ("tfjs", "tfjs-browser", "backend"),
 ])
 def test_runtime_measures_a_tiny_artifact(artifacts, fmt, runtime, detail):
