@@ -109,7 +109,7 @@ def _run_steps(ctx: RunContext, opts: ConvertOptions) -> RunResult:
     rows = stages.convert_step(ctx, reference, data, combos)
     stages.parity_step(ctx, reference, data, rows)
     stages.bench_step(ctx, data, rows)
-    stages.estimate_step(ctx, rows)
+    stages.estimate_step(ctx, reference, rows)
     report = stages.report_step(ctx, source, reference, rows)
     from edgekit.report.summary import print_summary
 

@@ -256,14 +256,14 @@ def _host_runtime(profile, fmt: str) -> str | None:
     return None
 
 
-def estimate_step(ctx, rows: list[Row]) -> None:
+def estimate_step(ctx, reference: Reference, rows: list[Row]) -> None:
     """The target's latency band, peak RAM and fit verdict per artifact (edgekit/targets)."""
     ok = [r for r in rows if r.status == "ok"]
     with ctx.steps.step("estimate", ctx.profile.name) as note:
         analyses = {}
         for row in ok:
             try:
-                row.estimate = _estimate_one(ctx, row, analyses)
+                row.estimate = _estimate_one(ctx, reference, row, analyses)
             except EdgekitError as exc:  # an estimate that cannot be made is a note, not a failed artifact
                 row.notes.append(f"no estimate: {exc.message}")
             for warning in (row.estimate or {}).get("warnings", []):
@@ -272,17 +272,28 @@ def estimate_step(ctx, rows: list[Row]) -> None:
         note(f"{made} of {len(ok)} artifact(s) estimated for {ctx.profile.name}")
 
 
-def _estimate_one(ctx, row: Row, analyses: dict) -> dict | None:
+def _analysis_graph(ctx, reference: Reference) -> Path:
+    """An fp32 TFLite graph of the reference, for plans without one (the browser's is tfjs only).
+    It lives under analysis/, not artifacts/: it is an input to the estimate, not a deliverable."""
+    from edgekit.convert.runner import ConvertJob, run_job
+
+    folder = ctx.run_dir / "analysis" / "tflite-fp32"
+    if not ctx.steps.is_done("analysis-graph", reference.key, [folder / ARTIFACT_JSON]):
+        run_job(ConvertJob("tflite", "fp32", reference.folder, folder, {"analyze": False}))
+        ctx.steps.mark_done("analysis-graph", reference.key)
+    return Artifact.load(folder).path
+
+
+def _estimate_one(ctx, reference: Reference, row: Row, analyses: dict) -> dict | None:
     from edgekit.targets import analyze, estimate
 
     if row.format in ("tflite", "onnx"):
         analysis = analyses[row.name] = analyze(row.artifact.path)
         return estimate(analysis, ctx.profile, quant=row.quant, threads=ctx.threads).to_dict()
-    # TF.js: estimated from the same reference's fp32 TFLite graph, when the run has one.
+    # TF.js: estimated from the same reference's fp32 TFLite graph (see targets/estimator.py).
     base = analyses.get("tflite-fp32")
     if base is None:
-        row.notes.append("no estimate: TF.js is estimated from the run's tflite-fp32 graph, which this run does not have")
-        return None
+        base = analyses["tflite-fp32"] = analyze(_analysis_graph(ctx, reference))
     runtime = "tfjs-browser" if "tfjs-browser" in ctx.profile.runtimes else "tfjs-node"
     return estimate(base, ctx.profile, quant="fp32", threads=ctx.threads, runtime=runtime).to_dict()
 
