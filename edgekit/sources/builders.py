@@ -17,7 +17,7 @@ from edgekit.sources.cache import Cache, CacheEntry
 from edgekit.sources.handles import KerasAppHandle, LocalHandle
 from edgekit.sources.keras_apps import RANDOM_SEED, build_app, save_hub_module, weights_dirs
 from edgekit.sources.kerasfile import check_keras_file
-from edgekit.sources.module_check import inspect_module, scan_manifest, tree_hash
+from edgekit.sources.module_check import checked_source, tree_hash
 from edgekit.sources.remote import check_publisher
 
 
@@ -29,20 +29,13 @@ def resolve_keras_app(spec: str, handle: KerasAppHandle, settings: SourceSetting
     if entry is None:
         entry, fill_notes = _build_into_cache(cache, handle, dirs)
     meta = entry.meta
-    report, info, scan_notes = inspect_module(entry.module_dir, settings, what=handle.canonical)
     imagenet = bool(meta.get("weights_sha256"))
-    return ResolvedSource(
-        spec=spec,
-        canonical=handle.canonical,
-        kind="keras",
-        path=entry.module_dir,
-        sha256=tree_hash(entry.files),
-        info=info,
-        notes=list(meta.get("notes", [])) + fill_notes + scan_notes,
+    return checked_source(
+        spec, handle.canonical, "keras", entry.module_dir, tree_hash(entry.files), settings, what=handle.canonical,
+        notes=list(meta.get("notes", [])) + fill_notes,
         manifest={"weights": "imagenet" if imagenet else "random", "weights_sha256": meta.get("weights_sha256"),
                   "weights_file": meta.get("weights"), "weights_wanted": meta.get("weights_wanted"),
-                  "random_seed": None if imagenet else RANDOM_SEED, "cache_entry": str(entry.folder),
-                  "scan": scan_manifest(report, settings)},
+                  "random_seed": None if imagenet else RANDOM_SEED, "cache_entry": str(entry.folder)},
     )
 
 
@@ -101,20 +94,12 @@ def resolve_keras_file(spec: str, handle: LocalHandle, settings: SourceSettings)
 
     filled = Cache(settings.cache_root()).fill(canonical, fill)
     entry = filled.entry
-    report, info, scan_notes = inspect_module(entry.module_dir, settings, what=str(path))
-    notes = filled.notes + scan_notes
+    notes = list(filled.notes)
     if settings.value_range is None:
         notes.append(f"{path.name}: value range assumed [0, 1]; set source.value_range if the model expects another")
-    return ResolvedSource(
-        spec=spec,
-        canonical=canonical,
-        kind="local",
-        path=entry.module_dir,
-        sha256=tree_hash(entry.files),
-        info=info,
-        notes=notes,
-        manifest={"keras_file": str(path), "keras_file_sha256": sha, "cache_entry": str(entry.folder),
-                  "scan": scan_manifest(report, settings)},
+    return checked_source(
+        spec, canonical, "local", entry.module_dir, tree_hash(entry.files), settings, what=str(path), notes=notes,
+        manifest={"keras_file": str(path), "keras_file_sha256": sha, "cache_entry": str(entry.folder)},
     )
 
 

@@ -6,7 +6,7 @@ from edgekit.errors import SourceError
 from edgekit.fsutil import sha256_tree
 from edgekit.sources.base import ResolvedSource, SourceSettings
 from edgekit.sources.handles import LocalHandle
-from edgekit.sources.module_check import inspect_module, scan_manifest, tree_hash
+from edgekit.sources.module_check import checked_source, tree_hash
 from edgekit.sources.remote import fetch_local_archive
 
 
@@ -17,30 +17,12 @@ def resolve_local_folder(spec: str, handle: LocalHandle, settings: SourceSetting
             f"source {spec!r}: {path} has no saved_model.pb, so it is not a SavedModel folder",
             hint="give the folder that contains saved_model.pb",
         )
-    report, info, notes = inspect_module(path, settings, what=f"local module {path}")
-    return ResolvedSource(
-        spec=spec,
-        canonical=f"local:{path}",
-        kind="local",
-        path=path,
-        sha256=sha256_tree(path),
-        info=info,
-        notes=notes,
-        manifest={"scan": scan_manifest(report, settings)},
-    )
+    return checked_source(spec, f"local:{path}", "local", path, sha256_tree(path), settings, what=f"local module {path}")
 
 
 def resolve_local_archive(spec: str, handle: LocalHandle, settings: SourceSettings) -> ResolvedSource:
     canonical, entry, notes = fetch_local_archive(handle.path, settings)
-    report, info, scan_notes = inspect_module(entry.module_dir, settings, what=f"archive {handle.path}")
-    return ResolvedSource(
-        spec=spec,
-        canonical=canonical,
-        kind="local",
-        path=entry.module_dir,
-        sha256=tree_hash(entry.files),
-        info=info,
-        notes=notes + scan_notes,
-        manifest={"archive": str(handle.path), "archive_sha256": entry.archive_sha256, "cache_entry": str(entry.folder),
-                  "scan": scan_manifest(report, settings)},
+    return checked_source(
+        spec, canonical, "local", entry.module_dir, tree_hash(entry.files), settings, what=f"archive {handle.path}",
+        notes=notes, manifest={"archive": str(handle.path), "archive_sha256": entry.archive_sha256, "cache_entry": str(entry.folder)},
     )

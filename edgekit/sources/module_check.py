@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from edgekit.sources.base import ModuleInfo, SourceSettings
+from edgekit.sources.base import ModuleInfo, ResolvedSource, SourceSettings
 from edgekit.sources.catalogue import CatalogueEntry
 from edgekit.sources.metadata import module_info
 from edgekit.sources.opscan import ScanReport, check_saved_model
@@ -21,6 +21,14 @@ def inspect_module(path: Path, settings: SourceSettings, *, what: str,
         notes.append(f"UNSAFE OPS ALLOWED by explicit override (--allow-unsafe-ops): {report.describe()}")
     info = module_info(path, catalogue=catalogue, input_size=settings.input_size, value_range=settings.value_range)
     return report, info, notes
+
+
+def checked_source(spec: str, canonical: str, kind: str, module_dir: Path, sha256: str, settings: SourceSettings, *,
+                   what: str, notes: list[str] = (), manifest: dict[str, Any] | None = None) -> ResolvedSource:
+    """Scan and describe MODULE_DIR, then hand it out: the last step shared by every resolver."""
+    report, info, scan_notes = inspect_module(module_dir, settings, what=what)
+    return ResolvedSource(spec=spec, canonical=canonical, kind=kind, path=module_dir, sha256=sha256, info=info,
+                          notes=[*notes, *scan_notes], manifest={**(manifest or {}), "scan": scan_manifest(report, settings)})
 
 
 def scan_manifest(report: ScanReport, settings: SourceSettings) -> dict[str, Any]:
