@@ -8,7 +8,7 @@ import numpy as np
 
 from edgekit.artifact import Artifact
 from edgekit.errors import RuntimeLoadError
-from edgekit.runtimes.base import RuntimePlugin, dequantize, quantize, register_runtime
+from edgekit.runtimes.base import RuntimePlugin, checked_model_file, dequantize, quantize, register_runtime
 
 
 class LiteRTSession:
@@ -18,7 +18,7 @@ class LiteRTSession:
         self.artifact, self.threads = artifact, threads
         try:
             # num_threads must be explicit: the interpreter defaults to 1 thread.
-            self._interp = Interpreter(model_path=str(artifact.path), num_threads=threads)
+            self._interp = Interpreter(model_path=str(checked_model_file(artifact, "tflite", "LiteRT")), num_threads=threads)
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise RuntimeLoadError(f"LiteRT cannot load {artifact.path}: {str(exc).splitlines()[0]}") from None

@@ -7,15 +7,13 @@ deployment would use) and can be lowered to compare, e.g. `load_onnx(a, 1, optim
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.errors import RuntimeLoadError, UsageError
-from edgekit.fsutil import sha256_file
-from edgekit.runtimes.base import RuntimePlugin, dequantize, quantize, register_runtime
+from edgekit.runtimes.base import RuntimePlugin, checked_model_file, dequantize, quantize, register_runtime
 
 PROVIDER = "CPUExecutionProvider"
 # user-facing name -> onnxruntime.GraphOptimizationLevel member
@@ -113,24 +111,11 @@ def _options(threads: int, optimization: str) -> Any:
     return options
 
 
-def _check_file(artifact: Artifact) -> Path:
-    if artifact.format != "onnx":
-        raise RuntimeLoadError(f"onnxruntime runs onnx artifacts; {artifact.path} is a {artifact.format} artifact")
-    path = Path(artifact.path)
-    if not path.is_file():
-        raise RuntimeLoadError(f"ONNX model file {path} does not exist", hint="run the convert step again")
-    # Parity and bench must run the bytes that were converted and checked, not a file changed since.
-    if artifact.sha256 and sha256_file(path) != artifact.sha256:
-        raise RuntimeLoadError(f"{path} changed since it was converted: its sha256 differs from artifact.json",
-                               hint="run the convert step again to rebuild the artifact")
-    return path
-
-
 def load_onnx(artifact: Artifact, threads: int, *, optimization: str = DEFAULT_OPTIMIZATION) -> OnnxRuntimeSession:
     import onnxruntime as ort
 
     options = _options(threads, optimization)
-    path = _check_file(artifact)
+    path = checked_model_file(artifact, "onnx", "onnxruntime")
     try:
         session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
     except Exception as exc:  # InvalidProtobuf, NoSuchFile, Fail, NotImplemented...

@@ -37,7 +37,7 @@ import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.errors import RuntimeLoadError, UsageError
-from edgekit.runtimes.base import RuntimePlugin, register_runtime
+from edgekit.runtimes.base import RuntimePlugin, checked_model_file, register_runtime
 
 BACKENDS = ("wasm", "cpu")
 DEFAULT_TIMEOUT_S = 60.0
@@ -283,12 +283,7 @@ def _stop_process(proc: subprocess.Popen, graceful: bytes | None = None, wait_s:
 
 
 def _model_json(artifact: Artifact) -> Path:
-    if artifact.format != "tfjs":
-        raise RuntimeLoadError(f"TF.js runtimes run tfjs artifacts, not {artifact.format}")
-    path = Path(artifact.path)
-    if not path.is_file():
-        raise RuntimeLoadError(f"{path} does not exist", hint="convert the artifact again")
-    return path
+    return checked_model_file(artifact, "tfjs", "TF.js")
 
 
 def _check_backend(backend: str) -> str:

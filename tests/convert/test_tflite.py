@@ -103,3 +103,14 @@ def test_layer_errors_rank_layers_worst_first(tiny_reference, tiny_calibration):
     rows = layer_errors(tiny_reference, tiny_calibration, tiny_calibration[:8], top=3)
     assert len(rows) == 3 and rows[0]["rmse"] >= rows[1]["rmse"] >= rows[2]["rmse"] > 0
     assert all(not r["layer"].startswith("NumericVerify") for r in rows)
+
+
+def test_litert_refuses_a_model_changed_since_conversion(tiny_reference, tmp_path):
+    from edgekit.errors import RuntimeLoadError
+
+    artifact = convert(tiny_reference, "fp32", tmp_path, analyze=False)
+    data = bytearray(artifact.path.read_bytes())
+    data[-1] ^= 0xFF
+    artifact.path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeLoadError, match="changed since it was converted"):
+        load_session(artifact, threads=1)
