@@ -12,10 +12,3 @@ QUANT_MODES.register("int8", "full integer: int8 weights and activations, needs 
 QUANT_MODES.register("int16x8", "int16 activations, int8 weights, needs calibration data", aliases=("a16w8",))
 QUANT_MODES.register("uint8", "TF.js: weights stored as uint8, float compute")
 QUANT_MODES.register("uint16", "TF.js: weights stored as uint16, float compute")
-
-#: quant modes that need representative (calibration) data
-NEEDS_CALIBRATION = frozenset({"int8", "int16x8"})
-
-
-def description(name: str) -> str:
-    return QUANT_MODES.get(name)

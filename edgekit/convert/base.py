@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgekit.artifact import Artifact
+from edgekit.errors import ConversionError
 from edgekit.registry import Registry
 
 
@@ -44,3 +45,13 @@ FORMATS: Registry[FormatPlugin] = Registry("format")
 
 def register_format(plugin: FormatPlugin, aliases: tuple[str, ...] = ()) -> FormatPlugin:
     return FORMATS.register(plugin.name, plugin, description=plugin.description, aliases=aliases)
+
+
+def declared_mode(fmt: str, quant: str, declared: tuple[str, ...]) -> str:
+    """QUANT (any alias) as its canonical name, if format FMT declares it; a ConversionError otherwise."""
+    from edgekit.quant import QUANT_MODES
+
+    mode = QUANT_MODES.canonical(quant) if quant in QUANT_MODES else quant
+    if mode not in declared:
+        raise ConversionError(f"{fmt} has no quant mode {quant!r}", hint=f"{fmt} supports: {', '.join(declared)}")
+    return mode

@@ -22,11 +22,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
-from edgekit.convert.base import ConversionRequest, FormatPlugin, register_format
+from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
 from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
-from edgekit.quant import QUANT_MODES
 
 MODEL_FILE = "model.onnx"
 SIGNATURE = "serving_default"
@@ -37,16 +36,6 @@ MAX_WARNINGS = 50
 
 
 # ---------------------------------------------------------------- request validation
-
-
-def _quant_mode(name: str) -> str:
-    mode = QUANT_MODES.canonical(name)
-    if mode not in QUANT_MODES_ONNX:
-        raise ConversionError(
-            f"the onnx format does not support quant mode {mode!r}",
-            hint=f"onnx supports: {', '.join(QUANT_MODES_ONNX)}",
-        )
-    return mode
 
 
 def _opset(options: dict[str, Any]) -> int:
@@ -216,7 +205,7 @@ def _finish(request: ConversionRequest, mode: str, src: Path, tmp: Path) -> tupl
 
 
 def convert_onnx(request: ConversionRequest) -> Artifact:
-    mode = _quant_mode(request.quant)
+    mode = declared_mode("onnx", request.quant, QUANT_MODES_ONNX)
     opset = _opset(request.options)
     calibration = _calibration(request, mode)
     warnings: list[str] = []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.artifact import Artifact, TensorSpec
-from edgekit.convert.base import ConversionRequest, FormatPlugin, register_format
+from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
 from edgekit.errors import ConversionError
 from edgekit.fsutil import atomic_dir, sha256_tree, tree_size
 
@@ -30,7 +30,7 @@ _DTYPES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_BOOL": "bool", "DT_HA
 
 
 def convert_tfjs(request: ConversionRequest) -> Artifact:
-    quant = _quant_mode(request.quant)
+    quant = declared_mode("tfjs", request.quant, QUANT_MODES)
     shard_size = _shard_size(request.options)
     saved_model = Path(request.reference) / "saved_model"
     if not (saved_model / "saved_model.pb").is_file():
@@ -51,18 +51,6 @@ def convert_tfjs(request: ConversionRequest) -> Artifact:
         outputs=_tensor_specs(model_json, "outputs"),
         metadata=_artifact_metadata(model_json, dtype, shard_size),
     )
-
-
-def _quant_mode(name: str) -> str:
-    from edgekit.quant import QUANT_MODES as ALL_MODES
-
-    canonical = ALL_MODES.canonical(name) if name in ALL_MODES else name
-    if canonical not in QUANT_MODES:
-        raise ConversionError(
-            f"tfjs has no quant mode {name!r}",
-            hint=f"tfjs quant modes: {', '.join(QUANT_MODES)} (weight storage only; compute stays float32)",
-        )
-    return canonical
 
 
 def _shard_size(options: dict[str, Any]) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
-from edgekit.convert.base import ConversionRequest, FormatPlugin, register_format
+from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
 from edgekit.errors import ConversionError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
 
@@ -29,7 +29,7 @@ IO_TYPES = ("int8", "uint8", "float32")
 
 
 def convert_tflite(request: ConversionRequest) -> Artifact:
-    settings = QUANT_SETTINGS[request.quant]
+    settings = QUANT_SETTINGS[declared_mode("tflite", request.quant, tuple(QUANT_SETTINGS))]
     model_bytes, kept_float = _convert_bytes(request, settings)
     path = atomic_write_bytes(request.out_dir / MODEL_FILE, model_bytes)
     inputs, outputs, ops = describe_tflite(path)

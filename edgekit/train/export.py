@@ -30,7 +30,3 @@ def export_reference(model, folder: Path, preproc: Preprocessing, class_names: t
         atomic_write_text(tmp / LABELS_TXT, "".join(f"{name}\n" for name in class_names))
         preproc.save(tmp)
     return folder
-
-
-def read_labels(folder: Path) -> list[str]:
-    return (folder / LABELS_TXT).read_text().splitlines()

@@ -114,3 +114,11 @@ def test_litert_refuses_a_model_changed_since_conversion(tiny_reference, tmp_pat
     artifact.path.write_bytes(bytes(data))
     with pytest.raises(RuntimeLoadError, match="changed since it was converted"):
         load_session(artifact, threads=1)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS.names()))
+def test_every_format_refuses_a_mode_it_does_not_declare(fmt, tiny_reference, tmp_path):
+    plugin = FORMATS.get(fmt)
+    with pytest.raises(ConversionError, match=f"{fmt} has no quant mode 'int4'"):
+        plugin.convert(ConversionRequest(tiny_reference, fmt, "int4", tmp_path))
+    assert list(tmp_path.iterdir()) == []
