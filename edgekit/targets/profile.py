@@ -19,10 +19,21 @@ from edgekit.errors import UsageError
 from edgekit.registry import Registry
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-KNOWN_FORMATS = ("tflite", "onnx", "tfjs")
-# Runtime names: the host runtimes edgekit runs (edgekit.runtimes), plus TFLite Micro, which only
-# exists on microcontrollers (graph analysis and memory/flash verdicts, no host run).
-KNOWN_RUNTIMES = ("litert", "onnxruntime", "tfjs-node", "tfjs-browser", "tflite-micro")
+# Runtimes that exist only on devices (graph analysis and memory/flash verdicts, no host run);
+# every other runtime name must be registered in edgekit.runtimes.
+DEVICE_ONLY_RUNTIMES = ("tflite-micro",)
+
+
+def known_formats() -> list[str]:
+    from edgekit.convert import FORMATS
+
+    return FORMATS.names()
+
+
+def known_runtimes() -> list[str]:
+    from edgekit.runtimes import RUNTIMES
+
+    return [*RUNTIMES.names(), *DEVICE_ONLY_RUNTIMES]
 
 
 class _Strict(BaseModel):
@@ -64,9 +75,9 @@ class Plan(_Strict):
     @field_validator("formats")
     @classmethod
     def _known_formats(cls, v: list[str]) -> list[str]:
-        bad = [f for f in v if f not in KNOWN_FORMATS]
+        bad = [f for f in v if f not in known_formats()]
         if bad:
-            raise ValueError(f"unknown format {bad[0]!r}; known formats: {', '.join(KNOWN_FORMATS)}")
+            raise ValueError(f"unknown format {bad[0]!r}; known formats: {', '.join(known_formats())}")
         return v
 
     @field_validator("quant")
@@ -75,8 +86,8 @@ class Plan(_Strict):
         from edgekit.quant import QUANT_MODES
 
         for fmt, modes in v.items():
-            if fmt not in KNOWN_FORMATS:
-                raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(KNOWN_FORMATS)}")
+            if fmt not in known_formats():
+                raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(known_formats())}")
             bad = [m for m in modes if m not in QUANT_MODES]
             if bad:
                 raise ValueError(f"unknown quant mode {bad[0]!r} for {fmt}; known: {', '.join(QUANT_MODES.names())}")
@@ -103,9 +114,9 @@ class TargetProfile(_Strict):
     @field_validator("runtimes")
     @classmethod
     def _known_runtimes(cls, v: list[str]) -> list[str]:
-        bad = [r for r in v if r not in KNOWN_RUNTIMES]
+        bad = [r for r in v if r not in known_runtimes()]
         if bad:
-            raise ValueError(f"unknown runtime {bad[0]!r}; known runtimes: {', '.join(KNOWN_RUNTIMES)}")
+            raise ValueError(f"unknown runtime {bad[0]!r}; known runtimes: {', '.join(known_runtimes())}")
         return v
 
     @model_validator(mode="after")
