@@ -16,12 +16,14 @@ import fnmatch
 import io
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes
+from edgekit.quiet import quiet_native_stderr
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,10 @@ def _to_tflite(keras_model: Any, quant: str, resolution: int) -> bytes:
         converter.inference_output_type = tf.int8
     elif quant != "fp32":
         raise UsageError(f"calibration models are converted as fp32 or int8, not {quant!r}")
-    # Keras' export step prints every captured variable to stdout: keep the CLI output readable.
-    with contextlib.redirect_stdout(io.StringIO()):
+    # Keras' export step prints every captured variable to stdout, and the converter warns about
+    # input statistics the random representative data cannot give: keep the CLI output readable.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         return converter.convert()
 
 
@@ -153,11 +157,13 @@ def converted(model: ZooModel, quant: str, cache: Path) -> Path:
     if path.is_file():
         return path
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    # TensorFlow logs on the native stderr when imported and while quantizing; a failure still shows it.
+    with quiet_native_stderr():
+        import keras
 
-    keras.backend.clear_session()
-    try:
-        data = _to_tflite(build(model), quant, model.resolution)
-    except Exception as exc:  # the converter raises many types; one model must not end the run
-        raise ConversionError(f"calibration model {model.key} ({quant}) did not convert: {exc}") from exc
+        keras.backend.clear_session()
+        try:
+            data = _to_tflite(build(model), quant, model.resolution)
+        except Exception as exc:  # the converter raises many types; one model must not end the run
+            raise ConversionError(f"calibration model {model.key} ({quant}) did not convert: {exc}") from exc
     return atomic_write_bytes(path, data)
