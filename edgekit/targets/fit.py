@@ -24,7 +24,7 @@ from edgekit.targets.published import DeviceSpec, PublishedRow
 REFERENCE_FAMILY = "tflite"  # its factors are 1: the other runtime families are relative to it
 # Runtimes of one kind share a term, so a runtime whose only source is held out is predicted from
 # its kind: operator-library benchmarks with hand-tuned kernels (XNNPACK, ncnn), browsers (TF.js).
-FAMILY_GROUPS = {"xnnpack": "native", "ncnn": "native", "ncnn-fp16": "native", "tfjs-wasm": "tfjs", "tfjs-wasm-simd": "tfjs"}
+FAMILY_GROUPS = {"xnnpack": "native", "ncnn": "native", "tfjs-wasm": "tfjs", "tfjs-wasm-simd": "tfjs"}
 
 # Prior (centre, sigma) of each parameter kind, in log space (parallel share: logit space).
 PRIORS = {
@@ -63,17 +63,21 @@ class Design:
         return Design(rows=[self.rows[i] for i in idx], **{k: getattr(self, k)[idx] for k in names})
 
 
-def make_design(rows: list[PublishedRow], features: dict[tuple[str, str], Features], specs: dict[str, DeviceSpec]) -> Design:
+def make_design(rows: list[PublishedRow], features: dict[tuple[str, str], Features], specs: dict[str, DeviceSpec],
+                winograd: dict[str, float] | None = None) -> Design:
+    """WINOGRAD: runtime family -> multiply reduction of its 3x3 stride-1 convolutions."""
     rows = [r for r in rows if (r.model, r.dtype) in features]
     f = [features[(r.model, r.dtype)] for r in rows]
     s = [specs[r.device] for r in rows]
+    reduction = [float((winograd or {}).get(r.family, 1.0)) for r in rows]
     return Design(
         rows=rows,
-        compute=np.array([x.compute for x in f], dtype=float).reshape(len(rows), len(COMPUTE_TERMS)),
+        compute=np.array([x.with_winograd(w) for x, w in zip(f, reduction)], dtype=float).reshape(len(rows), len(COMPUTE_TERMS)),
         memory=np.array([x.memory for x in f], dtype=float).reshape(len(rows), len(MEMORY_TERMS)),
         n_ops=np.array([float(x.n_ops) for x in f]),
         clock=np.array([d.clock_ghz for d in s]),
-        lanes=np.array([macs_per_cycle(d.fp32_macs_per_cycle, d.dotprod, r.dtype) for d, r in zip(s, rows)]),
+        lanes=np.array([macs_per_cycle(d.fp32_macs_per_cycle, d.dotprod, r.dtype, r.arithmetic, d.simd_bits)
+                        for d, r in zip(s, rows)]),
         bandwidth=np.array([d.mem_bandwidth_gbs for d in s]),
         threads=np.array([float(min(r.threads, d.cores)) for d, r in zip(s, rows)]),
         os32=np.array([r.os_bits == 32 for r in rows]),

@@ -104,11 +104,13 @@ def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path =
     """Fit on every usable published row (no cross-validation)."""
     features = load_features(features_path)
     cal = load_published(calibration, models={m for m, _ in features})
-    d = fit.make_design(cal.rows, features, cal.devices)
-    if len(d.rows) < 10:
-        raise UsageError(f"only {len(d.rows)} usable published rows in {calibration}: too few to fit")
-    layout = fit.make_layout(d.rows)
     _, table = load_device_table(Path(calibration))
+    d = fit.make_design(cal.rows, features, cal.devices, table.get("winograd", {}))
+    if len(d.rows) < 10:
+        raise UsageError(f"only {len(d.rows)} usable published rows in {calibration} for the {len({m for m, _ in features})} "
+                         f"calibration model(s) in {features_path}: too few to fit",
+                         hint="build more calibration models: `edgekit targets evaluate` without --models builds all of them")
+    layout = fit.make_layout(d.rows)
     return PublishedFit(d, layout, fit.fit_theta(d, layout), len(cal.skipped), table)
 
 

@@ -13,6 +13,10 @@ P = clock x MACs per cycle (MACs per ns) and memory bandwidth W (bytes per ns), 
 - overhead: a fixed cost per op (dispatch, packing), in microseconds at 1 GHz.
 - scale = exp(device term + runtime family term + 32-bit OS term + int8-on-SDOT term): how this
   device and runtime differ from what their specs alone predict.
+- Runtimes whose 3x3 stride-1 convolutions use Winograd kernels (ncnn) do fewer multiplies there:
+  those MACs count 1/reduction (see `winograd_macs`); the TFLite interpreter and XNNPACK use GEMM.
+- P depends on the arithmetic the runtime uses, not only on the model's dtype: wasm without SIMD
+  runs scalar code (one lane of the SIMD width), and fp16 arithmetic packs twice the fp32 lanes.
 The model is linear in the per-op quantities, so a graph's latency is the sum over its ops, and
 the same function serves one op, one graph, or a matrix of graphs.
 """
@@ -38,15 +42,24 @@ MEMORY_TERMS = ("bytes",)
 COMPUTE_DTYPES = ("fp32", "int8")
 
 
-def macs_per_cycle(fp32_macs_per_cycle: float, dotprod: bool, dtype: str) -> float:
+ARITHMETIC = ("simd", "scalar", "fp16")  # how a runtime computes: SIMD lanes of the dtype, scalar, fp16 SIMD
+
+
+def macs_per_cycle(fp32_macs_per_cycle: float, dotprod: bool, dtype: str,
+                   arithmetic: str = "simd", simd_bits: int = 128) -> float:
     """Peak MACs per cycle and core for DTYPE: the shape of the device the model scales by.
 
     int8 without the dot-product extension widens to 16 bits (SMLAL: twice the fp32 lanes);
-    with it, SDOT does 4 int8 MACs per 32-bit lane (four times the fp32 lanes).
+    with it, SDOT does 4 int8 MACs per 32-bit lane (four times the fp32 lanes). Scalar code
+    (wasm without SIMD) uses one 32-bit lane of the SIMD_BITS-wide datapath; fp16 arithmetic
+    fits twice as many lanes as fp32.
     """
+    peak = float(fp32_macs_per_cycle)
     if dtype == "int8":
-        return fp32_macs_per_cycle * (4.0 if dotprod else 2.0)
-    return float(fp32_macs_per_cycle)
+        peak *= 4.0 if dotprod else 2.0
+    if arithmetic == "scalar":
+        return peak * 32.0 / max(simd_bits, 32)
+    return peak * 2.0 if arithmetic == "fp16" else peak
 
 
 @dataclass(frozen=True)
@@ -56,18 +69,27 @@ class Features:
     compute: np.ndarray  # shape (..., len(COMPUTE_TERMS))
     memory: np.ndarray  # shape (..., len(MEMORY_TERMS))
     n_ops: np.ndarray  # shape (...)
+    winograd: np.ndarray | float = 0.0  # the part of compute["conv"] a Winograd runtime does cheaper
 
     def to_dict(self) -> dict[str, object]:
         return {
             "compute": {c: float(v) for c, v in zip(COMPUTE_TERMS, np.asarray(self.compute).reshape(-1))},
             "memory": {m: float(v) for m, v in zip(MEMORY_TERMS, np.asarray(self.memory).reshape(-1))},
             "n_ops": int(self.n_ops),
+            "winograd_macs": float(self.winograd),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Features":
         return cls(np.array([float(d["compute"].get(c, 0.0)) for c in COMPUTE_TERMS]),
-                   np.array([float(d["memory"].get(m, 0.0)) for m in MEMORY_TERMS]), np.asarray(int(d["n_ops"])))
+                   np.array([float(d["memory"].get(m, 0.0)) for m in MEMORY_TERMS]), np.asarray(int(d["n_ops"])),
+                   float(d.get("winograd_macs", 0.0)))
+
+    def with_winograd(self, reduction: float) -> np.ndarray:
+        """Compute work as a runtime with Winograd 3x3 kernels does it: those MACs count 1/REDUCTION."""
+        compute = np.array(self.compute, dtype=float)
+        compute[..., COMPUTE_TERMS.index("conv")] -= np.asarray(self.winograd) * (1.0 - 1.0 / reduction)
+        return compute
 
 
 def costed(op: OpInfo) -> bool:
@@ -84,17 +106,36 @@ def _op_row(op: OpInfo) -> list[float]:
     return row
 
 
+def winograd_macs(op: OpInfo) -> int:
+    """MACs of a 3x3 stride-1 convolution: the case Winograd kernels (F(2x2,3x3) and up) speed up.
+
+    Stride 1 shows as equal input and output spatial sizes ("same" padding, the case in the
+    calibration models); TFLite filters are [out, kh, kw, in] over NHWC, ONNX [out, in, kh, kw] over NCHW.
+    """
+    if op.op_class != "conv" or not op.weights or not op.inputs or not op.outputs:
+        return 0
+    if op.type == "CONV_2D":
+        kernel, spatial = op.weights[0].shape[1:3], slice(1, 3)
+    elif op.type == "Conv":
+        kernel, spatial = op.weights[0].shape[2:4], slice(2, 4)
+    else:
+        return 0
+    same_size = op.inputs[0].shape[spatial] == op.outputs[0].shape[spatial]
+    return op.macs if tuple(kernel) == (3, 3) and same_size else 0
+
+
 def op_features(ops: list[OpInfo]) -> Features:
     """One row per op, for the per-op breakdown of an estimate."""
     compute = np.array([_op_row(op) if costed(op) else [0.0] * len(COMPUTE_TERMS) for op in ops], dtype=float)
     memory = np.array([[op.activation_bytes + op.weight_bytes] if costed(op) else [0.0] for op in ops], dtype=float)
     return Features(compute.reshape(len(ops), len(COMPUTE_TERMS)), memory.reshape(len(ops), len(MEMORY_TERMS)),
-                    np.array([1.0 if costed(op) else 0.0 for op in ops]))
+                    np.array([1.0 if costed(op) else 0.0 for op in ops]),
+                    np.array([float(winograd_macs(op)) for op in ops]))
 
 
 def graph_features(analysis: GraphAnalysis) -> Features:
     per_op = op_features(analysis.ops)
-    return Features(per_op.compute.sum(0), per_op.memory.sum(0), per_op.n_ops.sum())
+    return Features(per_op.compute.sum(0), per_op.memory.sum(0), per_op.n_ops.sum(), float(np.sum(per_op.winograd)))
 
 
 def latency_ms(

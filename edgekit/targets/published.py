@@ -63,6 +63,7 @@ class PublishedRow:
     os_bits: int | None  # None: not stated
     latency_ms: float
     source: str
+    arithmetic: str = "simd"  # simd | scalar | fp16: how the runtime computed (latency_model.macs_per_cycle)
 
 
 @dataclass
@@ -120,11 +121,16 @@ def _os_bits(text: str) -> int | None:
 
 
 def _family(r: dict[str, str], table: dict[str, Any]) -> str | None:
-    for text, family in table.get("notes_families", {}).items():
-        if text in r.get("notes", ""):
-            return family
     fam = table["families"].get(r["source"].strip())
     return fam.get(r["delegate"].strip()) if isinstance(fam, dict) else fam
+
+
+def _arithmetic(r: dict[str, str], family: str, table: dict[str, Any]) -> str:
+    rules = table.get("arithmetic", {})
+    for text, arithmetic in rules.get("notes", {}).items():
+        if text in r.get("notes", ""):
+            return str(arithmetic)
+    return str(rules.get("families", {}).get(family, "simd"))
 
 
 def _parse_row(line: int, r: dict[str, str], specs: dict[str, DeviceSpec], names: dict[str, str],
@@ -147,7 +153,7 @@ def _parse_row(line: int, r: dict[str, str], specs: dict[str, DeviceSpec], names
     if threads is None:
         return f"thread count {r['threads']!r} not understood"
     return PublishedRow(line, model, dtype, family, threads, device, _os_bits(r["os_bits"]),
-                        float(r["latency_ms"]), r["source"].strip())
+                        float(r["latency_ms"]), r["source"].strip(), _arithmetic(r, family, table))
 
 
 def load_published(folder: str | Path = PACKAGE_CALIBRATION, models: set[str] | None = None) -> Calibration:

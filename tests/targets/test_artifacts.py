@@ -6,15 +6,13 @@ from edgekit.artifact import Artifact
 from edgekit.targets import resolve_target
 from edgekit.targets.artifacts import estimate_artifacts
 
-from .test_macs import _onnx_model
-
 
 def _artifact(fmt, quant, path):
     return Artifact(fmt, quant, path, "0" * 64, path.stat().st_size if path.exists() else 0, [], [])
 
 
-def test_each_artifact_gets_an_estimate_or_a_reason(tmp_path):
-    onnx = _artifact("onnx", "fp32", _onnx_model(tmp_path / "m.onnx"))
+def test_each_artifact_gets_an_estimate_or_a_reason(tiny_onnx, tmp_path):
+    onnx = _artifact("onnx", "fp32", tiny_onnx)
     tfjs = _artifact("tfjs", "uint8", tmp_path / "model.json")
     out = estimate_artifacts([onnx, tfjs], resolve_target("rpi4"))
     assert out["onnx-fp32"].runtime == "onnxruntime" and out["onnx-fp32"].fits

@@ -114,10 +114,10 @@ def test_bench_json_errors_name_the_file_and_field(tmp_path):
         parse_bench_json(tmp_path / "nope.json")
 
 
-def test_bench_json_reads_edgekit_bench_results_with_relative_paths(tmp_path):
-    from .test_macs import _onnx_model
+def test_bench_json_reads_edgekit_bench_results_with_relative_paths(tiny_onnx, tmp_path):
+    import shutil
 
-    _onnx_model(tmp_path / "model.onnx")
+    shutil.copy(tiny_onnx, tmp_path / "model.onnx")
     path = _bench(tmp_path, {"schema_version": 1, "results": [
         {"status": "ok", "artifact": {"path": "model.onnx", "format": "onnx", "quant": "fp32"},
          "runtime": {"runtime": "onnxruntime", "threads": 2}, "protocol": {"threads": 2}, "p50_ms": 1.25}]})

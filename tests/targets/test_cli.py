@@ -47,10 +47,10 @@ def test_bad_profile_file_exits_2_naming_file_and_field(tmp_path, capsys):
     assert code == 2 and str(bad) in err and "hardware.cores" in err
 
 
-def test_analyze_and_estimate_an_onnx_file(tmp_path, capsys):
-    from .test_macs import _onnx_model
+def test_analyze_and_estimate_an_onnx_file(tiny_onnx, tmp_path, capsys):
+    import shutil
 
-    path = _onnx_model(tmp_path / "m.onnx")
+    path = shutil.copy(tiny_onnx, tmp_path / "m.onnx")
     code, out, _ = run(capsys, "targets", "analyze", str(path), "--json")
     assert code == 0 and json.loads(out)["total_macs"] == 55296 + 7056 + 3136 + 144 + 324 + 36 + 20
     code, out, _ = run(capsys, "targets", "estimate", str(path), "-t", "rpi4", "--json")

@@ -38,7 +38,7 @@ def test_thread_counts_and_families_are_read_as_the_sources_state_them(cal):
     assert ("pixel3a", "XNNPACK", "mobilenet_v2_1.0_224", "fp32", 2) in by  # "#big cores" on a 2+6 SoC
     assert ("rpi4b", "XNNPACK", "mobilenet_v2_1.0_224", "fp32", 4) in by  # "multi (all cores)"
     assert ("pixel1", "MNV3-README", "mobilenet_v2_1.4_224", "fp32", 1) in by  # "not stated": the paper's 1 core
-    assert {r.family for r in cal.rows if r.device == "rpi5" and r.dtype == "fp32"} == {"ncnn-fp16"}
+    assert {r.family for r in cal.rows if r.device == "rpi5"} == {"ncnn"}
     assert {r.os_bits for r in cal.rows if r.source == "XNNPACK" and r.device == "rpi4b"} == {32, 64}
 
 
@@ -106,3 +106,17 @@ def test_a_runtime_whose_only_source_is_left_out_is_predicted_from_its_group(pub
     assert t[layout.at("grp:native:fp32")] < -0.1  # learned from XNNPACK, the other runtime of its kind
     committed = load_fitted()["factors"]
     assert committed["dotprod"]["fp32"] == 1.0 and committed["dotprod"]["int8"] > 1.0
+
+
+def test_too_few_calibration_models_is_a_clear_error(tmp_path):
+    import json
+
+    from edgekit.errors import UsageError
+
+    data = json.loads(PACKAGE_FEATURES.read_text())
+    data["models"] = {k: v for k, v in data["models"].items() if k == "mobilenet_v1_0.25_224"}
+    subset = tmp_path / "model_features.json"
+    subset.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="1 calibration model") as info:
+        fit_published(features_path=subset)
+    assert "without --models" in info.value.hint

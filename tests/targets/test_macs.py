@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -65,36 +63,8 @@ def test_tflite_peak_activation_is_largest_live_pair(tiny_tflite):
     assert analyze(tiny_tflite["int8"]).peak_activation_bytes < a.peak_activation_bytes
 
 
-def _onnx_model(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    def init(name, shape):
-        return numpy_helper.from_array(np.zeros(shape, np.float32), name)
-
-    nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-        helper.make_node("Conv", ["c1", "w2"], ["c2"], group=8, strides=[2, 2]),
-        helper.make_node("Conv", ["c2", "w3"], ["c3"]),
-        helper.make_node("MaxPool", ["c3"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("AveragePool", ["p1"], ["p2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-        helper.make_node("GlobalAveragePool", ["p2"], ["g"]),
-        helper.make_node("Flatten", ["g"], ["f"]),
-        helper.make_node("Gemm", ["f", "w4", "b4"], ["y"], transB=1),
-    ]
-    graph = helper.make_graph(
-        nodes, "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
-        [init("w1", (8, 3, 3, 3)), init("b1", (8,)), init("w2", (16, 1, 3, 3)), init("w3", (4, 16, 1, 1)),
-         init("w4", (5, 4)), init("b4", (5,))],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
-
-
-def test_onnx_macs_match_hand_counts(tmp_path):
-    a = analyze(_onnx_model(tmp_path / "tiny.onnx"))
+def test_onnx_macs_match_hand_counts(tiny_onnx):
+    a = analyze(tiny_onnx)
     macs = {(op.type, op.op_class): op.macs for op in a.ops}
     assert macs[("Conv", "conv")] == EXPECTED["conv"]
     assert macs[("Conv", "depthwise")] == EXPECTED["depthwise"]
