@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from edgekit.errors import UsageError
+from edgekit.targets.latency_model import ARITHMETIC
 
 PACKAGE_CALIBRATION = Path(__file__).parent / "calibration"
 LATENCY_CSV = "published_latency.csv"
@@ -127,10 +128,11 @@ def _family(r: dict[str, str], table: dict[str, Any]) -> str | None:
 
 def _arithmetic(r: dict[str, str], family: str, table: dict[str, Any]) -> str:
     rules = table.get("arithmetic", {})
-    for text, arithmetic in rules.get("notes", {}).items():
-        if text in r.get("notes", ""):
-            return str(arithmetic)
-    return str(rules.get("families", {}).get(family, "simd"))
+    by_note = [a for text, a in rules.get("notes", {}).items() if text in r.get("notes", "")]
+    arithmetic = str(by_note[0] if by_note else rules.get("families", {}).get(family, "simd"))
+    if arithmetic not in ARITHMETIC:
+        raise UsageError(f"{DEVICES_YAML}: arithmetic: {arithmetic!r} is not one of {', '.join(ARITHMETIC)}")
+    return arithmetic
 
 
 def _parse_row(line: int, r: dict[str, str], specs: dict[str, DeviceSpec], names: dict[str, str],

@@ -70,3 +70,15 @@ def test_design_applies_winograd_to_its_runtime_family_only():
         else:
             assert np.array_equal(wino.compute[i], plain.compute[i])
     assert any(r.family == "ncnn" and features[(r.model, r.dtype)].winograd > 0 for r in plain.rows)
+
+
+def test_unknown_arithmetic_in_devices_yaml_names_the_file_and_field(tmp_path):
+    import shutil
+
+    from edgekit.errors import UsageError
+
+    shutil.copy(PACKAGE_CALIBRATION / "published_latency.csv", tmp_path)
+    text = (PACKAGE_CALIBRATION / "devices.yaml").read_text()
+    (tmp_path / "devices.yaml").write_text(text.replace("tfjs-wasm: scalar", "tfjs-wasm: scalr"))
+    with pytest.raises(UsageError, match=r"devices.yaml: arithmetic: 'scalr'"):
+        load_published(tmp_path)
