@@ -23,7 +23,7 @@ import yaml
 from edgekit.errors import UsageError
 from edgekit.fsutil import atomic_write_text
 from edgekit.targets.bench_input import Measurement
-from edgekit.targets.fitted import load_fitted
+from edgekit.targets.fitted import load_fitted, runtime_arithmetic
 from edgekit.targets.latency_model import COMPUTE_TERMS, MEMORY_TERMS, latency_ms, macs_per_cycle
 from edgekit.targets.numerics import error_metrics, levenberg_marquardt
 from edgekit.targets.profile import Calibration, TargetProfile
@@ -58,7 +58,8 @@ def _base_terms(base: TargetProfile, m: Measurement, published: dict[str, Any]) 
     return {"compute_cost": np.array([published["compute_cost"][m.dtype][c] for c in COMPUTE_TERMS]),
             "memory_cost": np.array([published["memory_cost"][m.dtype][k] for k in MEMORY_TERMS]),
             "overhead_us": published["overhead_us"], "clock_ghz": hw.clock_ghz,
-            "macs_per_cycle": macs_per_cycle(hw.fp32_macs_per_cycle, hw.dotprod, m.dtype),
+            "macs_per_cycle": macs_per_cycle(hw.fp32_macs_per_cycle, hw.dotprod, m.dtype,
+                                             runtime_arithmetic(load_fitted(), m.runtime), hw.simd_bits),
             "bandwidth_gbs": hw.mem_bandwidth_gbs}
 
 

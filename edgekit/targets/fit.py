@@ -23,8 +23,9 @@ from edgekit.targets.published import DeviceSpec, PublishedRow
 
 REFERENCE_FAMILY = "tflite"  # its factors are 1: the other runtime families are relative to it
 # Runtimes of one kind share a term, so a runtime whose only source is held out is predicted from
-# its kind: operator-library benchmarks with hand-tuned kernels (XNNPACK, ncnn), browsers (TF.js).
-FAMILY_GROUPS = {"xnnpack": "native", "ncnn": "native", "tfjs-wasm": "tfjs", "tfjs-wasm-simd": "tfjs"}
+# its kind: operator libraries with hand-tuned kernels (XNNPACK, ncnn), and TF.js's wasm backend,
+# which runs XNNPACK's kernels compiled to WebAssembly (its wasm arithmetic is in devices.yaml).
+FAMILY_GROUPS = {"xnnpack": "native", "ncnn": "native", "tfjs-wasm": "native", "tfjs-wasm-simd": "native"}
 
 # Prior (centre, sigma) of each parameter kind, in log space (parallel share: logit space).
 PRIORS = {

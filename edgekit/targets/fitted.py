@@ -114,6 +114,17 @@ def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path =
     return PublishedFit(d, layout, fit.fit_theta(d, layout), len(cal.skipped), table)
 
 
+def estimate_arithmetic(table: dict[str, Any]) -> dict[str, str]:
+    """Per edgekit runtime, the arithmetic its estimate family was fitted with (devices.yaml)."""
+    by_family = table.get("arithmetic", {}).get("families", {})
+    return {runtime: str(by_family.get(family, "simd")) for runtime, family in table.get("estimate_families", {}).items()}
+
+
+def runtime_arithmetic(fitted: dict[str, Any], runtime: str | None) -> str:
+    """How RUNTIME computes in the latency model: its estimates must use the fit's arithmetic."""
+    return fitted.get("estimate_arithmetic", {}).get(runtime or "", "simd")
+
+
 def build_fitted(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = PACKAGE_FEATURES) -> dict[str, Any]:
     """Fit on every usable published row, cross-validate, and return fitted.json's content."""
     pf = fit_published(calibration, features_path)
@@ -130,6 +141,7 @@ def build_fitted(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = 
         "priors": {k: {"center": c, "sigma": s} for k, (c, s) in fit.PRIORS.items()},
         "reference_family": fit.REFERENCE_FAMILY,
         "estimate_families": dict(pf.table.get("estimate_families", {})),
+        "estimate_arithmetic": estimate_arithmetic(pf.table),
         "factors": factors(pf.theta, pf.layout, d),
         "device_specs": {k: vars(v) for k, v in sorted(specs.items())},
         "training": error_metrics(fit.predict(pf.theta, pf.layout, d), d.actual),

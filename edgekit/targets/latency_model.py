@@ -16,7 +16,8 @@ P = clock x MACs per cycle (MACs per ns) and memory bandwidth W (bytes per ns), 
 - Runtimes whose 3x3 stride-1 convolutions use Winograd kernels (ncnn) do fewer multiplies there:
   those MACs count 1/reduction (see `winograd_macs`); the TFLite interpreter and XNNPACK use GEMM.
 - P depends on the arithmetic the runtime uses, not only on the model's dtype: wasm without SIMD
-  runs scalar code (one lane of the SIMD width), and fp16 arithmetic packs twice the fp32 lanes.
+  runs scalar code (one lane of the SIMD width), fp16 arithmetic packs twice the fp32 lanes, and
+  WebAssembly has no fused multiply-add, so a MAC there is two instructions (half the peak).
 The model is linear in the per-op quantities, so a graph's latency is the sum over its ops, and
 the same function serves one op, one graph, or a matrix of graphs.
 """
@@ -42,7 +43,9 @@ MEMORY_TERMS = ("bytes",)
 COMPUTE_DTYPES = ("fp32", "int8")
 
 
-ARITHMETIC = ("simd", "scalar", "fp16")  # how a runtime computes: SIMD lanes of the dtype, scalar, fp16 SIMD
+# How a runtime computes: SIMD lanes of the dtype, scalar, fp16 SIMD; the wasm- kinds are the
+# same lanes in WebAssembly code.
+ARITHMETIC = ("simd", "scalar", "fp16", "wasm-simd", "wasm-scalar")
 
 
 def macs_per_cycle(fp32_macs_per_cycle: float, dotprod: bool, dtype: str,
@@ -52,14 +55,19 @@ def macs_per_cycle(fp32_macs_per_cycle: float, dotprod: bool, dtype: str,
     int8 without the dot-product extension widens to 16 bits (SMLAL: twice the fp32 lanes);
     with it, SDOT does 4 int8 MACs per 32-bit lane (four times the fp32 lanes). Scalar code
     (wasm without SIMD) uses one 32-bit lane of the SIMD_BITS-wide datapath; fp16 arithmetic
-    fits twice as many lanes as fp32.
+    fits twice as many lanes as fp32. WebAssembly (the MVP and SIMD128) has no fused
+    multiply-add: its kernels issue a multiply and an add where native code issues one FMA on the
+    same pipes, so wasm code reaches half the peak (relaxed SIMD's madd came after these results).
     """
     peak = float(fp32_macs_per_cycle)
     if dtype == "int8":
         peak *= 4.0 if dotprod else 2.0
-    if arithmetic == "scalar":
-        return peak * 32.0 / max(simd_bits, 32)
-    return peak * 2.0 if arithmetic == "fp16" else peak
+    lanes = arithmetic.removeprefix("wasm-")
+    if lanes == "scalar":
+        peak *= 32.0 / max(simd_bits, 32)
+    elif lanes == "fp16":
+        peak *= 2.0
+    return peak / 2.0 if arithmetic.startswith("wasm-") else peak
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,16 @@ def test_32_bit_os_applies_the_fitted_32_bit_factor():
     g = mobile_like()
     ratio = estimate(g, rpi4_32, quant="fp32").latency_ms / estimate(g, rpi4, quant="fp32").latency_ms
     assert ratio == pytest.approx(load_fitted()["factors"]["os32"]["fp32"], rel=1e-3)
+
+
+def test_browser_estimate_computes_at_the_wasm_peak_it_was_fitted_at(monkeypatch):
+    """TF.js's family factor was fitted with wasm's half peak (no FMA): estimating it at the native
+    peak would make compute twice as fast and leave memory and per-op time as they are."""
+    from edgekit.targets import estimator
+    from edgekit.targets.fitted import load_fitted
+
+    g = mobile_like()
+    wasm = _est(g, "browser", "fp32").latency_ms
+    native = {**load_fitted(), "estimate_arithmetic": {"tfjs-browser": "simd"}}
+    monkeypatch.setattr(estimator, "load_fitted", lambda: native)
+    assert 1.0 < wasm / _est(g, "browser", "fp32").latency_ms < 2.0

@@ -1,4 +1,4 @@
-"""How a runtime computes: Winograd 3x3 kernels, scalar wasm and fp16 arithmetic in the latency model."""
+"""How a runtime computes: Winograd 3x3 kernels, wasm (no FMA, scalar without SIMD) and fp16 arithmetic in the latency model."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def test_winograd_reduction_lowers_only_the_eligible_conv_work(conv_strides_tfli
     ("fp32", False, "fp16", 16.0),  # twice the lanes
     ("int8", False, "simd", 16.0),
     ("int8", True, "simd", 32.0),
+    ("fp32", False, "wasm-simd", 4.0),  # no fused multiply-add: a multiply and an add per MAC
+    ("fp32", False, "wasm-scalar", 1.0),  # one lane, and no FMA
 ])
 def test_peak_follows_the_arithmetic_the_runtime_uses(dtype, dotprod, arithmetic, expected):
     assert macs_per_cycle(8.0, dotprod, dtype, arithmetic, simd_bits=128) == expected
@@ -50,8 +52,8 @@ def test_peak_follows_the_arithmetic_the_runtime_uses(dtype, dotprod, arithmetic
 
 def test_published_rows_say_how_their_runtime_computed():
     rows = load_published().rows
-    assert {r.arithmetic for r in rows if r.family == "tfjs-wasm"} == {"scalar"}
-    assert {r.arithmetic for r in rows if r.family == "tfjs-wasm-simd"} == {"simd"}
+    assert {r.arithmetic for r in rows if r.family == "tfjs-wasm"} == {"wasm-scalar"}
+    assert {r.arithmetic for r in rows if r.family == "tfjs-wasm-simd"} == {"wasm-simd"}
     # RPi 5 ncnn fp32 rows the source notes as fp16 arithmetic; its int8 rows are not
     assert {(r.dtype, r.arithmetic) for r in rows if r.device == "rpi5"} == {("fp32", "fp16"), ("int8", "simd")}
     assert {r.arithmetic for r in rows if r.family in ("tflite", "xnnpack")} == {"simd"}
@@ -79,6 +81,15 @@ def test_unknown_arithmetic_in_devices_yaml_names_the_file_and_field(tmp_path):
 
     shutil.copy(PACKAGE_CALIBRATION / "published_latency.csv", tmp_path)
     text = (PACKAGE_CALIBRATION / "devices.yaml").read_text()
-    (tmp_path / "devices.yaml").write_text(text.replace("tfjs-wasm: scalar", "tfjs-wasm: scalr"))
+    (tmp_path / "devices.yaml").write_text(text.replace("tfjs-wasm: wasm-scalar", "tfjs-wasm: scalr"))
     with pytest.raises(UsageError, match=r"devices.yaml: arithmetic: 'scalr'"):
         load_published(tmp_path)
+
+
+def test_estimates_use_the_arithmetic_their_runtime_family_was_fitted_with():
+    from edgekit.targets.fitted import load_fitted, runtime_arithmetic
+
+    fitted = load_fitted()
+    assert fitted["estimate_families"]["tfjs-browser"] == "tfjs-wasm-simd"
+    assert runtime_arithmetic(fitted, "tfjs-browser") == "wasm-simd"
+    assert runtime_arithmetic(fitted, "litert") == "simd"
