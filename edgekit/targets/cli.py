@@ -111,7 +111,7 @@ def fit(
 @app.command(epilog="Examples:\n\n  edgekit targets evaluate\n\n  edgekit targets evaluate --models 'mobilenet*' --cache /tmp/zoo\n\n  edgekit targets evaluate --json > evaluation.json\n\n"
              "Converts each calibration model to TFLite fp32 and int8 (minutes the first time; cached), then fits and cross-validates.")
 def evaluate(
-    models: List[str] = typer.Option([], "--models", "-m", help="Globs over calibration model names (repeatable). Default: all."),
+    models: List[str] = typer.Option([], "--models", "-m", help="Globs over calibration model names (repeatable): fit on those only, features to model_features-selected.json. Default: all."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Where converted models are kept (default: ~/.cache/edgekit/calibration-models)."),
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Folder with published_latency.csv (default: the shipped copy)."),

@@ -78,11 +78,17 @@ def profiles_by_device() -> dict[str, list[str]]:
     return out
 
 
+def features_path(cache: Path, patterns: list[str] | None) -> Path:
+    """Where the features of this run go. A run on some models only writes its own file, so the
+    full set (the one to copy into the package for a refit) is never replaced by a subset."""
+    return cache / ("model_features-selected.json" if patterns else "model_features.json")
+
+
 def evaluate(patterns: list[str] | None, cache: Path, calibration: Path = PACKAGE_CALIBRATION,
              progress: Callable[[str], None] = lambda _: None) -> Evaluation:
     models = zoo.select(patterns)
     entries, checks, failures = build_features(models, cache, calibration, progress)
-    path = feats.save_features(cache / "model_features.json", entries)
+    path = feats.save_features(features_path(cache, patterns), entries)
     progress("fitting and cross-validating")
     fitted = build_fitted(calibration, path)
     return Evaluation(fitted, checks, failures, path, profiles_by_device())

@@ -10,7 +10,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_evaluate_converts_checks_macs_and_reports_held_out_error(tmp_path):
+    full = tmp_path / "model_features.json"
+    full.write_text('{"the full set": "from an earlier run on all models"}')
     ev = evaluate(["mobilenet_v1_0.25_224", "mobilenet_v3_*"], tmp_path)
+    assert ev.features_path == tmp_path / "model_features-selected.json"
+    assert full.read_text() == '{"the full set": "from an earlier run on all models"}'  # a subset never replaces it
     report = ev.to_dict()
     assert not report["failures"]
     checks = {c["model"]: c for c in report["mac_checks"]}
