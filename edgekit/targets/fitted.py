@@ -21,7 +21,7 @@ from edgekit.targets import fit
 from edgekit.targets.features import PACKAGE_FEATURES, load_features
 from edgekit.targets.latency_model import COMPUTE_DTYPES, COMPUTE_TERMS, MEMORY_TERMS
 from edgekit.targets.numerics import error_metrics
-from edgekit.targets.published import DEVICES_YAML, LATENCY_CSV, PACKAGE_CALIBRATION, load_device_table, load_published
+from edgekit.targets.published import DEVICES_YAML, LATENCY_CSV, PACKAGE_CALIBRATION, DeviceSpec, load_published
 
 FITTED_PATH = Path(__file__).parent / "fitted.json"
 SCHEMA = 1
@@ -98,20 +98,20 @@ class PublishedFit:
     theta: np.ndarray
     skipped: int
     table: dict[str, Any]
+    specs: dict[str, DeviceSpec]
 
 
 def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = PACKAGE_FEATURES) -> PublishedFit:
     """Fit on every usable published row (no cross-validation)."""
     features = load_features(features_path)
     cal = load_published(calibration, models={m for m, _ in features})
-    _, table = load_device_table(Path(calibration))
-    d = fit.make_design(cal.rows, features, cal.devices, table.get("winograd", {}))
+    d = fit.make_design(cal.rows, features, cal.devices, cal.table.get("winograd", {}))
     if len(d.rows) < 10:
         raise UsageError(f"only {len(d.rows)} usable published rows in {calibration} for the {len({m for m, _ in features})} "
                          f"calibration model(s) in {features_path}: too few to fit",
                          hint="build more calibration models: `edgekit targets evaluate` without --models builds all of them")
     layout = fit.make_layout(d.rows)
-    return PublishedFit(d, layout, fit.fit_theta(d, layout), len(cal.skipped), table)
+    return PublishedFit(d, layout, fit.fit_theta(d, layout), len(cal.skipped), cal.table, cal.devices)
 
 
 def estimate_arithmetic(table: dict[str, Any]) -> dict[str, str]:
@@ -132,7 +132,6 @@ def build_fitted(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = 
     devices_yaml = Path(calibration) / DEVICES_YAML
     inputs = [Path(calibration) / LATENCY_CSV, Path(features_path),
               devices_yaml if devices_yaml.is_file() else PACKAGE_CALIBRATION / DEVICES_YAML]
-    specs, _ = load_device_table(Path(calibration))
     return {
         "schema": SCHEMA,
         "generated_by": "edgekit targets fit",
@@ -143,7 +142,7 @@ def build_fitted(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = 
         "estimate_families": dict(pf.table.get("estimate_families", {})),
         "estimate_arithmetic": estimate_arithmetic(pf.table),
         "factors": factors(pf.theta, pf.layout, d),
-        "device_specs": {k: vars(v) for k, v in sorted(specs.items())},
+        "device_specs": {k: vars(v) for k, v in sorted(pf.specs.items())},
         "training": error_metrics(fit.predict(pf.theta, pf.layout, d), d.actual),
         "held_out": held_out_section(d, fit.cross_validate(d, pf.layout)),
     }

@@ -72,6 +72,7 @@ class Calibration:
     rows: list[PublishedRow]
     skipped: list[tuple[int, str]]  # (CSV line, reason)
     devices: dict[str, DeviceSpec]
+    table: dict[str, Any]  # devices.yaml as read: families, arithmetic, winograd, estimate_families
 
 
 def load_device_table(folder: Path) -> tuple[dict[str, DeviceSpec], dict[str, Any]]:
@@ -176,4 +177,4 @@ def load_published(folder: str | Path = PACKAGE_CALIBRATION, models: set[str] | 
                 skipped.append((line, f"model {parsed.model} not selected"))
             else:
                 rows.append(parsed)
-    return Calibration(rows, skipped, specs)
+    return Calibration(rows, skipped, specs, table)
