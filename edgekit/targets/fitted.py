@@ -101,15 +101,25 @@ class PublishedFit:
     specs: dict[str, DeviceSpec]
 
 
+def _require_rows(d: fit.Design, calibration: Path, features_path: Path, n_models: int) -> None:
+    """Enough rows to fit, and to hold each source and each architecture out with something left."""
+    sources = sorted({r.source for r in d.rows})
+    architectures = sorted({fit.architecture(r.model) for r in d.rows})
+    if len(d.rows) >= 10 and len(sources) > 1 and len(architectures) > 1:
+        return
+    raise UsageError(f"the {n_models} calibration model(s) in {features_path} have {len(d.rows)} usable published rows in "
+                     f"{calibration}, from source(s) {', '.join(sources) or '-'} and architecture(s) "
+                     f"{', '.join(architectures) or '-'}: a fit needs 10 rows, and held-out error needs two sources "
+                     "and two architectures",
+                     hint="build more calibration models: `edgekit targets evaluate` without --models builds all of them")
+
+
 def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = PACKAGE_FEATURES) -> PublishedFit:
     """Fit on every usable published row (no cross-validation)."""
     features = load_features(features_path)
     cal = load_published(calibration, models={m for m, _ in features})
     d = fit.make_design(cal.rows, features, cal.devices, cal.table.get("winograd", {}))
-    if len(d.rows) < 10:
-        raise UsageError(f"only {len(d.rows)} usable published rows in {calibration} for the {len({m for m, _ in features})} "
-                         f"calibration model(s) in {features_path}: too few to fit",
-                         hint="build more calibration models: `edgekit targets evaluate` without --models builds all of them")
+    _require_rows(d, calibration, features_path, len({m for m, _ in features}))
     layout = fit.make_layout(d.rows)
     return PublishedFit(d, layout, fit.fit_theta(d, layout), len(cal.skipped), cal.table, cal.devices)
 

@@ -5,6 +5,7 @@ on). EfficientNet-Lite is not in keras.applications; it is built here from its p
 (EfficientNet-B0 blocks without squeeze-excitation, ReLU6, stem and head not scaled, first and
 last stage repeats not scaled; tensorflow/tpu models/official/efficientnet/lite). Each build is
 checked against the published MAC count in calibration/model_macs.csv by `targets evaluate`.
+The SqueezeNet and MobileNetV3 graphs of ncnn's benchmark are rebuilt in zoo_ncnn.py.
 
 TensorFlow is imported inside functions only: importing this module is cheap.
 """
@@ -24,12 +25,13 @@ from typing import Any, Callable
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes
 from edgekit.quiet import quiet_native_stderr
+from edgekit.targets import zoo_ncnn
 
 
 @dataclass(frozen=True)
 class ZooModel:
     key: str  # mobilenet_v2_1.0_224
-    builder: str  # keras.applications class name, or "efficientnet_lite"
+    builder: str  # keras.applications class name, or a builder of build() (a key of _ARCHITECTURES)
     resolution: int
     kwargs: dict[str, Any] = field(default_factory=dict)
     macs_name: str = ""  # the model's row in model_macs.csv, for the MAC-count check
@@ -37,7 +39,12 @@ class ZooModel:
     @property
     def arch(self) -> str:
         """The architecture, whatever the width or resolution: leave-one-model-out holds out all of it."""
-        return self.builder if self.builder != "efficientnet_lite" else "EfficientNetLite"
+        return _ARCHITECTURES.get(self.builder, self.builder)
+
+
+# Builders of the models keras.applications lacks, and the architecture each belongs to.
+_ARCHITECTURES = {"efficientnet_lite": "EfficientNetLite", "ncnn_squeezenet": "SqueezeNet",
+                  "ncnn_mobilenet_v3": "MobileNetV3Large"}
 
 
 def _zoo() -> dict[str, ZooModel]:
@@ -56,6 +63,9 @@ def _zoo() -> dict[str, ZooModel]:
         ZooModel("resnet101_v2_299", "ResNet101V2", 299, {}),
         *(ZooModel(f"efficientnet_lite{i}_{r}", "efficientnet_lite", r, {"width": w, "depth": d}, f"EfficientNet-Lite{i}")
           for i, (w, d, r) in enumerate([(1.0, 1.0, 224), (1.0, 1.1, 240), (1.1, 1.2, 260), (1.2, 1.4, 280), (1.4, 1.8, 300)])),
+        # The graphs ncnn's benchmark runs (zoo_ncnn.py): only its README publishes them.
+        ZooModel("ncnn_squeezenet_v1.1_227", "ncnn_squeezenet", 227, {}, "SqueezeNet 1.1 (ncnn benchmark graph)"),
+        ZooModel("ncnn_mobilenet_v3_224", "ncnn_mobilenet_v3", 224, {}, "MobileNetV3-Large (ncnn benchmark graph)"),
     ]
     return {m.key: m for m in models}
 
@@ -116,8 +126,10 @@ def efficientnet_lite(resolution: int, width: float, depth: float) -> Any:
 
 
 def build(model: ZooModel) -> Any:
-    if model.builder == "efficientnet_lite":
-        return efficientnet_lite(model.resolution, **model.kwargs)
+    builders = {"efficientnet_lite": efficientnet_lite, "ncnn_squeezenet": zoo_ncnn.squeezenet_v11,
+                "ncnn_mobilenet_v3": zoo_ncnn.mobilenet_v3}
+    if model.builder in builders:
+        return builders[model.builder](model.resolution, **model.kwargs)
     import keras
 
     cls: Callable[..., Any] = getattr(keras.applications, model.builder)

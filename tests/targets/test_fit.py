@@ -120,3 +120,16 @@ def test_too_few_calibration_models_is_a_clear_error(tmp_path):
     with pytest.raises(UsageError, match="1 calibration model") as info:
         fit_published(features_path=subset)
     assert "without --models" in info.value.hint
+
+
+def test_one_source_is_a_clear_error_not_a_failed_cross_validation(tmp_path):
+    import json
+
+    from edgekit.errors import UsageError
+
+    data = json.loads(PACKAGE_FEATURES.read_text())
+    data["models"] = {k: v for k, v in data["models"].items() if k.startswith("ncnn_")}  # only ncnn publishes them
+    subset = tmp_path / "model_features.json"
+    subset.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="source[(]s[)] NCNN and architecture[(]s[)] MobileNetV3Large, SqueezeNet"):
+        fit_published(features_path=subset)
