@@ -24,7 +24,7 @@ from edgekit.errors import UsageError
 from edgekit.fsutil import atomic_write_text
 from edgekit.targets.bench_input import Measurement
 from edgekit.targets.fitted import load_fitted, runtime_arithmetic
-from edgekit.targets.latency_model import COMPUTE_TERMS, MEMORY_TERMS, latency_ms, macs_per_cycle
+from edgekit.targets.latency_model import COMPUTE_TERMS, MEMORY_TERMS, latency_ms, macs_per_cycle, parallel_share
 from edgekit.targets.numerics import error_metrics, levenberg_marquardt
 from edgekit.targets.profile import Calibration, TargetProfile
 
@@ -69,7 +69,8 @@ def _predict(theta: np.ndarray, lay: UserLayout, ms: list[Measurement], base: Ta
         terms = _base_terms(base, m, published)
         mult = np.array([math.exp(theta[i]) if (i := lay.at(f"mult:{c}")) is not None else 1.0 for c in COMPUTE_TERMS])
         i_par = lay.at(f"par:{m.dtype}")
-        parallel = 1 / (1 + math.exp(-theta[i_par])) if i_par is not None else published["parallel"][m.dtype]
+        parallel = parallel_share(1 / (1 + math.exp(-theta[i_par])) if i_par is not None else published["parallel"][m.dtype],
+                                  published.get("parallel_bandwidth_exponent", 0.0), base.hardware.core_bandwidth_gbs)
         terms["compute_cost"] = terms["compute_cost"] * mult
         scale = math.exp(theta[lay.at(f"scale:{m.dtype}")])
         f = m.features

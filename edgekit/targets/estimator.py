@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.targets.analysis.graph import GraphAnalysis
 from edgekit.targets.fitted import load_fitted, runtime_arithmetic
-from edgekit.targets.latency_model import COMPUTE_TERMS, MEMORY_TERMS, latency_ms, macs_per_cycle, op_features
+from edgekit.targets.latency_model import COMPUTE_TERMS, MEMORY_TERMS, latency_ms, macs_per_cycle, parallel_share, op_features
 from edgekit.targets.memory import MemoryVerdict, memory_verdict
 from edgekit.targets.opsupport import FORMAT_RUNTIMES, float_kernels_on_mcu, unsupported_ops
 from edgekit.targets.profile import TargetProfile
@@ -151,7 +151,8 @@ def _latency(analysis: GraphAnalysis, profile: TargetProfile, runtime: str, dtyp
         f.compute, f.memory, f.n_ops,
         compute_cost=np.array([factors["compute_cost"][dtype][c] * mult.get(c, 1.0) for c in COMPUTE_TERMS]),
         memory_cost=np.array([factors["memory_cost"][dtype][m] for m in MEMORY_TERMS]),
-        overhead_us=factors["overhead_us"], parallel=parallel, clock_ghz=hw.clock_ghz,
+        overhead_us=factors["overhead_us"], clock_ghz=hw.clock_ghz,
+        parallel=parallel_share(parallel, factors.get("parallel_bandwidth_exponent", 0.0), hw.core_bandwidth_gbs),
         macs_per_cycle=macs_per_cycle(hw.fp32_macs_per_cycle, hw.dotprod, dtype, runtime_arithmetic(fitted, runtime), hw.simd_bits),
         bandwidth_gbs=hw.mem_bandwidth_gbs, threads=threads, scale=scale,
     )

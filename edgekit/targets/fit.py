@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekit.targets import zoo
-from edgekit.targets.latency_model import COMPUTE_DTYPES, COMPUTE_TERMS, MEMORY_TERMS, Features, latency_ms, macs_per_cycle
+from edgekit.targets.latency_model import (COMPUTE_DTYPES, COMPUTE_TERMS, MEMORY_TERMS, Features, latency_ms, macs_per_cycle,
+                                           parallel_share)
 from edgekit.targets.numerics import levenberg_marquardt
 from edgekit.targets.published import DeviceSpec, PublishedRow
 
@@ -33,6 +34,7 @@ PRIORS = {
     "mem": (0.0, 2.0),
     "ovh": (0.0, 3.0),
     "par": (math.log(0.8 / 0.2), 2.0),
+    "parbw": (0.0, 1.0),  # exponent of bandwidth per core in the parallel share's logit: none
     "os32": (0.0, 0.3),
     "fam": (0.0, 0.7),
     "grp": (0.0, 0.7),
@@ -57,10 +59,12 @@ class Design:
     os32: np.ndarray
     actual: np.ndarray
     dot: np.ndarray  # int8 on a core with the dot-product extension (SDOT): the "dot" factor applies
+    core_bandwidth: np.ndarray  # bandwidth over the cores that run the threads (big cores)
 
     def subset(self, mask: np.ndarray) -> "Design":
         idx = np.flatnonzero(mask)
-        names = ("compute", "memory", "n_ops", "clock", "lanes", "bandwidth", "threads", "os32", "actual", "dot")
+        names = ("compute", "memory", "n_ops", "clock", "lanes", "bandwidth", "threads", "os32", "actual", "dot",
+                 "core_bandwidth")
         return Design(rows=[self.rows[i] for i in idx], **{k: getattr(self, k)[idx] for k in names})
 
 
@@ -84,6 +88,7 @@ def make_design(rows: list[PublishedRow], features: dict[tuple[str, str], Featur
         os32=np.array([r.os_bits == 32 for r in rows]),
         actual=np.array([r.latency_ms for r in rows]),
         dot=np.array([x.dotprod and r.dtype == "int8" for x, r in zip(s, rows)]),
+        core_bandwidth=np.array([d.mem_bandwidth_gbs / d.big_cores for d in s]),
     )
 
 
@@ -110,7 +115,7 @@ class Layout:
 def make_layout(rows: list[PublishedRow]) -> Layout:
     dtypes = [d for d in COMPUTE_DTYPES if any(r.dtype == d for r in rows)]
     names = [f"cls:{c}:{d}" for d in dtypes for c in COMPUTE_TERMS]
-    names += [f"mem:{m}:{d}" for d in dtypes for m in MEMORY_TERMS] + [f"par:{d}" for d in dtypes] + ["ovh"]
+    names += [f"mem:{m}:{d}" for d in dtypes for m in MEMORY_TERMS] + [f"par:{d}" for d in dtypes] + ["parbw", "ovh"]
     names += [f"os32:{d}" for d in dtypes if any(r.os_bits == 32 and r.dtype == d for r in rows)]
     names += sorted({f"fam:{r.family}:{r.dtype}" for r in rows if r.family != REFERENCE_FAMILY})
     names += sorted({group_param(r) for r in rows if r.family in FAMILY_GROUPS})
@@ -134,7 +139,8 @@ def predict(theta: np.ndarray, layout: Layout, d: Design) -> np.ndarray:
     return latency_ms(
         d.compute, d.memory, d.n_ops,
         compute_cost=np.exp(t[cls]), memory_cost=np.exp(t[mem]),
-        overhead_us=math.exp(t[layout.at("ovh")]), parallel=1.0 / (1.0 + np.exp(-pick("par:{r.dtype}"))),
+        overhead_us=math.exp(t[layout.at("ovh")]),
+        parallel=parallel_share(1.0 / (1.0 + np.exp(-pick("par:{r.dtype}"))), t[layout.at("parbw")], d.core_bandwidth),
         clock_ghz=d.clock, macs_per_cycle=d.lanes, bandwidth_gbs=d.bandwidth, threads=d.threads, scale=np.exp(log_scale),
     )
 

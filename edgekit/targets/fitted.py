@@ -48,6 +48,7 @@ def factors(theta: np.ndarray, layout: fit.Layout, d: fit.Design) -> dict[str, A
         "compute_cost": {q: {c: _factor(theta, layout, f"cls:{c}:{q}") for c in COMPUTE_TERMS} for q in dtypes},
         "memory_cost": {q: {m: _factor(theta, layout, f"mem:{m}:{q}") for m in MEMORY_TERMS} for q in dtypes},
         "parallel": {q: float(1.0 / (1.0 + math.exp(-t[layout.at(f"par:{q}")]))) for q in dtypes},
+        "parallel_bandwidth_exponent": float(t[layout.at("parbw")]),
         "overhead_us": _factor(theta, layout, "ovh"),
         "os32": {q: _factor(theta, layout, f"os32:{q}") for q in dtypes},
         "dotprod": {q: _factor(theta, layout, "dot") if q == "int8" else 1.0 for q in dtypes},

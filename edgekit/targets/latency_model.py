@@ -9,7 +9,11 @@ P = clock x MACs per cycle (MACs per ns) and memory bandwidth W (bytes per ns), 
   convolutions reach a smaller share of peak than 1x1 convolutions, so a MAC costs more there.
 - byte_cost turns bytes moved into time at the device's bandwidth; it does not shrink with
   threads, which is why 4 threads on a Raspberry Pi give 1.5-2.3x, not 4x.
-- speedup(n) = 1 / ((1 - p) + p / n) (Amdahl) with a fitted parallel share p per dtype.
+- speedup(n) = 1 / ((1 - p) + p / n) (Amdahl). The parallel share p is fitted per dtype at 4 GB/s
+  of memory bandwidth per core (the device's bandwidth over the cores that run the threads: its
+  big cores), with a fitted exponent b for how the serial share shrinks with more:
+  logit(p) = logit(p_4GB/s) + b * log(W / cores / 4 GB/s). Four threads on a Raspberry Pi (32-bit
+  LPDDR shared by four cores: 1-3 GB/s each) scale worse than four on a phone's big cores (7-15).
 - overhead: a fixed cost per op (dispatch, packing), in microseconds at 1 GHz.
 - scale = exp(device term + runtime family term + 32-bit OS term + int8-on-SDOT term): how this
   device and runtime differ from what their specs alone predict.
@@ -146,13 +150,29 @@ def graph_features(analysis: GraphAnalysis) -> Features:
     return Features(per_op.compute.sum(0), per_op.memory.sum(0), per_op.n_ops.sum(), float(np.sum(per_op.winograd)))
 
 
+PARALLEL_REFERENCE_GBS = 4.0  # memory bandwidth per core at which the fitted parallel share applies
+
+
+def parallel_share(parallel: np.ndarray | float, bandwidth_exponent: np.ndarray | float,
+                   core_bandwidth_gbs: np.ndarray | float) -> np.ndarray:
+    """The parallel share on cores with CORE_BANDWIDTH_GBS each, from PARALLEL, the share at the reference.
+
+    A property of the device, not of the thread count, so more threads never estimate slower.
+    """
+    p = np.clip(parallel, 1e-9, 1.0 - 1e-9)
+    shift = bandwidth_exponent * np.log(np.asarray(core_bandwidth_gbs, dtype=float) / PARALLEL_REFERENCE_GBS)
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1.0 - p)) + shift)))
+
+
 def latency_ms(
     compute: np.ndarray, memory: np.ndarray, n_ops: np.ndarray, *,
     compute_cost: np.ndarray, memory_cost: np.ndarray, overhead_us: np.ndarray | float,
     parallel: np.ndarray | float, clock_ghz: np.ndarray | float, macs_per_cycle: np.ndarray | float,
     bandwidth_gbs: np.ndarray | float, threads: np.ndarray | float, scale: np.ndarray | float,
 ) -> np.ndarray:
-    """The model above, vectorized: leading dimensions of all arguments broadcast together."""
+    """The model above, vectorized: leading dimensions of all arguments broadcast together.
+
+    PARALLEL is the device's parallel share (`parallel_share`)."""
     speedup = 1.0 / ((1.0 - parallel) + parallel / np.maximum(threads, 1))
     compute_ms = (compute * compute_cost).sum(-1) / (clock_ghz * macs_per_cycle * 1e6) / speedup
     memory_ms = (memory * memory_cost).sum(-1) / (bandwidth_gbs * 1e6)

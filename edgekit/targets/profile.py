@@ -63,6 +63,11 @@ class Hardware(_Strict):
         return self
 
     @property
+    def core_bandwidth_gbs(self) -> float:
+        """Memory bandwidth per core that runs threads (the big cores): what thread scaling depends on."""
+        return self.mem_bandwidth_gbs / (self.big_cores or self.cores)
+
+    @property
     def usable_ram_bytes(self) -> int:
         return int((self.ram_available_mb or self.ram_mb) * 1024 * 1024)
 

@@ -146,7 +146,7 @@ def calibration_table(result: Any) -> Group:
     fac = result.factors
     lines: list[Any] = [t, Text("scale: " + ", ".join(f"{q} {v:.3f}" for q, v in fac["scale"].items())
                                 + ("; class multipliers: " + ", ".join(f"{c} {v:.3f}" for c, v in fac["class_multiplier"].items()) if fac["class_multiplier"] else "")
-                                + ("; parallel share: " + ", ".join(f"{q} {v:.3f}" for q, v in fac["parallel"].items()) if fac["parallel"] else ""))]
+                                + ("; parallel share at 4 GB/s per core: " + ", ".join(f"{q} {v:.3f}" for q, v in fac["parallel"].items()) if fac["parallel"] else ""))]
     held = fac["held_out"]
     if held:
         lines.append(Text(f"held-out (leave one artifact out): {held['n']} measurements, median |err| {_pct(held['median_abs_pct'])}, "
