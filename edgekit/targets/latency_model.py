@@ -12,7 +12,7 @@ P = clock x MACs per cycle (MACs per ns) and memory bandwidth W (bytes per ns), 
 - speedup(n) = 1 / ((1 - p) + p / n) (Amdahl). The parallel share p is fitted per dtype at 4 GB/s
   of memory bandwidth per core (the device's bandwidth over the cores that run the threads: its
   big cores), with a fitted exponent b for how the serial share shrinks with more:
-  logit(p) = logit(p_4GB/s) + b * log(W / cores / 4 GB/s). Four threads on a Raspberry Pi (32-bit
+  logit(p) = logit(p_4GB/s) + b * log(W / big cores / 4 GB/s). Four threads on a Raspberry Pi (32-bit
   LPDDR shared by four cores: 1-3 GB/s each) scale worse than four on a phone's big cores (7-15).
 - overhead: a fixed cost per op (dispatch, packing), in microseconds at 1 GHz.
 - scale = exp(device term + runtime family term + 32-bit OS term + int8-on-SDOT term): how this
