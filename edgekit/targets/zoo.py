@@ -31,7 +31,7 @@ from edgekit.targets import zoo_ncnn
 @dataclass(frozen=True)
 class ZooModel:
     key: str  # mobilenet_v2_1.0_224
-    builder: str  # keras.applications class name, or a builder of build() (a key of _ARCHITECTURES)
+    builder: str  # keras.applications class name, or a key of _BUILT_HERE
     resolution: int
     kwargs: dict[str, Any] = field(default_factory=dict)
     macs_name: str = ""  # the model's row in model_macs.csv, for the MAC-count check
@@ -39,12 +39,7 @@ class ZooModel:
     @property
     def arch(self) -> str:
         """The architecture, whatever the width or resolution: leave-one-model-out holds out all of it."""
-        return _ARCHITECTURES.get(self.builder, self.builder)
-
-
-# Builders of the models keras.applications lacks, and the architecture each belongs to.
-_ARCHITECTURES = {"efficientnet_lite": "EfficientNetLite", "ncnn_squeezenet": "SqueezeNet",
-                  "ncnn_mobilenet_v3": "MobileNetV3Large"}
+        return _BUILT_HERE[self.builder][1] if self.builder in _BUILT_HERE else self.builder
 
 
 def _zoo() -> dict[str, ZooModel]:
@@ -125,11 +120,17 @@ def efficientnet_lite(resolution: int, width: float, depth: float) -> Any:
     return keras.Model(inp, x, name="efficientnet_lite")
 
 
+# The models keras.applications lacks: builder name -> (build function, architecture).
+_BUILT_HERE: dict[str, tuple[Callable[..., Any], str]] = {
+    "efficientnet_lite": (efficientnet_lite, "EfficientNetLite"),
+    "ncnn_squeezenet": (zoo_ncnn.squeezenet_v11, "SqueezeNet"),
+    "ncnn_mobilenet_v3": (zoo_ncnn.mobilenet_v3, "MobileNetV3Large"),
+}
+
+
 def build(model: ZooModel) -> Any:
-    builders = {"efficientnet_lite": efficientnet_lite, "ncnn_squeezenet": zoo_ncnn.squeezenet_v11,
-                "ncnn_mobilenet_v3": zoo_ncnn.mobilenet_v3}
-    if model.builder in builders:
-        return builders[model.builder](model.resolution, **model.kwargs)
+    if model.builder in _BUILT_HERE:
+        return _BUILT_HERE[model.builder][0](model.resolution, **model.kwargs)
     import keras
 
     cls: Callable[..., Any] = getattr(keras.applications, model.builder)
