@@ -1,31 +1,49 @@
-"""report.md: a table a person reads in a pull-request comment."""
+"""report.md: a table a person reads in a pull-request comment.
+
+Every piece of report text that lands in Markdown goes through `md_inline`: converter errors carry
+pipes, newlines, `<module>`-style angle brackets, `*args` and backticks, and any of those breaks a
+GitHub table row or turns into markup. GFM has no line break inside a table cell, so a multi-line
+text is joined with `<br>` (an inline HTML tag GitHub keeps) and stays one row.
+"""
 
 from __future__ import annotations
 
+import re
+
 from edgekit.report.rows import columns_for, display_row
 
+# ASCII punctuation that starts inline markup in CommonMark/GFM, plus the GFM cell separator.
+# CommonMark lets a backslash escape any ASCII punctuation, so escaping never changes the text shown.
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
 
-def _table(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+
+def md_inline(text: object) -> str:
+    """TEXT as literal inline Markdown on one line: markup escaped, line breaks as <br>."""
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "<br>".join(_INLINE_SPECIAL.sub(r"\\\1", line.strip()) for line in lines if line.strip())
+
+
+def md_table(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
+    lines = ["| " + " | ".join(md_inline(c) for c in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(r[c].replace("|", "\\|") for c in columns) + " |")
+        lines.append("| " + " | ".join(md_inline(r[c]) for c in columns) + " |")
     return lines
 
 
 def render_markdown(report: dict) -> str:
     t, ref, host = report["target"], report["reference"], report["host"]
     lines = [
-        f"# edgekit report: {report['recipe']['name']} → {t['name']}",
+        f"# edgekit report: {md_inline(report['recipe']['name'])} → {md_inline(t['name'])}",
         "",
         f"- source: `{report['source']['canonical']}` (sha256 `{report['source']['sha256'][:16]}…`)",
         f"- reference test accuracy: {ref['test_accuracy']:.3f} ({len(ref['classes'])} classes)",
-        f"- host: {host['cpu']}, {host['cores']} cores; measured with {t['threads']} thread(s)",
+        f"- host: {md_inline(host['cpu'])}, {host['cores']} cores; measured with {t['threads']} thread(s)",
         "",
-        *_table([display_row(a) for a in report["artifacts"]], columns_for(report)),
+        *md_table([display_row(a) for a in report["artifacts"]], columns_for(report)),
         "",
     ]
     reasons = [(a["format"], a["quant"], a["parity"]["reasons"]) for a in report["artifacts"] if a.get("parity") and a["parity"]["reasons"]]
     if reasons:
-        lines += ["## Parity notes", ""] + [f"- {f}-{q}: {'; '.join(r)}" for f, q, r in reasons] + [""]
+        lines += ["## Parity notes", ""] + [f"- {f}-{q}: {md_inline('; '.join(r))}" for f, q, r in reasons] + [""]
     lines.append(f"edgekit {report['edgekit_version']}, report schema {report['schema_version']}")
     return "\n".join(lines) + "\n"
