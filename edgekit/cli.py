@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "edgekit.report.cli",
     "edgekit.bundle.cli",
     "edgekit.train.cli",
+    "edgekit.setup.cli",
 )
 
 app = typer.Typer(
@@ -126,13 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(rv, int):  # --help and typer.Exit come back as a return value here
             return rv
     except EdgekitError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            err_console.print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
-        return exc.exit_code
+        return _report(exc)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: nothing half-written was kept")
         return 130
+    except ModuleNotFoundError as exc:  # an optional part of the install that a code path needs
+        return _missing_module(exc)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -144,6 +144,22 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         raise
     return 0
+
+
+def _missing_module(exc: ModuleNotFoundError) -> int:
+    from edgekit.setup.extras import extra_for_missing_module, missing_extra_error
+
+    extra = extra_for_missing_module(exc)
+    if extra is None:
+        raise exc
+    return _report(missing_extra_error(extra, f"this command (it imports {exc.name})", [exc.name or "?"]))
+
+
+def _report(exc: EdgekitError) -> int:
+    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    if exc.hint:
+        err_console.print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -36,6 +36,15 @@ class RecipeError(UsageError):
     """A recipe file that is missing, unparsable or invalid; messages carry the field path."""
 
 
+class NotInstalledError(UsageError):
+    """A part of the install that a command needs is missing: an extra, a `edgekit setup` step,
+    Node.js or Chromium. The hint is the command that installs it."""
+
+
+class SetupError(EdgekitError):
+    """An `edgekit setup` step was asked for and failed (npm ci, pip, a checksum)."""
+
+
 class SourceError(EdgekitError):
     """A backbone source could not be resolved, downloaded, verified or loaded."""
 

@@ -58,6 +58,7 @@ def open_run(opts: ConvertOptions) -> RunContext:
     recipe = load_recipe(opts.recipe_path, opts.overrides)
     profile = resolve_target(opts.target)
     _say_alias(opts.target, profile)
+    _require_converters(plan_combinations(profile, opts.formats, opts.quants))
     out_root = opts.out or Path(recipe.output.dir)
     if not out_root.is_absolute() and opts.out is None:
         out_root = Path.cwd() / out_root
@@ -68,6 +69,15 @@ def open_run(opts: ConvertOptions) -> RunContext:
     _warn_oversubscribed(threads, profile)
     recipe_hash = input_key(recipe.model_dump(mode="json"))
     return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force))
+
+
+def _require_converters(rows: list[Row]) -> None:
+    """Before any step runs: every converter the plan needs is installed (else exit 2, nothing written)."""
+    from edgekit.convert import FORMATS
+    from edgekit.setup.extras import require_installed
+
+    for fmt in dict.fromkeys(r.format for r in rows if r.status == "pending"):
+        require_installed(FORMATS.get(fmt).requires, f"edgekit convert (format {fmt})")
 
 
 def _warn_oversubscribed(threads: int, profile: TargetProfile) -> None:
@@ -88,6 +98,9 @@ def _say_alias(name: str, profile: TargetProfile) -> None:
 
 
 def run_convert(opts: ConvertOptions) -> RunResult:
+    from edgekit.setup.extras import require_extra
+
+    require_extra("tf", "edgekit convert")
     ctx = open_run(opts)
     try:
         return _run_steps(ctx, opts)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything edgekit's tests need, from nothing but Python 3.11, Node 20 and git:
-#   the locked Python environment (uv sync --locked), the TF.js runner's npm packages
-#   (npm ci from js/package-lock.json) and, when running as root on Debian, Chromium for the
-#   browser runtime. Safe to run again: each step is a no-op when already done.
+#   the locked Python environment (uv sync --locked: core, every extra and the dev tools), the
+#   TF.js converter and the TF.js runner's npm packages (`edgekit setup all`, into edgekit's
+#   tools folder) and, when running as root on Debian, Chromium for the browser runtime.
+#   Safe to run again: each step is a no-op when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +12,7 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv sync --locked
 
-if [ -f js/package-lock.json ]; then
-  npm ci --prefix js --no-audit --no-fund --loglevel=error
-fi
+uv run --locked edgekit setup all
 
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 """Import the tensorflowjs SavedModel → graph model converter without its unresolvable extras.
 
-tensorflowjs 4.22 (its last release) imports two optional modules at import time that edgekit
-installs without (pyproject.toml drops them through uv `override-dependencies`):
+tensorflowjs 4.22 (its last release) imports two optional modules at import time that
+`edgekit setup tfjs` installs it without (see edgekit/setup/tfjs_converter.py):
 
 - `tensorflow_decision_forests`: imported unconditionally by
   `tensorflowjs/converters/tf_saved_model_conversion_v2.py` only to support TF-DF ops, and its
@@ -37,6 +37,9 @@ def import_tfjs_converter() -> types.ModuleType:
     """Return tensorflowjs's SavedModel converter module; safe to call any number of times."""
     if CONVERTER in sys.modules:
         return sys.modules[CONVERTER]
+    from edgekit.setup.tfjs_converter import require_converter
+
+    require_converter("TF.js conversion")  # puts `edgekit setup tfjs`'s folder on sys.path
     installed = [name for name in _missing_modules() if _install_placeholder(name)]
     try:
         return importlib.import_module(CONVERTER)

@@ -38,6 +38,9 @@ class FormatPlugin:
     convert: Callable[[ConversionRequest], Artifact]
     description: str = ""
     default_runtime: str = ""
+    # Install parts its converter needs (edgekit.setup.extras.require_installed): extras such as
+    # "tf", or "tfjs" for the converter that `edgekit setup tfjs` installs.
+    requires: tuple[str, ...] = ("tf",)
 
 
 FORMATS: Registry[FormatPlugin] = Registry("format")

@@ -16,7 +16,7 @@ from typing import Any
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
-from edgekit.errors import ConversionError
+from edgekit.errors import ConversionError, NotInstalledError
 from edgekit.fsutil import atomic_dir, sha256_tree, tree_size
 
 MODEL_JSON = "model.json"
@@ -83,6 +83,8 @@ def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: 
 
     try:
         converter = import_tfjs_converter()
+    except NotInstalledError:
+        raise
     except Exception as exc:  # an ImportError or a TF error raised while tensorflowjs imports
         raise ConversionError(f"cannot import the tensorflowjs converter: {exc}") from exc
     try:
@@ -145,6 +147,7 @@ register_format(
         convert=convert_tfjs,
         description="TF.js graph model (model.json + weight shards); weights fp32, fp16, uint8 or uint16",
         default_runtime="tfjs-node",
+        requires=("tf", "tfjs"),
     ),
     aliases=("tensorflowjs", "tf.js"),
 )

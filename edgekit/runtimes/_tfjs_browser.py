@@ -39,10 +39,18 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import RuntimeLoadError
+from edgekit.errors import NotInstalledError, RuntimeLoadError
 
-CHROMIUM_HINT = "install the Debian package chromium (`apt-get install -y chromium`)"
-CHROMIUM_PATHS = ("/usr/bin/chromium",)
+CHROMIUM_HINT = ("install Chromium (Debian/Ubuntu: `apt-get install -y chromium`) or point EDGEKIT_CHROMIUM at "
+                 "a Chromium or Chrome executable")
+# The usual install locations, checked in order after EDGEKIT_CHROMIUM and before PATH.
+CHROMIUM_PATHS = (
+    "/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chromium",
+    "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+)
+CHROMIUM_COMMANDS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -65,10 +73,17 @@ _CLOSING = object()  # queued to release a page that is long-polling while the s
 
 
 def find_chromium() -> str:
-    for candidate in (*CHROMIUM_PATHS, shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
+    """EDGEKIT_CHROMIUM if set (it must be executable), else the usual places, else PATH."""
+    override = os.environ.get("EDGEKIT_CHROMIUM")
+    if override:
+        if os.path.isfile(override) and os.access(override, os.X_OK):
+            return override
+        raise NotInstalledError(f"EDGEKIT_CHROMIUM={override} is not an executable file", hint=CHROMIUM_HINT)
+    for candidate in (*CHROMIUM_PATHS, *(shutil.which(c) for c in CHROMIUM_COMMANDS)):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise RuntimeLoadError("headless Chromium is not installed (no /usr/bin/chromium)", hint=CHROMIUM_HINT)
+    raise NotInstalledError("headless Chromium is not installed (looked in EDGEKIT_CHROMIUM, "
+                            f"{', '.join(CHROMIUM_PATHS[:3])}, … and PATH)", hint=CHROMIUM_HINT)
 
 
 class _Mailbox:

@@ -45,6 +45,9 @@ class RuntimePlugin:
     formats: tuple[str, ...]
     load: Callable[[Artifact, int], Session]
     description: str = ""
+    # Install parts it needs to run (checked by `edgekit doctor`): Python modules by import name,
+    # "node" (Node.js 18+), "js-runner" (the TF.js runner's npm packages) or "chromium".
+    requires: tuple[str, ...] = ()
 
 
 RUNTIMES: Registry[RuntimePlugin] = Registry("runtime")

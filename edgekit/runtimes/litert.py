@@ -52,4 +52,5 @@ def load_litert(artifact: Artifact, threads: int) -> LiteRTSession:
     return LiteRTSession(artifact, threads)
 
 
-register_runtime(RuntimePlugin("litert", ("tflite",), load_litert, "LiteRT interpreter (ai-edge-litert), XNNPACK"), aliases=("tflite-runtime",))
+register_runtime(RuntimePlugin("litert", ("tflite",), load_litert, "LiteRT interpreter (ai-edge-litert), XNNPACK",
+                               requires=("ai_edge_litert",)), aliases=("tflite-runtime",))

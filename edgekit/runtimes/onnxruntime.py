@@ -136,6 +136,7 @@ register_runtime(
         formats=("onnx",),
         load=load_onnx,
         description="ONNX Runtime, CPU execution provider, explicit intra-op threads",
+        requires=("onnxruntime",),
     ),
     aliases=("ort",),
 )

@@ -1,6 +1,6 @@
 """TF.js runtimes: `tfjs-node` (Node, wasm or cpu backend) and `tfjs-browser` (headless Chromium).
 
-Both run the JavaScript in js/ (js/lib/engine.mjs is shared), so the browser and Node execute the
+Both run the JavaScript in edgekit/js/ (lib/engine.mjs is shared), so the browser and Node execute the
 same prediction and timing code. Starting Node or Chromium costs far more than one inference, so a
 session keeps ONE long-lived process and talks to it with line-delimited JSON requests:
 
@@ -43,21 +43,13 @@ BACKENDS = ("wasm", "cpu")
 DEFAULT_TIMEOUT_S = 60.0
 # Per expected inference, this many times the first (cold) inference's duration is allowed.
 SLACK_PER_RUN = 5.0
-NPM_HINT = "run `npm ci --prefix js` in the edgekit checkout (needs Node.js 18+ and npm)"
 
 
-def js_dir() -> Path:
-    """The js/ package: EDGEKIT_JS_DIR if set, else the one beside the edgekit source tree."""
-    override = os.environ.get("EDGEKIT_JS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "js"
+def runner_folder() -> Path:
+    """The TF.js runner with its npm packages (installed on first use; see edgekit/setup/js_runner.py)."""
+    from edgekit.setup.js_runner import ensure_runner
 
-
-def check_node_modules(folder: Path | None = None) -> Path:
-    folder = folder or js_dir()
-    marker = folder / "node_modules" / "@tensorflow" / "tfjs-backend-wasm" / "package.json"
-    if not marker.is_file():
-        raise RuntimeLoadError(f"the TF.js runner's packages are not installed ({marker.parent} is missing)", hint=NPM_HINT)
-    return folder
+    return ensure_runner()
 
 
 @dataclass(frozen=True)
@@ -171,13 +163,13 @@ def _decode(reply: dict[str, Any]) -> np.ndarray:
 
 
 class NodeChannel:
-    """One `node js/runner.mjs --serve` process; requests and replies are JSON lines."""
+    """One `node runner.mjs --serve` process; requests and replies are JSON lines."""
 
     def __init__(self, model_json: Path, backend: str, threads: int) -> None:
-        folder = check_node_modules()
-        node = shutil.which("node")
-        if node is None:
-            raise RuntimeLoadError("Node.js is not installed (no `node` on PATH)", hint="install Node.js 18+ and " + NPM_HINT)
+        from edgekit.setup.js_runner import require_node
+
+        folder = runner_folder()
+        node = require_node()
         self._tmp = Path(tempfile.mkdtemp(prefix="edgekit-tfjs-node-"))
         self._stderr = open(self._tmp / "stderr.log", "w+b")
         cmd = [node, str(folder / "runner.mjs"), str(model_json), "--serve", "--backend", backend, "--threads", str(threads)]
@@ -323,7 +315,7 @@ def load_browser(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
 
     model_json, backend = _model_json(artifact), _check_backend(backend)
     chromium = find_chromium()  # before the npm check: the browser is the rarer missing piece
-    channel = BrowserChannel(chromium, model_json.parent, model_json.name, backend, max(threads, 0), check_node_modules())
+    channel = BrowserChannel(chromium, model_json.parent, model_json.name, backend, max(threads, 0), runner_folder())
     ready = _wait_ready(channel, timeout_s, f"TF.js in Chromium could not load {model_json}")
     return TfjsSession(artifact, channel, "tfjs-browser", ready, threads, timeout_s)
 
@@ -334,9 +326,11 @@ def load_node_cpu(artifact: Artifact, threads: int = 1) -> TfjsSession:
 
 
 register_runtime(RuntimePlugin("tfjs-node", ("tfjs",), load_node,
-                               "TF.js in Node, wasm backend with SIMD"), aliases=("tfjs", "tfjs-node-wasm"))
+                               "TF.js in Node, wasm backend with SIMD", requires=("node", "js-runner")), aliases=("tfjs", "tfjs-node-wasm"))
 register_runtime(RuntimePlugin("tfjs-node-cpu", ("tfjs",), load_node_cpu,
-                               "TF.js in Node, plain-JS cpu backend (select with --runtime tfjs-node-cpu)"))
+                               "TF.js in Node, plain-JS cpu backend (select with --runtime tfjs-node-cpu)",
+                               requires=("node", "js-runner")))
 register_runtime(RuntimePlugin("tfjs-browser", ("tfjs",), load_browser,
-                               "TF.js in headless Chromium (wasm backend, SIMD and threads when cross-origin isolated)"),
+                               "TF.js in headless Chromium (wasm backend, SIMD and threads when cross-origin isolated)",
+                               requires=("js-runner", "chromium")),
                  aliases=("tfjs-chromium",))

@@ -60,8 +60,11 @@ def pull(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Download, verify, scan and cache models; record their hashes in edgekit.lock."""
+    from edgekit.setup.extras import require_extra
     from edgekit.sources.base import DEFAULT_PUBLISHERS, SourceSettings
     from edgekit.sources.resolve import resolve_source
+
+    require_extra("tf", "edgekit pull")  # every pulled module is loaded and op-scanned by TensorFlow
 
     settings = SourceSettings(
         cache_dir=cache,

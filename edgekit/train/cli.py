@@ -35,7 +35,9 @@ def train(
     from edgekit.console import console
     from edgekit.pipeline import ConvertOptions, open_run
     from edgekit.recipe import find_recipe
+    from edgekit.setup.extras import require_extra
 
+    require_extra("tf", "edgekit train")
     recipe_path, how = find_recipe(recipe)
     console.print(f"recipe: {recipe_path} ({how})")
     ctx = open_run(ConvertOptions(recipe_path=recipe_path, target=target, out=out, overrides=overrides, force=force))

@@ -11,20 +11,25 @@ from bench_helpers import QUICK, convert_saved
 
 from edgekit.bench import bench_paths, decode_samples
 from edgekit.bench.result import schema_errors
-from edgekit.errors import RuntimeLoadError
+from edgekit.errors import EdgekitError
 
 
 def _tfjs_skip_reason(browser: bool) -> str | None:
     try:
-        from edgekit.runtimes.tfjs import check_node_modules
+        from edgekit.setup.js_runner import ensure_runner
 
-        check_node_modules()
-    except (ImportError, RuntimeLoadError) as exc:
+        ensure_runner(install=False)
+    except EdgekitError as exc:
         return f"TF.js runtime unavailable: {exc}"
     if shutil.which("node") is None:
         return "node is not installed"
-    if browser and shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        return "headless Chromium is not installed (Debian package chromium)"
+    if browser:
+        from edgekit.runtimes._tfjs_browser import find_chromium
+
+        try:
+            find_chromium()
+        except EdgekitError as exc:
+            return str(exc)
     return None
 
 

@@ -36,17 +36,17 @@ WEIGHT_DTYPES = {"fp32": None, "fp16": "float16", "uint8": "uint8", "uint16": "u
 
 
 def node_ready() -> bool:
-    from edgekit.errors import RuntimeLoadError
-    from edgekit.runtimes.tfjs import check_node_modules
+    from edgekit.errors import NotInstalledError
+    from edgekit.setup.js_runner import ensure_runner
 
     try:
-        check_node_modules()
-    except RuntimeLoadError:
+        ensure_runner(install=False)
+    except NotInstalledError:
         return False
     return True
 
 
-needs_node = pytest.mark.skipif(not node_ready(), reason="TF.js runner not installed: run `npm ci --prefix js`")
+needs_node = pytest.mark.skipif(not node_ready(), reason="TF.js runner not installed: run `edgekit setup js`")
 
 
 @pytest.fixture(scope="module")

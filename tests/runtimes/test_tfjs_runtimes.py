@@ -18,22 +18,34 @@ import pytest
 from tiny_models import tiny_images
 
 from edgekit.convert import FORMATS, ConversionRequest
-from edgekit.errors import RuntimeLoadError, UsageError
+from edgekit.errors import NotInstalledError, RuntimeLoadError, UsageError
 from edgekit.runtimes import RUNTIMES, load_session, runtime_for
-from edgekit.runtimes.tfjs import check_node_modules, load_browser, load_node
+from edgekit.runtimes.tfjs import load_browser, load_node
+from edgekit.setup.js_runner import ensure_runner
 
 
 def _node_ready() -> bool:
     try:
-        check_node_modules()
-    except RuntimeLoadError:
+        ensure_runner(install=False)
+    except NotInstalledError:
         return False
     return shutil.which("node") is not None
 
 
-needs_node = pytest.mark.skipif(not _node_ready(), reason="TF.js runner not installed: run `npm ci --prefix js`")
-needs_chromium = pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK) and shutil.which("chromium") is None,
-                                    reason="headless Chromium missing: install the Debian package chromium")
+needs_node = pytest.mark.skipif(not _node_ready(), reason="TF.js runner not installed: run `edgekit setup js`")
+
+
+def _chromium_found() -> bool:
+    from edgekit.runtimes._tfjs_browser import find_chromium
+
+    try:
+        find_chromium()
+    except NotInstalledError:
+        return False
+    return True
+
+
+needs_chromium = pytest.mark.skipif(not _chromium_found(), reason="headless Chromium missing: install the Debian package chromium")
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +169,9 @@ def test_runner_that_misses_its_deadline_is_stopped(artifact, tmp_path):
 
 def test_missing_node_modules_says_how_to_install(artifact, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEKIT_JS_DIR", str(tmp_path))
-    with pytest.raises(RuntimeLoadError) as info:
+    with pytest.raises(NotInstalledError) as info:
         load_node(artifact)
-    assert "npm ci --prefix js" in str(info.value)
+    assert "npm ci" in str(info.value) and str(tmp_path) in str(info.value)
 
 
 def test_unknown_backend_is_a_usage_error(artifact):
@@ -171,10 +183,23 @@ def test_missing_chromium_says_which_package(artifact, monkeypatch):
     import edgekit.runtimes._tfjs_browser as browser
 
     monkeypatch.setattr(browser, "CHROMIUM_PATHS", ("/nonexistent/chromium",))
+    monkeypatch.delenv("EDGEKIT_CHROMIUM", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(RuntimeLoadError) as info:
+    with pytest.raises(NotInstalledError) as info:
         load_browser(artifact)
-    assert "install the Debian package chromium" in str(info.value)
+    assert "apt-get install -y chromium" in str(info.value) and "EDGEKIT_CHROMIUM" in str(info.value)
+
+
+def test_edgekit_chromium_is_used_and_checked(tmp_path, monkeypatch):
+    from edgekit.runtimes._tfjs_browser import find_chromium
+
+    fake = tmp_path / "my-chrome"
+    fake.write_text("#!/bin/sh\n")
+    monkeypatch.setenv("EDGEKIT_CHROMIUM", str(fake))
+    with pytest.raises(NotInstalledError, match="not an executable file"):
+        find_chromium()
+    fake.chmod(0o755)
+    assert find_chromium() == str(fake)
 
 
 @needs_node
