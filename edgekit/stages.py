@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ class Reference:
     key: str
     accuracy: float
     class_names: list[str]
+    health: dict = field(default_factory=dict)  # train/evaluate.py chance_check: does it beat chance?
 
 
 def resolve_source_step(ctx):
@@ -86,6 +87,8 @@ def _calibration_set(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 
 def train_step(ctx, source, data: PreparedData) -> Reference:
+    from edgekit.train.evaluate import chance_check, training_losses
+
     folder = ctx.run_dir / "reference"
     key = input_key(ctx.recipe.section_dict("train"), ctx.recipe.section_dict("data"), source.sha256,
                     data.fingerprint, data.preproc, __version__)
@@ -93,13 +96,19 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
         outputs = [folder / "saved_model" / "saved_model.pb", folder / "train.json", ctx.run_dir / "train" / "evaluation.json"]
         if ctx.steps.is_done("train", key, outputs):
             summary = json.loads((folder / "train.json").read_text())
-            note(f"unchanged, reused: test accuracy {summary['test_accuracy']:.3f}")
+            text = f"unchanged, reused: test accuracy {summary['test_accuracy']:.3f}"
         else:
             summary = _train_and_export(ctx, source, data, folder)
             ctx.steps.mark_done("train", key)
-            note(f"test accuracy {summary['test_accuracy']:.3f} on {summary['test_images']} images "
-                 f"(chance {1 / len(summary['class_names']):.3f})")
-    return Reference(folder, key, summary["test_accuracy"], summary["class_names"])
+            text = (f"test accuracy {summary['test_accuracy']:.3f} on {summary['test_images']} images "
+                    f"(chance {1 / len(summary['class_names']):.3f})")
+        # Judged on every run, reused or not: a reference that learned nothing must never look done.
+        health = chance_check(summary["test_accuracy"], data.splits.test.labels, len(summary["class_names"]),
+                              training_losses(summary.get("phases", [])))
+        note(text + ("  [bold red]⚠ not clearly better than chance[/]" if health["flags"] else ""))
+    for flag in health["flags"]:
+        progress(f"[bold yellow]warning[/]: {flag}")
+    return Reference(folder, key, summary["test_accuracy"], summary["class_names"], health)
 
 
 def _train_and_export(ctx, source, data: PreparedData, folder: Path) -> dict:

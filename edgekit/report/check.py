@@ -9,6 +9,7 @@ Rules (one Finding per artifact and metric):
 - parity: the verdict got worse (pass → warn → fail).
 - size: growth by more than the threshold (exact).
 - an artifact that was ok in the baseline and is missing or failed now is a regression.
+- a reference flagged as not beating chance (report.json reference.health.flags) fails the check.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from edgekit.errors import UsageError
 from edgekit.report.mannwhitney import mann_whitney_greater
+from edgekit.report.rows import reference_flags
 from edgekit.report.samples import bench_samples, median_ms
 
 ALPHA = 0.01
@@ -33,7 +35,7 @@ class Thresholds:
 @dataclass
 class Finding:
     artifact: str
-    metric: str  # latency | accuracy | parity | size | status
+    metric: str  # latency p50 | accuracy | parity | size | status | learned the task
     baseline: str
     new: str
     change: str
@@ -115,9 +117,16 @@ def _size(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
                    f"+{th.max_size_growth:.0%}", growth > th.max_size_growth + 1e-12)
 
 
+def _reference(report: dict) -> list[Finding]:
+    """A reference that does not beat chance fails the check whatever the baseline says: every
+    artifact "passes" parity against a model that learned nothing."""
+    return [Finding("reference", "learned the task", "-", "flagged", "-", "must beat chance", True, note=flag)
+            for flag in reference_flags(report)]
+
+
 def compare_reports(report: dict, baseline: dict, th: Thresholds) -> CheckResult:
     new_rows = {_key(a): a for a in report.get("artifacts", [])}
-    result = CheckResult()
+    result = CheckResult(_reference(report))
     for old in baseline.get("artifacts", []):
         name, new = _key(old), new_rows.get(_key(old))
         if old.get("status") != "ok":
@@ -147,5 +156,7 @@ def render_check_markdown(result: CheckResult, baseline_path: str) -> str:
         if f.note:
             verdict += f" ({f.note})"
         cells = (f.artifact, f.metric, f.baseline, f.new, f.change, f.limit, p, verdict)
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+        # Pipes and line breaks are what break a row; the cells are edgekit's own words otherwise,
+        # kept readable for the terminal copy of this table.
+        lines.append("| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from html import escape
 import numpy as np
 
 from edgekit.report.pareto import pareto_front
-from edgekit.report.rows import columns_for, display_row
+from edgekit.report.rows import columns_for, display_row, reference_flags
 from edgekit.report.samples import bench_samples, median_ms
 from edgekit.report.svg import bar_chart, box_chart, pareto_chart
 
@@ -71,6 +71,7 @@ def _header(report: dict) -> str:
              f"target {escape(t['name'])}: {escape(str(t.get('description', '')))}",
              f"reference test accuracy {acc:.3f}" if acc is not None else "reference test accuracy -",
              f"host {escape(str(host.get('cpu', '?')))}, {host.get('cores', '?')} cores; {t.get('threads', '?')} thread(s)"]
+    items += [f'<strong class="fail">⚠ reference not trustworthy</strong>: {escape(flag)}' for flag in reference_flags(report)]
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 

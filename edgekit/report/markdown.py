@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from edgekit.report.rows import columns_for, display_row
+from edgekit.report.rows import columns_for, display_row, reference_flags
 
 # ASCII punctuation that starts inline markup in CommonMark/GFM, plus the GFM cell separator.
 # CommonMark lets a backslash escape any ASCII punctuation, so escaping never changes the text shown.
@@ -38,6 +38,7 @@ def render_markdown(report: dict) -> str:
         f"- source: `{report['source']['canonical']}` (sha256 `{report['source']['sha256'][:16]}…`)",
         f"- reference test accuracy: {ref['test_accuracy']:.3f} ({len(ref['classes'])} classes)",
         f"- host: {md_inline(host['cpu'])}, {host['cores']} cores; measured with {t['threads']} thread(s)",
+        *(f"- ⚠ **reference not trustworthy**: {md_inline(flag)}" for flag in reference_flags(report)),
         "",
         *md_table([display_row(a) for a in report["artifacts"]], columns_for(report)),
         "",

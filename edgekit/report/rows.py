@@ -45,6 +45,12 @@ def estimate_verdict(estimate: dict | None) -> str:
     return "-"
 
 
+def reference_flags(report: dict) -> list[str]:
+    """Why the reference itself is not trustworthy (does not beat chance, loss did not move); [] when fine."""
+    health = (report.get("reference") or {}).get("health") or {}
+    return [str(f) for f in health.get("flags") or []]
+
+
 def columns_for(report: dict) -> tuple[str, ...]:
     has_estimate = any(a.get("estimate") for a in report.get("artifacts", []))
     return COLUMNS + ESTIMATE_COLUMNS if has_estimate else COLUMNS

@@ -15,7 +15,7 @@ from edgekit.fsutil import atomic_write_json, sha256_file
 from edgekit.sources.base import ResolvedSource, SourceSettings
 from edgekit.sources.cache import Cache, CacheEntry
 from edgekit.sources.handles import KerasAppHandle, LocalHandle
-from edgekit.sources.keras_apps import RANDOM_SEED, build_app, save_hub_module, weights_dirs
+from edgekit.sources.keras_apps import RANDOM_SEED, build_app, save_hub_module, wants_random_weights, weights_dirs
 from edgekit.sources.kerasfile import check_keras_file
 from edgekit.sources.module_check import checked_source, tree_hash
 from edgekit.sources.remote import check_publisher
@@ -60,6 +60,8 @@ def _cached_app(cache: Cache, handle: KerasAppHandle, dirs: list[Path]) -> Cache
         return None
     name = probe.get("weights_wanted") if isinstance(probe, dict) else None
     found = next((d / name for d in dirs if name and (d / name).is_file()), None)
+    if found is None and not wants_random_weights(handle):
+        return None  # build_app says which file is missing; a random entry is used only when asked for
     entry = cache.lookup(_cache_id(handle, sha256_file(found) if found else None))
     return entry if entry is not None and not cache.verify(entry) else None
 

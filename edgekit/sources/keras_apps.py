@@ -6,8 +6,10 @@ module, it takes float RGB in [0, 1]), and saves it as a SavedModel with a fixed
 signature that `hub.KerasLayer` loads.
 
 Pretrained weights are used only when the exact weight file tf_keras would download is already on
-disk (edgekit never lets a library download unverified bytes); otherwise the model is randomly
-initialized (seed 0) and the notes say so.
+disk (edgekit never lets a library download unverified bytes); otherwise resolving fails and names
+the file. A randomly initialized backbone (seed 0) is built only when the handle asks for it with
+`weights=random`: fine-tuning a head on random features trains to chance, and a run that did so
+by accident once looked like a success at every step.
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ _IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 _IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 RANDOM_SEED = 0
-_HINT = "for example keras:MobileNetV2?size=160&alpha=0.35 (size: N or HxW; alpha: MobileNet family only)"
+_HINT = "for example keras:MobileNetV2?size=160&alpha=0.35 (size: N or HxW; alpha: MobileNet family only; weights: imagenet or random)"
+# Accepted by every architecture: imagenet (the default; the weight file must be on disk) or random.
+_COMMON_OPTS = frozenset({"weights"})
+WEIGHTS_CHOICES = ("imagenet", "random")
 
 
 def parse_keras_handle(text: str) -> KerasAppHandle:
@@ -84,12 +89,19 @@ def parse_keras_handle(text: str) -> KerasAppHandle:
         raise UsageError(f"source {text!r}: unknown keras.applications architecture {name!r}", hint=hint)
     opts = query_options(query, text)
     size = _parse_size(opts.pop("size", None), spec, text)
-    unknown = set(opts) - spec.options
+    unknown = set(opts) - spec.options - _COMMON_OPTS
     if unknown:
-        allowed = ", ".join(sorted(spec.options | {"size"}))
+        allowed = ", ".join(sorted(spec.options | _COMMON_OPTS | {"size"}))
         raise UsageError(f"source {text!r}: option(s) {', '.join(sorted(unknown))} not accepted by {spec.name}", hint=f"allowed: {allowed}")
-    normalized = tuple(sorted((k, _normalize_option(k, v, text)) for k, v in opts.items()))
-    return KerasAppHandle(spec.name, size, normalized)
+    normalized = {k: _normalize_option(k, v, text) for k, v in opts.items()}
+    if normalized.get("weights") == "imagenet":  # the default: one canonical id with or without it
+        del normalized["weights"]
+    return KerasAppHandle(spec.name, size, tuple(sorted(normalized.items())))
+
+
+def wants_random_weights(handle: KerasAppHandle) -> bool:
+    """True when the handle opted in to a randomly initialized backbone (weights=random)."""
+    return dict(handle.options).get("weights") == "random"
 
 
 def _parse_size(value: str | None, spec: AppSpec, text: str) -> tuple[int, int]:
@@ -113,6 +125,10 @@ def _normalize_option(key: str, value: str, text: str) -> str:
         if not 0.0 < alpha <= 2.0:
             raise UsageError(f"source {text!r}: alpha must be in (0, 2], got {value!r}", hint=_HINT)
         return repr(alpha)
+    if key == "weights":
+        if value.lower() not in WEIGHTS_CHOICES:
+            raise UsageError(f"source {text!r}: weights must be imagenet or random, got {value!r}", hint=_HINT)
+        return value.lower()
     if key == "minimalistic":
         if value.lower() not in {"true", "false", "1", "0"}:
             raise UsageError(f"source {text!r}: minimalistic must be true or false, got {value!r}", hint=_HINT)
@@ -173,36 +189,50 @@ def _local_weights_only(dirs: list[Path], used: list[Path]) -> Iterator[None]:
         data_utils.get_file = original
 
 
-def build_app(handle: KerasAppHandle, dirs: list[Path]) -> BuiltApp:
-    """The feature extractor for HANDLE, with ImageNet weights when they exist and are on disk."""
-    import tf_keras
+def _random_handle(handle: KerasAppHandle) -> str:
+    return KerasAppHandle(handle.app, handle.size, tuple(sorted({**dict(handle.options), "weights": "random"}.items()))).canonical
 
+
+def build_app(handle: KerasAppHandle, dirs: list[Path]) -> BuiltApp:
+    """The feature extractor for HANDLE: ImageNet weights from disk, or random init when the handle asks."""
     spec = APPS[handle.app.lower()]
+    if wants_random_weights(handle):
+        notes = [f"keras.applications {spec.name}: RANDOM INIT (seed {RANDOM_SEED}), as the handle asks (weights=random): "
+                 "no pretrained features, so expect accuracy near chance unless the backbone is fine-tuned on plenty of data"]
+        return _wrap(spec, handle, _construct_random(spec, handle), None, notes)
     used: list[Path] = []
-    random_why = None
-    wanted = None
+    random_hint = f"or train from a random initialization on purpose: {_random_handle(handle)}"
     try:
         with _local_weights_only(dirs, used):
             base = _construct(spec, handle, "imagenet")
     except _WeightsUnreachable as missing:
-        wanted = missing.fname
-        random_why = (missing.reason, f"to use ImageNet weights, put {missing.fname} in {dirs[0]}")
-    except (ValueError, TypeError) as exc:  # tf_keras: no published weights for this size/alpha
-        random_why = (f"tf_keras has no ImageNet weights for this configuration ({_first_line(exc)})", None)
-    if random_why is not None:
-        used = []
-        try:
-            base = _construct(spec, handle, None)
-        except (ValueError, TypeError) as exc:
-            raise SourceError(f"keras.applications {spec.name} cannot build {handle.canonical}: {_first_line(exc)}") from exc
-        notes = [f"keras.applications {spec.name}: RANDOM INIT (seed {RANDOM_SEED}), no pretrained weights: {random_why[0]}"]
-        notes += [random_why[1]] if random_why[1] else []
-    else:
-        notes = [f"keras.applications {spec.name}: ImageNet weights from {used[0]}"]
+        raise SourceError(f"keras.applications {spec.name}: no ImageNet weights on disk: {missing.reason}",
+                          hint=f"put {missing.fname} in {dirs[0]} (edgekit never downloads it for you), {random_hint}") from None
+    except (ValueError, TypeError) as exc:  # tf_keras: no published weights for this size/alpha, or no such model
+        _construct_random(spec, handle)  # raises "cannot build" when the architecture itself refuses the options
+        raise SourceError(f"keras.applications {spec.name}: tf_keras has no ImageNet weights for {handle.canonical} "
+                          f"({_first_line(exc)})", hint=f"pick a size/alpha with published weights, {random_hint}") from exc
+    return _wrap(spec, handle, base, used[0], [f"keras.applications {spec.name}: ImageNet weights from {used[0]}"])
+
+
+def _random_handle(handle: KerasAppHandle) -> str:
+    return KerasAppHandle(handle.app, handle.size, tuple(sorted({**dict(handle.options), "weights": "random"}.items()))).canonical
+
+
+def _construct_random(spec: AppSpec, handle: KerasAppHandle) -> Any:
+    try:
+        return _construct(spec, handle, None)
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"keras.applications {spec.name} cannot build {handle.canonical}: {_first_line(exc)}") from exc
+
+
+def _wrap(spec: AppSpec, handle: KerasAppHandle, base: Any, weights: Path | None, notes: list[str]) -> BuiltApp:
+    """[0, 1] RGB in, the application's own preprocessing, then the backbone."""
+    import tf_keras
+
     inputs = tf_keras.Input((*handle.size, 3), name="images")
-    outputs = base(_preprocess(spec.mode, inputs))
-    model = tf_keras.Model(inputs, outputs, name=f"{spec.name.lower()}_feature_extractor")
-    return BuiltApp(model, int(model.output_shape[-1]), used[0] if used else None, notes, wanted)
+    model = tf_keras.Model(inputs, base(_preprocess(spec.mode, inputs)), name=f"{spec.name.lower()}_feature_extractor")
+    return BuiltApp(model, int(model.output_shape[-1]), weights, notes, weights.name if weights else None)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -215,7 +245,8 @@ def _construct(spec: AppSpec, handle: KerasAppHandle, weights: str | None) -> An
     tf_keras.utils.set_random_seed(RANDOM_SEED)
     kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "input_shape": (*handle.size, 3), "pooling": "avg"}
     for key, value in handle.options:
-        kwargs[key] = float(value) if key == "alpha" else value == "true"
+        if key != "weights":  # edgekit's own option, decided by the caller
+            kwargs[key] = float(value) if key == "alpha" else value == "true"
     return getattr(tf_keras.applications, spec.name)(**kwargs)
 
 

@@ -89,6 +89,8 @@ def test_handles_without_version_are_unpinned(spec, canonical):
         ("keras:mobilenetv2?alpha=0.350&size=96", "keras:MobileNetV2?alpha=0.35&size=96x96"),
         ("keras:InceptionV3", "keras:InceptionV3?size=299x299"),
         ("keras:MobileNetV3Small?minimalistic=1&size=64x80", "keras:MobileNetV3Small?minimalistic=true&size=64x80"),
+        ("keras:ResNet50?weights=Random", "keras:ResNet50?size=224x224&weights=random"),
+        ("keras:ResNet50?weights=imagenet", "keras:ResNet50?size=224x224"),  # the default has one id
     ],
 )
 def test_keras_handles(spec, canonical):
@@ -103,6 +105,7 @@ def test_keras_handles(spec, canonical):
         ("keras:ResNet50?alpha=0.5", "not accepted by ResNet50"),
         ("keras:MobileNetV2?size=12", "between 32 and 1024"),
         ("keras:MobileNetV2?alpha=big", "alpha must be a number"),
+        ("keras:MobileNetV2?weights=none", "weights must be imagenet or random"),
         ("kaggle:google/mobilenet-v2/tfLite/100-224-feature-vector/5", "not a TensorFlow SavedModel"),
         ("https://example.com/google/model/1", "not a tfhub.dev or Kaggle Models URL"),
         ("tfhub:google", "<publisher>/<model...>/<version>"),
