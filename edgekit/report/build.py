@@ -17,7 +17,9 @@ REPORT_SCHEMA_VERSION = 1
 
 
 def build_report(ctx, source, reference, rows) -> dict:
-    return {
+    from edgekit.report.slow import mark_slow_modes
+
+    return mark_slow_modes({
         "schema_version": REPORT_SCHEMA_VERSION,
         "edgekit_version": __version__,
         "created_unix": int(time.time()),
@@ -30,7 +32,7 @@ def build_report(ctx, source, reference, rows) -> dict:
         "host": host_fingerprint(),
         "timings_s": {k: round(v, 3) for k, v in ctx.steps.timings.items()},
         "artifacts": [r.to_dict() for r in rows],
-    }
+    })
 
 
 def write_reports(report: dict, run_dir: Path) -> list[Path]:

@@ -8,6 +8,7 @@ import numpy as np
 
 from edgekit.report.pareto import pareto_front
 from edgekit.report.rows import columns_for, display_row, reference_flags
+from edgekit.report.slow import slow_notes
 from edgekit.report.samples import bench_samples, median_ms
 from edgekit.report.svg import bar_chart, box_chart, pareto_chart
 
@@ -84,6 +85,7 @@ def render_html(report: dict) -> str:
 <body><h1>{escape(title)}</h1>
 {_header(report)}
 {_table(report)}
+{"".join(f'<p class="warn">⚠ {escape(n)}</p>' for n in slow_notes(report))}
 <h2>Plots</h2><div class="plots">{plots}</div>
 <p class="note">edgekit {escape(str(report.get('edgekit_version')))}, report schema {report.get('schema_version')}.
 Red points are on the Pareto front: no other artifact is both faster and at least as accurate.</p>

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from edgekit.report.rows import columns_for, display_row, reference_flags
+from edgekit.report.slow import slow_notes
 
 # ASCII punctuation that starts inline markup in CommonMark/GFM, plus the GFM cell separator.
 # CommonMark lets a backslash escape any ASCII punctuation, so escaping never changes the text shown.
@@ -43,6 +44,9 @@ def render_markdown(report: dict) -> str:
         *md_table([display_row(a) for a in report["artifacts"]], columns_for(report)),
         "",
     ]
+    slow = slow_notes(report)
+    if slow:
+        lines += ["## Slower than fp32", ""] + [f"- ⚠ {md_inline(n)}" for n in slow] + [""]
     reasons = [(a["format"], a["quant"], a["parity"]["reasons"]) for a in report["artifacts"] if a.get("parity") and a["parity"]["reasons"]]
     if reasons:
         lines += ["## Parity notes", ""] + [f"- {f}-{q}: {md_inline('; '.join(r))}" for f, q, r in reasons] + [""]

@@ -67,7 +67,7 @@ def display_row(a: dict) -> dict[str, str]:
         "top-1 agree": f"{p['top1_agreement']:.3f}" if p else "-",
         "max |err|": f"{p['max_abs_err']:.2g}" if p else "-",
         "accuracy": f"{p['accuracy']:.3f}" if p and p.get("accuracy") is not None else "-",
-        "host p50": _ms(b.get("p50_ms")),
+        "host p50": _ms(b.get("p50_ms")) + (f" ⚠ {slow['ratio']:.1f}× fp32" if (slow := a.get("slower_than_fp32")) else ""),
         "host p90": _ms(b.get("p90_ms")),
         "bench": b.get("validity", "-"),
         "est. target": _ms(estimated_ms(a.get("estimate"))),

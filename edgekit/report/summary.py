@@ -8,6 +8,7 @@ from rich.table import Table
 
 from edgekit.console import console
 from edgekit.report.rows import columns_for, display_row, reference_flags
+from edgekit.report.slow import slow_notes
 
 
 def print_summary(report: dict, run_dir: Path) -> None:
@@ -21,6 +22,8 @@ def print_summary(report: dict, run_dir: Path) -> None:
     console.print(table)
     console.print(f"reference test accuracy {report['reference']['test_accuracy']:.3f}; "
                   f"host latency with {report['target']['threads']} thread(s)")
+    for note in slow_notes(report):
+        console.print(f"[yellow]⚠ {note}[/]", highlight=False)
     for flag in reference_flags(report):
         console.print(f"[bold red]⚠ reference not trustworthy[/]: {flag}", highlight=False)
     console.print(f"wrote {run_dir / 'report.json'}, {run_dir / 'report.md'} and {run_dir / 'report.html'}")
