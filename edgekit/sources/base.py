@@ -51,8 +51,11 @@ class SourceSettings:
     timeout_s: float = 60.0  # per socket operation, not per download
     retries: int = 3  # download attempts in total
     retry_backoff_s: float = 1.0  # first pause between attempts; doubles each time
-    max_archive_entries: int = 20_000
-    max_extracted_bytes: int = 16 << 30  # 16 GiB: larger than any image feature extractor
+    # Archive limits; None: EDGEKIT_ARCHIVE_MAX_ENTRIES / _MAX_BYTES / _MAX_RATIO, else the
+    # defaults in extract.py (20,000 entries, 16 GiB unpacked, 100x compression ratio).
+    max_archive_entries: int | None = None
+    max_extracted_bytes: int | None = None
+    max_compression_ratio: float | None = None
 
     @classmethod
     def from_recipe(cls, section: Any, recipe_dir: Path | None = None, **overrides: Any) -> "SourceSettings":

@@ -153,7 +153,8 @@ def _download_into(staging: Path, handle: RemoteHandle, settings: SourceSettings
 def unpack_archive(archive: Path, staging: Path, settings: SourceSettings, *, what: str) -> None:
     """ARCHIVE → STAGING/module, through a checked extraction; the archive is deleted after."""
     extracted = staging / "extract"
-    safe_extract(archive, extracted, max_entries=settings.max_archive_entries, max_bytes=settings.max_extracted_bytes)
+    safe_extract(archive, extracted, max_entries=settings.max_archive_entries, max_bytes=settings.max_extracted_bytes,
+                 max_ratio=settings.max_compression_ratio)
     archive.unlink()
     move_module(find_module_root(extracted, what=what), staging / "module")
 

@@ -123,3 +123,143 @@ def test_plain_tar_and_nested_folders_extract(tmp_path):
     (tmp_path / "a.tar").write_bytes(buf.getvalue())
     safe_extract(tmp_path / "a.tar", tmp_path / "out")
     assert (tmp_path / "out" / "m" / "variables" / "variables.index").read_bytes() == b"ix"
+
+
+# --- compression bombs -------------------------------------------------------------------------
+# Built by concatenating compressed members (gzip, bzip2 and xz all read concatenated streams as
+# one): one member holds the tar header of a huge file, then one small compressed MiB of zeros is
+# repeated. A 1 GiB bomb costs ~1 MB (gzip) or ~50 KB (bzip2) and milliseconds to build.
+
+_CODECS = {
+    "gzip": lambda data: __import__("gzip").compress(data, 9),
+    "bzip2": lambda data: __import__("bz2").compress(data, 9),
+    "xz": lambda data: __import__("lzma").compress(data),
+}
+
+
+def _bomb_tar_head(unpacked: int, name: str) -> bytes:
+    model = tarfile.TarInfo("saved_model.pb")
+    model.size = 2
+    big = tarfile.TarInfo(name)
+    big.size = unpacked
+    return model.tobuf(format=tarfile.GNU_FORMAT) + b"\x08\x01".ljust(512, b"\0") + big.tobuf(format=tarfile.GNU_FORMAT)
+
+
+def bomb(codec: str, unpacked: int = 1 << 30, name: str = "variables/zeros") -> bytes:
+    compress = _CODECS[codec]
+    mib = compress(bytes(1 << 20))
+    return b"".join([compress(_bomb_tar_head(unpacked, name)), mib * (unpacked >> 20), compress(bytes(1024))])
+
+
+def single_stream_bzip2_bomb(unpacked: int) -> bytes:
+    """One bzip2 stream (what `tar cjf` writes): a few hundred bytes that one decompress call
+    turns into the whole payload, the case tarfile's own `r|bz2` reader handles badly."""
+    import bz2
+
+    comp = bz2.BZ2Compressor(9)
+    parts = [comp.compress(_bomb_tar_head(unpacked, "variables/zeros"))]
+    zeros = bytes(1 << 20)
+    parts += [comp.compress(zeros) for _ in range(unpacked >> 20)]
+    return b"".join(parts + [comp.compress(bytes(1024)), comp.flush()])
+
+
+@pytest.fixture
+def no_limit_env(monkeypatch):
+    for name in ("EDGEKIT_ARCHIVE_MAX_ENTRIES", "EDGEKIT_ARCHIVE_MAX_BYTES", "EDGEKIT_ARCHIVE_MAX_RATIO"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("codec", list(_CODECS))
+def test_one_gib_bomb_is_refused_by_ratio_with_default_limits(codec, tmp_path, no_limit_env):
+    data = bomb(codec)
+    assert len(data) < 2 << 20  # the test stays small
+    (tmp_path / "bomb.tar").write_bytes(data)
+    with pytest.raises(UnsafeModelError, match="compression ratio above 100") as err:
+        safe_extract(tmp_path / "bomb.tar", tmp_path / "out")
+    assert "EDGEKIT_ARCHIVE_MAX_RATIO" in str(err.value)
+    written = sum(p.stat().st_size for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written <= 64 << 20  # stopped soon after the ratio is first judged (32 MiB), far below 1 GiB
+
+
+def test_limits_come_from_the_environment(tmp_path, monkeypatch, no_limit_env):
+    (tmp_path / "bomb.tar").write_bytes(bomb("gzip", 8 << 20))
+    monkeypatch.setenv("EDGEKIT_ARCHIVE_MAX_BYTES", str(4 << 20))
+    with pytest.raises(UnsafeModelError, match=f"more than {4 << 20} bytes.*EDGEKIT_ARCHIVE_MAX_BYTES"):
+        safe_extract(tmp_path / "bomb.tar", tmp_path / "a")
+    monkeypatch.setenv("EDGEKIT_ARCHIVE_MAX_ENTRIES", "1")
+    with pytest.raises(UnsafeModelError, match="more than 1 entries"):
+        safe_extract(tmp_path / "bomb.tar", tmp_path / "b")
+    # an explicit value (SourceSettings, the Python API) wins over the environment
+    safe_extract(tmp_path / "bomb.tar", tmp_path / "c", max_bytes=16 << 20, max_entries=5)
+    assert (tmp_path / "c" / "variables" / "zeros").stat().st_size == 8 << 20
+
+
+@pytest.mark.parametrize("value", ["lots", "-1", "0"])
+def test_a_bad_limit_in_the_environment_is_a_usage_error(value, tmp_path, monkeypatch, no_limit_env):
+    from edgekit.errors import UsageError
+
+    (tmp_path / "a.tgz").write_bytes(tar_gz({"saved_model.pb": b""}))
+    monkeypatch.setenv("EDGEKIT_ARCHIVE_MAX_RATIO", value)
+    with pytest.raises(UsageError, match="EDGEKIT_ARCHIVE_MAX_RATIO"):
+        safe_extract(tmp_path / "a.tgz", tmp_path / "out")
+
+
+def test_well_compressed_small_archives_are_not_judged_by_ratio(tmp_path, no_limit_env):
+    # 2 MiB of zeros compresses ~1000x: below the ratio floor it is a normal archive
+    (tmp_path / "a.tar.bz2").write_bytes(bomb("bzip2", 2 << 20))
+    safe_extract(tmp_path / "a.tar.bz2", tmp_path / "out")
+    assert (tmp_path / "out" / "variables" / "zeros").stat().st_size == 2 << 20
+
+
+_MEMORY_PROBE = """
+import resource, sys
+from pathlib import Path
+from edgekit.errors import UnsafeModelError
+from edgekit.sources.extract import safe_extract
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    safe_extract(Path(sys.argv[1]), Path(sys.argv[2]), max_ratio=1e9, max_bytes=int(sys.argv[3]))
+except UnsafeModelError as exc:
+    print("refused:", exc.message)
+print("grew_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+"""
+
+
+def test_bzip2_bomb_unpacks_in_bounded_memory(tmp_path, no_limit_env):
+    """Read 96 MiB of a one-stream bzip2 bomb (ratio cap off): memory must not follow the unpacked
+    size (tarfile's `r|bz2` holds all 128 MiB at once and copies it on every 64 KiB read)."""
+    import subprocess
+    import sys
+
+    data = single_stream_bzip2_bomb(128 << 20)
+    assert len(data) < 4096
+    (tmp_path / "bomb.tar.bz2").write_bytes(data)
+    cap = 96 << 20
+    done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(tmp_path / "bomb.tar.bz2"), str(tmp_path / "out"), str(cap)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"refused: archive bomb.tar.bz2 refused: unpacks to more than {cap} bytes" in done.stdout, done.stdout
+    grew_kib = int(done.stdout.split("grew_kib")[1])
+    assert grew_kib < 32 << 10, f"peak memory grew by {grew_kib} KiB while unpacking"
+
+
+def test_bomb_pulled_from_the_server_is_refused_and_nothing_is_cached(tmp_path, no_limit_env):
+    from edgekit.sources import resolve_source
+    from edgekit.sources.base import SourceSettings
+    from edgekit.sources.cache import Cache
+    from sources_support import ModelServer
+
+    server = ModelServer()
+    try:
+        server.add_tfhub("google/bomb/feature_vector/1", bomb("gzip"))
+        settings = SourceSettings(cache_dir=tmp_path / "cache", lockfile=tmp_path / "edgekit.lock", hub_url=server.url,
+                                  retry_backoff_s=0.0, timeout_s=10.0)
+        with pytest.raises(UnsafeModelError, match="compression ratio"):
+            resolve_source("tfhub:google/bomb/feature_vector/1", settings)
+    finally:
+        server.close()
+    cache = Cache(settings.cache_root())
+    assert cache.entries() == [] and cache.staging_leftovers() == []
+    assert not (tmp_path / "edgekit.lock").exists()
+    leftover = sum(p.stat().st_size for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert leftover < 1 << 20, leftover  # locks and nothing else
