@@ -3,11 +3,19 @@
 A .tflite or .onnx artifact is analysed directly. A TF.js artifact has no graph reader here; it is
 estimated from the fp32 tflite artifact of the same run (the same reference graph, converted by
 another converter) with the target's TF.js runtime, and the estimate says so.
+
+`read_artifact_input` is the same idea for one path given to `edgekit targets estimate`: it reads the
+quant mode from artifact.json, or from the model's own tensor types, instead of assuming fp32.
 """
 
 from __future__ import annotations
 
-from edgekit.artifact import Artifact
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekit.artifact import ARTIFACT_JSON, Artifact
+from edgekit.errors import EdgekitError, UsageError
 from edgekit.targets.analysis import GraphAnalysis, analyze
 from edgekit.targets.estimator import Estimate, estimate
 from edgekit.targets.profile import TargetProfile
@@ -43,3 +51,113 @@ def estimate_artifacts(artifacts: list[Artifact], profile: TargetProfile, thread
             continue
         out[a.name] = estimate(analysis_of(proxy), profile, quant=a.quant, threads=threads, runtime=runtime)
     return out
+
+
+# ---- one artifact given on the command line (`edgekit targets estimate PATH`) ----------------------
+
+_TFJS_WEIGHT_DTYPES = {"uint8": "uint8", "uint16": "uint16", "float16": "fp16"}
+
+
+@dataclass
+class ArtifactInput:
+    """What `targets estimate` needs from PATH: the graph to analyse, and the artifact's format and quant mode."""
+
+    analysis: GraphAnalysis
+    format: str  # tflite | onnx | tfjs
+    quant: str
+    quant_from: str  # --quant | artifact.json | model.json | tensor types
+    graph_note: str | None = None  # set when the graph analysed is not PATH's own (TF.js)
+    recorded_quant: str | None = None  # what artifact.json / the model says, when --quant overrode it
+
+
+def quant_from_graph(analysis: GraphAnalysis) -> str:
+    """The quant mode a .tflite/.onnx graph was converted with, read from its tensor types.
+
+    MAC ops computing in int16 → int16x8, in (u)int8 → int8; float MAC ops with int8 weights →
+    dynamic-int8; float16 constants anywhere → fp16; otherwise fp32.
+    """
+    heavy = [op for op in analysis.ops if op.macs]
+    compute = {op.dtype for op in heavy}
+    if "int16" in compute:
+        return "int16x8"
+    if compute and compute <= {"int8", "uint8"}:
+        return "int8"
+    if any(op.weight_dtype in ("int8", "uint8") for op in heavy):
+        return "dynamic-int8"
+    if any(w.dtype == "float16" for op in analysis.ops for w in op.weights) or "float16" in compute:
+        return "fp16"
+    return "fp32"
+
+
+def _tfjs_quant(model_json: Path) -> str:
+    """fp32, or the weight quantization model.json's weightsManifest records (uint8, uint16, fp16)."""
+    try:
+        manifest = json.loads(model_json.read_text()).get("weightsManifest") or []
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{model_json} is not a readable TF.js model.json: {exc}") from None
+    found = {(w.get("quantization") or {}).get("dtype") for group in manifest for w in group.get("weights", [])}
+    modes = [_TFJS_WEIGHT_DTYPES[d] for d in found if d in _TFJS_WEIGHT_DTYPES]
+    return modes[0] if modes else "fp32"
+
+
+def _artifact_json(folder: Path) -> Artifact | None:
+    if not (folder / ARTIFACT_JSON).is_file():
+        return None
+    try:
+        return Artifact.load(folder)
+    except EdgekitError as exc:
+        raise UsageError(exc.message, hint="rewrite it with `edgekit convert`, or pass the model file with --quant") from None
+
+
+def _tfjs_graph(folder: Path, graph: Path | None) -> tuple[Path, str]:
+    """The .tflite graph a TF.js artifact is estimated from: --graph, else one of the same run."""
+    if graph is not None:
+        return graph, f"the TF.js graph is estimated from {graph} (--graph)"
+    run = folder.parent
+    # fp32 first: the TF.js runtimes compute in float whatever the weight storage.
+    candidates = [run / "tflite-fp32", run.parent / "analysis" / "tflite-fp32",
+                  *sorted(p for p in run.glob("tflite-*") if p.name != "tflite-fp32")]
+    for c in candidates:
+        found = sorted(c.glob("*.tflite")) if c.is_dir() else []
+        if len(found) == 1:
+            return found[0], f"the TF.js graph is estimated from {found[0]}, the tflite graph of the same reference"
+    raise UsageError(
+        f"{folder}: a TF.js artifact is estimated from the .tflite graph of the same reference, and none was found "
+        f"(looked in {', '.join(str(c) for c in candidates)})",
+        hint="pass --graph path/to/model.tflite (e.g. `edgekit convert --format tflite --quant fp32` of the same recipe)")
+
+
+def _is_tfjs(path: Path, folder: Path, art: Artifact | None) -> bool:
+    if art is not None:
+        return art.format == "tfjs"
+    if path.is_file():
+        return path.suffix.lower() == ".json"
+    has_graph = any(folder.glob("*.tflite")) or any(folder.glob("*.onnx"))
+    return (folder / "model.json").is_file() and not has_graph
+
+
+def read_artifact_input(path: Path, quant: str | None = None, graph: Path | None = None) -> ArtifactInput:
+    """PATH: a .tflite/.onnx file, a TF.js model.json, or an artifact folder (with artifact.json or not).
+
+    The quant mode comes from --quant (QUANT) when given, else artifact.json beside the model,
+    else the model itself (tensor types; model.json's weight quantization for TF.js).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path} does not exist", hint="pass a .tflite, .onnx or model.json file, or an artifact folder")
+    folder = path if path.is_dir() else path.parent
+    art = _artifact_json(folder)
+    if _is_tfjs(path, folder, art):
+        graph_path, note = _tfjs_graph(folder, graph)
+        analysis, fmt = analyze(graph_path), "tfjs"
+        recorded, source = (art.quant, ARTIFACT_JSON) if art else (_tfjs_quant(folder / "model.json"), "model.json")
+    else:
+        analysis, note = analyze(path), None
+        fmt = analysis.format
+        if art is not None and art.format == fmt and (path.is_dir() or art.path.name == path.name):
+            recorded, source = art.quant, ARTIFACT_JSON
+        else:
+            recorded, source = quant_from_graph(analysis), "tensor types"
+    if quant is not None:
+        return ArtifactInput(analysis, fmt, quant, "--quant", note, recorded if recorded != quant else None)
+    return ArtifactInput(analysis, fmt, recorded, source, note)

@@ -62,18 +62,23 @@ def analyze(
         console.print(analysis_table(a, ops))
 
 
-@app.command(epilog="Examples:\n\n  edgekit targets estimate model.tflite --target rpi4 --quant int8\n\n  edgekit targets estimate model.tflite -t rpi5 -q fp32 --threads 2\n\n  edgekit targets estimate model.tflite -t browser -q fp32 --runtime tfjs-browser\n")
+@app.command(epilog="Examples:\n\n  edgekit targets estimate out/demo/rpi4/artifacts/tflite-int8 --target rpi4\n\n"
+             "  edgekit targets estimate model.tflite -t rpi5 --threads 2          # quant mode read from the tensor types\n\n"
+             "  edgekit targets estimate out/demo/browser/artifacts/tfjs-uint8 -t browser\n\n"
+             "  edgekit targets estimate web_model/ -t browser --graph model.tflite\n")
 def estimate(
-    path: Path = typer.Argument(..., help=".tflite or .onnx file, or an artifact folder."),
+    path: Path = typer.Argument(..., help=".tflite, .onnx or TF.js model.json file, or an artifact folder."),
     target: str = typer.Option(..., "--target", "-t", help="Profile name, alias or YAML path."),
-    quant: str = typer.Option("fp32", "--quant", "-q", help="The artifact's quant mode."),
+    quant: Optional[str] = typer.Option(None, "--quant", "-q", help="The artifact's quant mode. Default: artifact.json beside the model, else the model's tensor types."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Default: the target's plan."),
-    runtime: Optional[str] = typer.Option(None, "--runtime", "-r", help="Default: the target's runtime for the file's format."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", "-r", help="Default: the target's runtime for the artifact's format."),
+    graph: Optional[Path] = typer.Option(None, "--graph", help="TF.js only: the .tflite of the same reference to read the graph from. Default: one in the same run."),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
     """Estimate latency (with its measured error band), peak RAM and fit of an artifact on a target."""
+    from edgekit.errors import UsageError
     from edgekit.quant import QUANT_MODES
-    from edgekit.targets.analysis import analyze as run
+    from edgekit.targets.artifacts import read_artifact_input
     from edgekit.targets.estimator import estimate as est
     from edgekit.targets.profile import alias_note, resolve_target
     from edgekit.targets.report import estimate_text
@@ -81,12 +86,24 @@ def estimate(
     profile = resolve_target(target)
     if (note := alias_note(target)) and not as_json:
         err_console.print(f"target: {note}")
-    a = run(path)
-    e = est(a, profile, quant=QUANT_MODES.canonical(quant), threads=threads, runtime=runtime)
+    art = read_artifact_input(path, QUANT_MODES.canonical(quant) if quant else None, graph)
+    if art.format == "tfjs" and runtime is None:
+        runtime = next((r for r in ("tfjs-browser", "tfjs-node") if r in profile.runtimes), None)
+        if runtime is None:
+            raise UsageError(f"{profile.name} has no TF.js runtime (it has {', '.join(profile.runtimes)})",
+                             hint="estimate for a target that runs TF.js (e.g. --target browser), or pass --runtime")
+    e = est(art.analysis, profile, quant=art.quant, threads=threads, runtime=runtime)
+    said = f"{art.format} {art.quant} (quant mode from {art.quant_from})"
+    warnings = [f"--quant {art.quant} overrides {art.recorded_quant} recorded for this artifact"] if art.recorded_quant else []
+    warnings += [art.graph_note] if art.graph_note else []
     if as_json:
-        typer.echo(json.dumps({**e.to_dict(), "slowest_ops": e.slowest_ops(a)}, indent=2))
+        typer.echo(json.dumps({**e.to_dict(), "format": art.format, "quant_from": art.quant_from, "notes": warnings,
+                               "slowest_ops": e.slowest_ops(art.analysis)}, indent=2))
     else:
-        console.print(estimate_text(e, a))
+        err_console.print(f"artifact: {said}", highlight=False)
+        for w in warnings:
+            err_console.print(f"[yellow]note[/]: {w}", highlight=False)
+        console.print(estimate_text(e, art.analysis))
 
 
 @app.command(epilog="Examples:\n\n  edgekit targets fit\n\n  edgekit targets fit --calibration ../shared/calibration --features ~/.cache/edgekit/calibration-models/model_features.json\n")

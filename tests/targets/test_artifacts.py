@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from edgekit.artifact import Artifact
 from edgekit.targets import resolve_target
-from edgekit.targets.artifacts import estimate_artifacts
+from edgekit.targets.analysis import analyze
+from edgekit.targets.artifacts import estimate_artifacts, quant_from_graph, read_artifact_input
 
 
 def _artifact(fmt, quant, path):
@@ -27,3 +31,37 @@ def test_tfjs_artifacts_are_estimated_from_the_tflite_graph(tiny_tflite):
     e = out["tfjs-uint8"]
     assert e.runtime == "tfjs-browser" and e.latency_ms is not None and e.low_ms < e.high_ms
     assert any("made from the tflite graph" in w for w in e.warnings)
+
+
+@pytest.fixture(scope="module")
+def quantized_graphs(tmp_path_factory):
+    """One small graph with enough weights (64x64 dense) for TFLite's dynamic-range quantization."""
+    import tensorflow as tf
+    import tf_keras
+
+    inp = tf_keras.Input((8, 8, 3), batch_size=1)
+    x = tf_keras.layers.Conv2D(64, 3, padding="same")(inp)
+    x = tf_keras.layers.GlobalAveragePooling2D()(x)
+    model = tf_keras.Model(inp, tf_keras.layers.Dense(64)(x))
+    rng = np.random.default_rng(0)
+    folder, paths = tmp_path_factory.mktemp("quant-graphs"), {}
+    for mode in ("fp32", "fp16", "dynamic-int8", "int8", "int16x8"):
+        c = tf.lite.TFLiteConverter.from_keras_model(model)
+        if mode != "fp32":
+            c.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "fp16":
+            c.target_spec.supported_types = [tf.float16]
+        if mode in ("int8", "int16x8"):
+            c.representative_dataset = lambda: ([rng.uniform(0, 1, (1, 8, 8, 3)).astype(np.float32)] for _ in range(4))
+            c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8" else
+                                           tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        paths[mode] = folder / f"{mode}.tflite"
+        paths[mode].write_bytes(c.convert())
+    return paths
+
+
+@pytest.mark.parametrize("mode", ["fp32", "fp16", "dynamic-int8", "int8", "int16x8"])
+def test_the_quant_mode_is_read_back_from_the_tensor_types(quantized_graphs, mode):
+    assert quant_from_graph(analyze(quantized_graphs[mode])) == mode
+    given = read_artifact_input(quantized_graphs[mode])
+    assert (given.format, given.quant, given.quant_from) == ("tflite", mode, "tensor types")
