@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edgekit import yamlsafe
 from edgekit.errors import UsageError
 from edgekit.registry import Registry
 
@@ -138,12 +138,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def load_profile_file(path: str | Path) -> TargetProfile:
     """Parse one profile YAML; errors name the file and the field path."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"target profile file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML: {exc}") from None
+    data = yamlsafe.load(path, what="target profile", error=UsageError)
     if not isinstance(data, dict):
         raise UsageError(f"{path}: (top level): a profile is a mapping of fields, got {type(data).__name__}")
     try:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from edgekit import yamlsafe
 from edgekit.errors import UsageError
 from edgekit.targets.latency_model import ARITHMETIC
 
@@ -83,11 +82,16 @@ def load_device_table(folder: Path) -> tuple[dict[str, DeviceSpec], dict[str, An
     path = folder / DEVICES_YAML
     if not path.is_file():
         path = PACKAGE_CALIBRATION / DEVICES_YAML  # the shared folder has only the CSVs
-    table = yaml.safe_load(path.read_text())
+    table = yamlsafe.load(path, what="device table", error=UsageError)
+    if not isinstance(table, dict) or not isinstance(table.get("devices"), dict):
+        raise UsageError(f"{path}: a device table is a mapping with a 'devices' mapping, got {type(table).__name__}")
     specs = {}
     for key, d in table["devices"].items():
-        fields = {k: v for k, v in d.items() if k != "names"}
-        specs[key] = DeviceSpec(key=key, **fields)
+        fields = {k: v for k, v in d.items() if k != "names"} if isinstance(d, dict) else {}
+        try:
+            specs[key] = DeviceSpec(key=key, **fields)
+        except TypeError as exc:  # a missing or unknown field
+            raise UsageError(f"{path}: devices.{key}: {exc}") from None
     return specs, table
 
 
