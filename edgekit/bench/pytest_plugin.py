@@ -130,14 +130,14 @@ def _feed_pytest_benchmark(fixture, result: dict) -> None:
     is what it checks to warn "Benchmark fixture was not used at all": setting it says this
     test's benchmark was the edgekit measurement.
     """
-    if fixture._mode is not None:  # noqa: SLF001  one set of stats per test: the first call's
+    if fixture._mode is not None:  # one set of stats per test: the first call's
         return
-    fixture._mode = "edgekit_bench(...)"  # noqa: SLF001
+    fixture._mode = "edgekit_bench(...)"
     if fixture.disabled:  # --benchmark-disable: measured for the test's asserts, nothing recorded
         return
     from edgekit.bench.samples import decode_samples
 
-    stats = fixture._make_stats(1)  # noqa: SLF001
+    stats = fixture._make_stats(1)
     for ms in decode_samples(result):
         stats.update(float(ms) / 1000.0)
     fixture.extra_info.update({f"edgekit_{k}": result.get(k) for k in _KEEP})

@@ -7,9 +7,14 @@ from html import escape
 import numpy as np
 
 from edgekit.report.pareto import pareto_front
-from edgekit.report.rows import columns_for, display_row, reference_flags
-from edgekit.report.slow import slow_notes
+from edgekit.report.rows import (
+    accuracy_basis,
+    columns_for,
+    display_row,
+    reference_flags,
+)
 from edgekit.report.samples import bench_samples, median_ms
+from edgekit.report.slow import slow_notes
 from edgekit.report.svg import bar_chart, box_chart, pareto_chart
 
 CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1300px}
@@ -29,7 +34,7 @@ def _name(a: dict) -> str:
 def _pareto_svg(report: dict) -> str:
     rows = [(a, median_ms(a.get("bench")), (a.get("parity") or {})) for a in _ok(report)]
     use_acc = all(p.get("accuracy") is not None for _, _, p in rows)
-    metric, label = ("accuracy", "task accuracy") if use_acc else ("top1_agreement", "top-1 agreement with reference")
+    metric, label = ("accuracy", "task accuracy on the parity images") if use_acc else ("top1_agreement", "top-1 agreement with reference")
     pts = [(_name(a), m, p[metric]) for a, m, p in rows if m is not None and p.get(metric) is not None]
     if not pts:
         return '<p class="note">No artifact has both a latency and an accuracy: no Pareto plot.</p>'
@@ -66,11 +71,10 @@ def _table(report: dict) -> str:
 
 
 def _header(report: dict) -> str:
-    t, src, ref, host = report["target"], report["source"], report["reference"], report.get("host", {})
-    acc = ref.get("test_accuracy")
+    t, src, host = report["target"], report["source"], report.get("host", {})
     items = [f"source <code>{escape(str(src.get('canonical')))}</code> (sha256 <code>{escape(str(src.get('sha256'))[:16])}…</code>)",
              f"target {escape(t['name'])}: {escape(str(t.get('description', '')))}",
-             f"reference test accuracy {acc:.3f}" if acc is not None else "reference test accuracy -",
+             escape(accuracy_basis(report)),
              f"host {escape(str(host.get('cpu', '?')))}, {host.get('cores', '?')} cores; {t.get('threads', '?')} thread(s)"]
     items += [f'<strong class="fail">⚠ reference not trustworthy</strong>: {escape(flag)}' for flag in reference_flags(report)]
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"

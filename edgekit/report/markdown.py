@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import re
 
-from edgekit.report.rows import columns_for, display_row, reference_flags
+from edgekit.report.rows import (
+    accuracy_basis,
+    columns_for,
+    display_row,
+    reference_flags,
+)
 from edgekit.report.slow import slow_notes
 
 # ASCII punctuation that starts inline markup in CommonMark/GFM, plus the GFM cell separator.
@@ -37,7 +42,7 @@ def render_markdown(report: dict) -> str:
         f"# edgekit report: {md_inline(report['recipe']['name'])} → {md_inline(t['name'])}",
         "",
         f"- source: `{report['source']['canonical']}` (sha256 `{report['source']['sha256'][:16]}…`)",
-        f"- reference test accuracy: {ref['test_accuracy']:.3f} ({len(ref['classes'])} classes)",
+        f"- {md_inline(accuracy_basis(report))} ({len(ref['classes'])} classes)",
         f"- host: {md_inline(host['cpu'])}, {host['cores']} cores; measured with {t['threads']} thread(s)",
         *(f"- ⚠ **reference not trustworthy**: {md_inline(flag)}" for flag in reference_flags(report)),
         "",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-COLUMNS = ("format", "quant", "status", "size", "parity", "top-1 agree", "max |err|", "accuracy", "host p50", "host p90", "bench")
+# The accuracy column is measured on the parity images (a prefix of the test split, at most
+# parity.max_samples), not the whole test split the reference's test accuracy is measured on; the
+# reference's accuracy on the SAME images is shown beside it so the two cannot be confused.
+ACCURACY = "parity-set accuracy (ref)"
+COLUMNS = ("format", "quant", "status", "size", "parity", "top-1 agree", "max |err|", ACCURACY, "host p50", "host p90", "bench")
 # Shown only when at least one artifact has a target estimate (the estimator may not have run).
 ESTIMATE_COLUMNS = ("est. target", "target verdict")
 _ESTIMATE_KEYS = ("latency_ms", "p50_ms", "estimated_ms", "mean_ms", "ms")
@@ -45,6 +49,27 @@ def estimate_verdict(estimate: dict | None) -> str:
     return "-"
 
 
+def _parity_accuracy(p: dict) -> str:
+    if not p or p.get("accuracy") is None:
+        return "-"
+    ref = p.get("reference_accuracy")
+    return f"{p['accuracy']:.3f}" + (f" ({ref:.3f})" if ref is not None else "")
+
+
+def accuracy_basis(report: dict) -> str:
+    """One sentence saying which images each accuracy figure is measured on."""
+    ref = report.get("reference") or {}
+    acc = ref.get("test_accuracy")
+    n_test = (ref.get("health") or {}).get("test_images")
+    samples = sorted({(a.get("parity") or {}).get("samples") for a in report.get("artifacts", [])} - {None})
+    text = "reference test accuracy " + ("-" if acc is None else f"{acc:.3f}") + (f" on {n_test} test images" if n_test else " on the test split")
+    if samples:
+        n = f"{samples[0]}" if len(samples) == 1 else f"{samples[0]}-{samples[-1]}"
+        text += (f"; {ACCURACY}: each artifact's accuracy on the {n} parity images (the first of the test split), "
+                 "the reference's accuracy on the same images in brackets")
+    return text
+
+
 def reference_flags(report: dict) -> list[str]:
     """Why the reference itself is not trustworthy (does not beat chance, loss did not move); [] when fine."""
     health = (report.get("reference") or {}).get("health") or {}
@@ -66,7 +91,7 @@ def display_row(a: dict) -> dict[str, str]:
         "parity": p.get("verdict", "-"),
         "top-1 agree": f"{p['top1_agreement']:.3f}" if p else "-",
         "max |err|": f"{p['max_abs_err']:.2g}" if p else "-",
-        "accuracy": f"{p['accuracy']:.3f}" if p and p.get("accuracy") is not None else "-",
+        ACCURACY: _parity_accuracy(p),
         "host p50": _ms(b.get("p50_ms")) + (f" ⚠ {slow['ratio']:.1f}× fp32" if (slow := a.get("slower_than_fp32")) else ""),
         "host p90": _ms(b.get("p90_ms")),
         "bench": b.get("validity", "-"),

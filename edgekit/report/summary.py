@@ -7,7 +7,12 @@ from pathlib import Path
 from rich.table import Table
 
 from edgekit.console import console
-from edgekit.report.rows import columns_for, display_row, reference_flags
+from edgekit.report.rows import (
+    accuracy_basis,
+    columns_for,
+    display_row,
+    reference_flags,
+)
 from edgekit.report.slow import slow_notes
 
 
@@ -20,8 +25,7 @@ def print_summary(report: dict, run_dir: Path) -> None:
         row = display_row(a)
         table.add_row(*(row[c] for c in columns))
     console.print(table)
-    console.print(f"reference test accuracy {report['reference']['test_accuracy']:.3f}; "
-                  f"host latency with {report['target']['threads']} thread(s)")
+    console.print(f"{accuracy_basis(report)}; host latency with {report['target']['threads']} thread(s)", highlight=False)
     for note in slow_notes(report):
         console.print(f"[yellow]⚠ {note}[/]", highlight=False)
     for flag in reference_flags(report):

@@ -197,8 +197,8 @@ def build_app(handle: KerasAppHandle, dirs: list[Path]) -> BuiltApp:
     """The feature extractor for HANDLE: ImageNet weights from disk, or random init when the handle asks."""
     spec = APPS[handle.app.lower()]
     if wants_random_weights(handle):
-        notes = [f"keras.applications {spec.name}: RANDOM INIT (seed {RANDOM_SEED}), as the handle asks (weights=random): "
-                 "no pretrained features, so expect accuracy near chance unless the backbone is fine-tuned on plenty of data"]
+        notes = [(f"keras.applications {spec.name}: RANDOM INIT (seed {RANDOM_SEED}), as the handle asks (weights=random): "
+                  "no pretrained features, so expect accuracy near chance unless the backbone is fine-tuned on plenty of data")]
         return _wrap(spec, handle, _construct_random(spec, handle), None, notes)
     used: list[Path] = []
     random_hint = f"or train from a random initialization on purpose: {_random_handle(handle)}"

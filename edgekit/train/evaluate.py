@@ -47,7 +47,7 @@ def chance_check(accuracy: float | None, labels: np.ndarray, num_classes: int,
     labels = np.asarray(labels, dtype=np.int64)
     n = int(labels.size)
     k = max(int(num_classes), 1)
-    majority = float(np.bincount(labels, minlength=k).max() / n) if n else 0.0
+    majority = float(np.bincount(labels, minlength=k).max()) / n if n else 0.0
     chance = max(1.0 / k, majority)
     margin = max(MIN_CHANCE_MARGIN, 2.0 * float(np.sqrt(chance * (1.0 - chance) / max(n, 1))))
     flags = []

@@ -44,8 +44,8 @@ def test_flat_training_loss_is_flagged_even_when_accuracy_looks_fine():
     assert losses == [1.3863, 1.3862, 1.3861, 1.3860]
     check = chance_check(0.9, FOUR_BALANCED, 4, losses)
     assert check["beats_chance"] and check["loss_moved"] is False
-    assert check["flags"] == ["training loss did not move: 1.3863 in the first epoch, 1.3860 in the last (4 epochs); "
-                              "check the learning rate, the labels and that the backbone is not random"]
+    assert check["flags"] == [("training loss did not move: 1.3863 in the first epoch, 1.3860 in the last (4 epochs); "
+                               "check the learning rate, the labels and that the backbone is not random")]
     assert chance_check(0.9, FOUR_BALANCED, 4, [1.0])["loss_moved"] is None  # one epoch: nothing to compare
 
 

@@ -27,9 +27,7 @@ def _cell_text(inline) -> str:
     """What a reader sees in a cell: text, with <br> as a line break."""
     out = []
     for tok in inline.children or []:
-        if tok.type == "html_inline" and tok.content.lower().startswith("<br"):
-            out.append("\n")
-        elif tok.type in ("softbreak", "hardbreak"):
+        if (tok.type == "html_inline" and tok.content.lower().startswith("<br")) or tok.type in ("softbreak", "hardbreak"):
             out.append("\n")
         else:
             out.append(tok.content)

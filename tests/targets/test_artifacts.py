@@ -8,7 +8,11 @@ import pytest
 from edgekit.artifact import Artifact
 from edgekit.targets import resolve_target
 from edgekit.targets.analysis import analyze
-from edgekit.targets.artifacts import estimate_artifacts, quant_from_graph, read_artifact_input
+from edgekit.targets.artifacts import (
+    estimate_artifacts,
+    quant_from_graph,
+    read_artifact_input,
+)
 
 
 def _artifact(fmt, quant, path):

@@ -106,7 +106,7 @@ def test_estimate_reads_int8_from_the_tensor_types_of_a_bare_tflite(tiny_tflite,
     code, d, err = _estimate_json(capsys, str(tiny_tflite["int8"]), "-t", "rpi4")
     assert code == 0 and d["quant"] == "int8" and d["quant_from"] == "tensor types" and d["runtime"] == "litert"
     assert d["latency_ms"] is not None and not any("check the artifact" in w for w in d["warnings"])
-    code, out, err = run(capsys, "targets", "estimate", str(tiny_tflite["fp32"]), "-t", "rpi4")
+    code, _, err = run(capsys, "targets", "estimate", str(tiny_tflite["fp32"]), "-t", "rpi4")
     assert code == 0 and "tflite fp32 (quant mode from tensor types)" in err
 
 
