@@ -57,7 +57,8 @@ def _root(
     epilog="""Examples:\n\n
   edgekit convert --target rpi                      # bundled demo recipe, Raspberry Pi 4 plan\n
   edgekit convert my.yaml --target rpi5 --out out/   # your recipe\n
-  edgekit convert --target host --quant fp32 --quant int8 --set train.epochs=1\n""",
+  edgekit convert --target host --quant fp32 --quant int8 --set train.epochs=1\n
+  edgekit convert my.yaml --json > result.json        # the result as JSON; progress on stderr\n""",
 )
 def convert(
     recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."),
@@ -68,13 +69,14 @@ def convert(
     overrides: List[str] = typer.Option([], "--set", help="Override a recipe field: --set train.epochs=2 (repeatable)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Threads for host measurement. Default: the target's plan."),
     force: bool = typer.Option(False, "--force", help="Redo every step even when its inputs have not changed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (run_dir, exit_code, report); progress and the summary go to stderr."),
 ) -> None:
     """Fine-tune, convert, check parity and benchmark for one target; writes out/<recipe>/<target>/."""
     from edgekit.pipeline import ConvertOptions, run_convert
     from edgekit.recipe import find_recipe
 
     recipe_path, how = find_recipe(recipe)
-    console.print(f"recipe: {recipe_path} ({how})")
+    (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
     result = run_convert(
         ConvertOptions(
             recipe_path=recipe_path,
@@ -85,8 +87,14 @@ def convert(
             overrides=overrides,
             threads=threads,
             force=force,
+            summary_to_stderr=as_json,
         )
     )
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"run_dir": str(result.run_dir), "exit_code": result.exit_code, "report": result.report},
+                              indent=2, default=str))
     raise typer.Exit(result.exit_code)
 
 

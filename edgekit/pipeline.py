@@ -29,6 +29,7 @@ class ConvertOptions:
     overrides: list[str] = field(default_factory=list)
     threads: int | None = None
     force: bool = False
+    summary_to_stderr: bool = False  # `convert --json`: stdout carries only the result JSON
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _run_steps(ctx: RunContext, opts: ConvertOptions) -> RunResult:
     report = stages.report_step(ctx, source, reference, rows)
     from edgekit.report.summary import print_summary
 
-    print_summary(report, ctx.run_dir)
+    print_summary(report, ctx.run_dir, err_console if opts.summary_to_stderr else None)
     return RunResult(ctx.run_dir, rows, report)
 
 

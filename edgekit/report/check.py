@@ -14,7 +14,7 @@ Rules (one Finding per artifact and metric):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from edgekit.errors import UsageError
 from edgekit.report.mannwhitney import mann_whitney_greater
@@ -160,3 +160,9 @@ def render_check_markdown(result: CheckResult, baseline_path: str) -> str:
         # kept readable for the terminal copy of this table.
         lines.append("| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def check_json(result: CheckResult, baseline_path: str, th: Thresholds) -> dict:
+    """`edgekit check --json`: the verdict, the thresholds it used and every finding."""
+    return {"passed": result.passed, "regressions": len(result.regressions), "baseline": baseline_path,
+            "thresholds": asdict(th), "alpha": ALPHA, "findings": [asdict(f) for f in result.findings]}

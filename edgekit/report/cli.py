@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -18,7 +19,8 @@ CHECK_EPILOG = """Exit codes: 0 no regression, 1 regression, 2 usage error (bad 
 Examples:\n\n
   edgekit check out/demo/rpi4 --baseline baseline/report.json\n
   edgekit check out/demo/rpi4/report.json --baseline base.json --max-latency-regression 5% --markdown diff.md\n
-  edgekit check out/demo/rpi4 --baseline base.json --update-baseline   # accept the new numbers\n"""
+  edgekit check out/demo/rpi4 --baseline base.json --update-baseline   # accept the new numbers\n
+  edgekit check out/demo/rpi4 --baseline base.json --json | jq .passed\n"""
 
 
 def report(
@@ -52,32 +54,39 @@ def check(
     max_size_growth: str = typer.Option("5%", help="Allowed growth of an artifact's size."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the diff table here (for a PR comment)."),
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Accept REPORT as the new baseline and exit 0."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict and every finding as JSON on stdout instead of the table."),
 ) -> None:
-    """Compare a report with a baseline; exit 1 on a latency, accuracy, parity or size regression."""
-    from edgekit.console import console
+    """Compare a report with a baseline; exit 1 on a latency, accuracy, parity or size regression, or a reference that learned nothing."""
+    from edgekit.console import console, err_console
     from edgekit.errors import UsageError
     from edgekit.fsutil import atomic_write_json, atomic_write_text
-    from edgekit.report.check import Thresholds, compare_reports, parse_fraction, render_check_markdown
+    from edgekit.report.check import Thresholds, check_json, compare_reports, parse_fraction, render_check_markdown
     from edgekit.report.schema import load_report
 
     th = Thresholds(parse_fraction(max_latency_regression, "--max-latency-regression"), max_accuracy_drop,
                     parse_fraction(max_size_growth, "--max-size-growth"))
     new = load_report(report_path)
+    say = err_console if as_json else console  # with --json, stdout is the JSON document only
     if update_baseline and not baseline.exists():
         atomic_write_json(baseline, new)
-        console.print(f"no baseline at {baseline}: wrote this report there")
+        say.print(f"no baseline at {baseline}: wrote this report there")
+        if as_json:
+            typer.echo(json.dumps({"passed": True, "regressions": 0, "baseline": str(baseline), "baseline_written": True, "findings": []}, indent=2))
         return
     if not baseline.exists():
         raise UsageError(f"baseline {baseline} does not exist",
                          hint="create it from this report with --update-baseline, or pass the right --baseline path")
     result = compare_reports(new, load_report(baseline, "baseline"), th)
     text = render_check_markdown(result, str(baseline))
-    console.print(text, markup=False, highlight=False)
+    if as_json:
+        typer.echo(json.dumps({**check_json(result, str(baseline), th), "baseline_written": update_baseline}, indent=2))
+    else:
+        console.print(text, markup=False, highlight=False)
     if markdown:
         atomic_write_text(markdown, text)
     if update_baseline:
         atomic_write_json(baseline, new)
-        console.print(f"updated baseline {baseline} ({len(result.regressions)} regression(s) accepted)")
+        say.print(f"updated baseline {baseline} ({len(result.regressions)} regression(s) accepted)")
         return
     if not result.passed:
         raise typer.Exit(1)
