@@ -164,9 +164,11 @@ def _missing_module(exc: ModuleNotFoundError) -> int:
 
 
 def _report(exc: EdgekitError) -> int:
-    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    from rich.markup import escape  # messages quote user input and install lines like "edgekit-ml[tf]"
+
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
     if exc.hint:
-        err_console.print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
+        err_console.print(f"  [dim]hint:[/] {escape(exc.hint)}", highlight=False)
     return exc.exit_code
 
 

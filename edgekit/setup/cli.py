@@ -21,7 +21,7 @@ SETUP_EPILOG = """Examples:\n\n
 
 def register(app: typer.Typer) -> None:
     setup_app = typer.Typer(name="setup", help="Install the parts that are not Python dependencies: the TF.js converter and runner.",
-                            no_args_is_help=True, add_completion=False)
+                            no_args_is_help=True, add_completion=False, epilog=SETUP_EPILOG)
     setup_app.command("tfjs", epilog=SETUP_EPILOG)(setup_tfjs)
     setup_app.command("js", epilog=SETUP_EPILOG)(setup_js)
     setup_app.command("all", epilog=SETUP_EPILOG)(setup_all)
@@ -70,6 +70,7 @@ def doctor(
 
 
 def _print_table(checks: list) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_header=True, header_style="bold", title="edgekit doctor", title_justify="left")
@@ -77,15 +78,17 @@ def _print_table(checks: list) -> None:
         table.add_column(col, overflow="fold")
     fixes = []
     for c in checks:
-        table.add_row("[green]✓[/]" if c.ok else "[red]✗[/]", c.section, c.name, c.detail)
+        table.add_row("[green]✓[/]" if c.ok else "[red]✗[/]", c.section, c.name, escape(c.detail))
         if not c.ok and c.fix and c.fix not in fixes:
             fixes.append(c.fix)
     console.print(table)
     if fixes:
         console.print("[bold]to fix:[/]")
         for fix in fixes:
-            console.print(f"  {fix}", highlight=False)
+            console.print(f"  {escape(fix)}", highlight=False)
 
 
 def _progress(message: str) -> None:
-    err_console.print(message, highlight=False)
+    from rich.markup import escape
+
+    err_console.print(escape(message), highlight=False)

@@ -50,13 +50,18 @@ def add_to_path() -> None:
 
 def converter_location() -> str | None:
     """Where tensorflowjs would be imported from, or None when it is not installed anywhere."""
-    add_to_path()
+    if installed_here():
+        add_to_path()
+        return str(install_dir())
     if not module_available("tensorflowjs"):
         return None
     import importlib.util
 
     spec = importlib.util.find_spec("tensorflowjs")
-    return str(Path(spec.origin).parent) if spec and spec.origin else str(install_dir())
+    origin = Path(spec.origin).parent if spec and spec.origin else None
+    if origin is None or origin.parent.name.startswith("tensorflowjs-"):
+        return None  # another tools folder put on sys.path earlier in this process (EDGEKIT_TOOLS changed)
+    return str(origin)
 
 
 def require_converter(needed_by: str) -> None:

@@ -1,0 +1,61 @@
+"""Missing extras are usage errors that name the extra and the install line, never tracebacks."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import edgekit
+from edgekit.cli import _missing_module, main
+from edgekit.errors import NotInstalledError
+from edgekit.setup import extras
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tf_missing(monkeypatch):
+    real = extras.module_available
+    monkeypatch.setattr(extras, "module_available", lambda name: False if name == "tf2onnx" else real(name))
+
+
+def test_require_extra_names_the_extra_and_the_install_line(tf_missing):
+    with pytest.raises(NotInstalledError) as info:
+        extras.require_extra("tf", "edgekit convert")
+    assert info.value.exit_code == 2
+    assert "edgekit convert needs the `tf` extra" in info.value.message and "missing tf2onnx" in info.value.message
+    assert 'pip install "edgekit-ml[tf]"' in info.value.hint and 'uv add "edgekit-ml[tf]"' in info.value.hint
+
+
+@pytest.mark.parametrize("argv", [["convert", "--target", "rpi"], ["train"], ["pull", "keras:MobileNetV2"]])
+def test_tensorflow_commands_exit_2_before_writing(tf_missing, argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "edgekit-ml[tf]" in err  # printed literally: rich must not read "[tf]" as markup
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_module_deep_in_a_command_names_its_extra(capsys):
+    assert _missing_module(ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")) == 2
+    err = capsys.readouterr().err
+    assert "`viz` extra" in err and "edgekit-ml[viz]" in err
+
+
+def test_a_missing_module_of_no_extra_is_a_real_bug():
+    with pytest.raises(ModuleNotFoundError):
+        _missing_module(ModuleNotFoundError("No module named 'nonexistent_mod'", name="nonexistent_mod"))
+
+
+def test_extras_in_pyproject_match_the_probes():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "edgekit-ml" and project["version"] == edgekit.__version__
+    optional = project["optional-dependencies"]
+    assert set(extras.EXTRAS) <= set(optional) and "all" in optional
+    core = " ".join(project["dependencies"])
+    assert "tensorflow" not in core and "tensorflowjs" not in " ".join(sum(optional.values(), []))
+    declared = " ".join(optional["tf"]).replace("-", "_")
+    for module in extras.EXTRAS["tf"].modules:
+        assert module in declared
