@@ -91,7 +91,10 @@ def read_text(path: Path, *, what: str, error: type[UsageError] = UsageError, ma
 def parse(text: str, *, origin: str, error: type[UsageError] = UsageError, max_depth: int = MAX_DEPTH,
           max_nodes: int = MAX_NODES) -> Any:
     """TEXT parsed as one YAML document with bounded depth and alias expansion."""
-    loader = _bounded_loader(max_depth)(text)
+    try:
+        loader = _bounded_loader(max_depth)(text)  # the reader refuses control characters right here
+    except yaml.YAMLError as exc:
+        raise error(f"{origin}: not valid YAML: {exc}") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -13,6 +13,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tiny_models import TINY_CLASSES, TINY_SIZE, build_tiny_classifier, tiny_images  # noqa: F401 (re-exported)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fuzz: 10,000 mutants per loader under tests/fuzz (run with -m fuzz)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long fuzz suite runs only when asked for by `-m fuzz` (a quick sample is always run)."""
+    if "fuzz" in (config.getoption("-m") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("fuzz") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("fuzz") is not None])
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def tiny_reference(tmp_path_factory) -> Path:
     """A reference folder exactly as the pipeline writes it: saved_model/, labels.txt, preprocessing.json."""

@@ -15,6 +15,7 @@ import stat
 import tarfile
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,5 +128,5 @@ def read_bundle(path: Path) -> list[Entry]:
         raise UsageError(f"bundle {path} does not exist", hint="pass a .tar.gz/.zip written by `edgekit bundle`, or its extracted folder")
     try:
         return _read_tar(path) if archive_kind(path) == "tar.gz" else _read_zip(path)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # zlib: damaged gzip data
         raise BundleError(f"bundle {path} is not a readable {archive_kind(path)} archive: {exc}") from exc

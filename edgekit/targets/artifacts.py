@@ -95,8 +95,12 @@ def _tfjs_quant(model_json: Path) -> str:
         manifest = json.loads(model_json.read_text()).get("weightsManifest") or []
     except (OSError, ValueError, AttributeError) as exc:
         raise UsageError(f"{model_json} is not a readable TF.js model.json: {exc}") from None
-    found = {(w.get("quantization") or {}).get("dtype") for group in manifest for w in group.get("weights", [])}
-    modes = [_TFJS_WEIGHT_DTYPES[d] for d in found if d in _TFJS_WEIGHT_DTYPES]
+    try:
+        found = {(w.get("quantization") or {}).get("dtype") for group in manifest for w in group.get("weights", [])}
+    except (AttributeError, TypeError):  # a manifest, group or weight entry of the wrong JSON type
+        raise UsageError(f"{model_json}: weightsManifest is not a list of groups with \"weights\" objects",
+                         hint="convert the model again with `edgekit convert --format tfjs`") from None
+    modes = [_TFJS_WEIGHT_DTYPES[d] for d in found if isinstance(d, str) and d in _TFJS_WEIGHT_DTYPES]
     return modes[0] if modes else "fp32"
 
 

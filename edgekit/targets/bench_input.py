@@ -49,7 +49,10 @@ def _analysis(ref: Any, folder: Path, where: str) -> GraphAnalysis:
     if not isinstance(path, str) or not path:
         raise UsageError(f"{where}: artifact: expected a path or an analysis object, got {ref!r}")
     p = Path(path)
-    p = p if p.is_absolute() or not (folder / p).exists() else folder / p
+    try:
+        p = p if p.is_absolute() or not (folder / p).exists() else folder / p
+    except OSError as exc:  # a name too long, a NUL byte: not a path this system can have
+        raise UsageError(f"{where}: artifact: {path[:80]!r} is not a usable path: {exc.strerror or exc}") from None
     return analyze(p)
 
 

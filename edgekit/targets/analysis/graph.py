@@ -6,6 +6,7 @@ execution order plus the tensor lifetimes; everything format-independent lives h
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,13 +144,67 @@ class GraphAnalysis:
         """The inverse of to_dict(include_ops=True): an analysis saved as JSON, read back."""
         if "ops" not in d:
             raise ValueError("the analysis has no per-op rows (saved with include_ops=False)")
-        return cls(
-            format=str(d["format"]), path=Path(d["path"]), size_bytes=int(d["size_bytes"]),
-            ops=[OpInfo.from_dict(op) for op in d["ops"]], weight_bytes=int(d["weight_bytes"]),
-            peak_activation_bytes=int(d["peak_activation_bytes"]),
-            inputs=[TensorInfo.from_dict(t) for t in d.get("inputs", [])],
-            outputs=[TensorInfo.from_dict(t) for t in d.get("outputs", [])],
-        )
+        try:
+            analysis = cls(
+                format=str(d["format"]), path=Path(d["path"]), size_bytes=int(d["size_bytes"]),
+                ops=[OpInfo.from_dict(op) for op in d["ops"]], weight_bytes=int(d["weight_bytes"]),
+                peak_activation_bytes=int(d["peak_activation_bytes"]),
+                inputs=[TensorInfo.from_dict(t) for t in d.get("inputs", [])],
+                outputs=[TensorInfo.from_dict(t) for t in d.get("outputs", [])],
+            )
+        except DAMAGED as exc:  # int(inf), a list where an object belongs, ...: one error type for callers
+            raise ValueError(f"{type(exc).__name__}: {exc}") from None
+        check_plausible(analysis)  # a saved analysis is user input like any model file
+        return analysis
+
+
+# What a real model can hold, with room to spare: beyond these, the file is damaged or hostile,
+# and the estimator's arithmetic (floats, logs) would overflow on its numbers.
+MAX_DIM = 1 << 31
+MAX_ELEMENTS = 1 << 40
+MAX_BYTES = 1 << 48
+MAX_MACS = 1 << 60
+MAX_OPS = 1 << 20
+# The exceptions a reader of untrusted bytes can raise from the format libraries (flatbuffers
+# trusts every offset: struct.error; protobuf fields of the wrong kind: TypeError, ...). Readers
+# turn them into one UsageError naming the file.
+DAMAGED = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError, RecursionError, struct.error)
+
+
+def check_plausible(analysis: "GraphAnalysis") -> None:
+    """Raise ValueError when ANALYSIS holds numbers no real model has (negative, absurdly large)."""
+    if analysis.format not in ("tflite", "onnx"):
+        raise ValueError(f"format {analysis.format!r} is not tflite or onnx")
+    if len(analysis.ops) > MAX_OPS:
+        raise ValueError(f"{len(analysis.ops)} ops")
+    for what, value, limit in (("size_bytes", analysis.size_bytes, MAX_BYTES), ("weight_bytes", analysis.weight_bytes, MAX_BYTES),
+                               ("peak_activation_bytes", analysis.peak_activation_bytes, MAX_BYTES)):
+        if not 0 <= value <= limit:
+            raise ValueError(f"{what} is {value}")
+    for t in (*analysis.inputs, *analysis.outputs):
+        _check_tensor(t, "graph input/output")
+    for op in analysis.ops:
+        where = f"op {op.index} ({op.type!r})"
+        if not (isinstance(op.type, str) and isinstance(op.dtype, str)):  # protobuf hands back bytes for bad UTF-8
+            raise ValueError(f"{where}: op type and dtype must be text")
+        if op.op_class not in OP_CLASSES:
+            raise ValueError(f"{where}: unknown op class {op.op_class!r}")
+        if not 0 <= op.macs <= MAX_MACS:
+            raise ValueError(f"{where}: {op.macs} MACs")
+        for t in (*op.inputs, *op.outputs, *op.weights):
+            _check_tensor(t, where)
+
+
+def _check_tensor(t: TensorInfo, where: str) -> None:
+    if not (isinstance(t.name, str) and isinstance(t.dtype, str)):
+        raise ValueError(f"{where}: tensor name and dtype must be text, got {t.name!r}")
+    elements = 1
+    for d in t.shape:
+        if not 0 <= d < MAX_DIM:
+            raise ValueError(f"{where}: tensor {t.name!r} has dimension {d}")
+        elements *= d
+    if elements > MAX_ELEMENTS or not 0 <= t.nbytes <= MAX_BYTES:
+        raise ValueError(f"{where}: tensor {t.name!r} of shape {list(t.shape)} ({t.nbytes} bytes)")
 
 
 def peak_live_bytes(

@@ -15,7 +15,7 @@ from typing import Any
 
 from edgekit.errors import UsageError
 from edgekit.targets import macs
-from edgekit.targets.analysis.graph import GraphAnalysis, OpInfo, TensorInfo, peak_live_bytes
+from edgekit.targets.analysis.graph import DAMAGED, GraphAnalysis, OpInfo, TensorInfo, check_plausible, peak_live_bytes
 
 CONV = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}  # op -> index of the weight input
 MATMUL = {"Gemm": 1, "MatMul": 1, "MatMulInteger": 1, "QLinearMatMul": 3}
@@ -150,6 +150,17 @@ def _unknown(name: str) -> TensorInfo:
 
 def analyze_onnx(path: Path) -> GraphAnalysis:
     model = _load(path)
+    try:
+        analysis = _read(path, model)
+        check_plausible(analysis)
+    except DAMAGED as exc:
+        # protobuf accepts any field values: a damaged graph fails anywhere in the walk below.
+        raise UsageError(f"{path}: a damaged ONNX model: {type(exc).__name__}: {str(exc)[:200]}",
+                         hint="convert it again; if it came from elsewhere, the file was cut short or altered") from None
+    return analysis
+
+
+def _read(path: Path, model: Any) -> GraphAnalysis:
     graph = model.graph
     g = _collect(graph)
     producers = {o: n for n in graph.node for o in n.output}

@@ -13,7 +13,7 @@ from typing import Any
 
 from edgekit.errors import UsageError
 from edgekit.targets import macs
-from edgekit.targets.analysis.graph import GraphAnalysis, OpInfo, TensorInfo, peak_live_bytes
+from edgekit.targets.analysis.graph import DAMAGED, GraphAnalysis, OpInfo, TensorInfo, check_plausible, peak_live_bytes
 
 _ITEMSIZE = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1, "int16": 2,
              "complex64": 8, "int8": 1, "float64": 8, "complex128": 16, "uint64": 8, "uint32": 4,
@@ -134,6 +134,17 @@ def analyze_tflite(path: Path) -> GraphAnalysis:
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise UsageError(f"{path}: not a TFLite flatbuffer (missing the TFL3 identifier)")
+    try:
+        analysis = _read(path, data, schema)
+        check_plausible(analysis)
+    except DAMAGED as exc:
+        # The flatbuffers runtime checks no offset or length: a damaged file fails anywhere inside.
+        raise UsageError(f"{path}: a damaged TFLite model: {type(exc).__name__}: {str(exc)[:200]}",
+                         hint="convert it again; if it came from elsewhere, the file was cut short or altered") from None
+    return analysis
+
+
+def _read(path: Path, data: bytes, schema: Any) -> GraphAnalysis:
     model = schema.Model.GetRootAs(data, 0)
     if model.SubgraphsLength() == 0:
         raise UsageError(f"{path}: the model has no subgraph")
