@@ -87,7 +87,7 @@ def _calibration_set(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 
 def train_step(ctx, source, data: PreparedData) -> Reference:
-    from edgekit.train.evaluate import chance_check, training_losses
+    from edgekit.train.evaluate import chance_check, loss_curve
 
     folder = ctx.run_dir / "reference"
     key = input_key(ctx.recipe.section_dict("train"), ctx.recipe.section_dict("data"), source.sha256,
@@ -104,7 +104,7 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
                     f"(chance {1 / len(summary['class_names']):.3f})")
         # Judged on every run, reused or not: a reference that learned nothing must never look done.
         health = chance_check(summary["test_accuracy"], data.splits.test.labels, len(summary["class_names"]),
-                              training_losses(summary.get("phases", [])))
+                              loss_curve(summary.get("phases", [])))
         note(text + ("  [bold red]⚠ not clearly better than chance[/]" if health["flags"] else ""))
     for flag in health["flags"]:
         progress(f"[bold yellow]warning[/]: {flag}")

@@ -29,13 +29,16 @@ def evaluate(probabilities: np.ndarray, labels: np.ndarray, class_names: tuple[s
 
 # A reference must beat chance by at least this much, however many test images there are.
 MIN_CHANCE_MARGIN = 0.05
-# Training loss must fall by more than this fraction from the first epoch to the last.
-MIN_LOSS_DROP = 0.01
+# A loss whose epochs span less than this fraction of its first value did not move at all (a
+# learning rate of zero, a frozen model); one never this far below ln(k), the cross-entropy of a
+# uniform guess over k classes, never beat guessing.
+FLAT_LOSS = 0.001
+BELOW_UNIFORM = 0.01
 
 
 def chance_check(accuracy: float | None, labels: np.ndarray, num_classes: int,
-                 losses: list[float] | None = None) -> dict:
-    """Does the reference clearly beat chance, and did its training loss move?
+                 losses: tuple[str, list[float]] | list[float] | None = None) -> dict:
+    """Does the reference clearly beat chance, and did its loss move? LOSSES: loss_curve()'s (name, values), or values.
 
     Chance is the better of guessing uniformly (1/k) and always answering the most frequent test
     class. "Clearly" means by more than two binomial standard deviations of an accuracy measured
@@ -56,21 +59,34 @@ def chance_check(accuracy: float | None, labels: np.ndarray, num_classes: int,
         shown = "-" if accuracy is None else f"{accuracy:.3f}"
         flags.append(f"reference test accuracy {shown} does not clearly beat chance {chance:.3f} "
                      f"(needs > {chance + margin:.3f} on {n} test images): the model has not learned the task")
-    losses = [float(v) for v in (losses or []) if np.isfinite(v)]
+    name, values = losses if isinstance(losses, tuple) else ("training loss", losses or [])
+    values = [float(v) for v in values if np.isfinite(v)]
+    uniform = float(np.log(k)) if k > 1 else 0.0
     moved = None
-    if len(losses) >= 2:
-        moved = losses[0] - losses[-1] > MIN_LOSS_DROP * abs(losses[0])
-        if not moved:
-            flags.append(f"training loss did not move: {losses[0]:.4f} in the first epoch, {losses[-1]:.4f} in the last "
-                         f"({len(losses)} epochs); check the learning rate, the labels and that the backbone is not random")
+    if values:
+        flat = len(values) >= 2 and max(values) - min(values) <= FLAT_LOSS * abs(values[0])
+        guessing = k > 1 and min(values) >= (1.0 - BELOW_UNIFORM) * uniform
+        moved = not (flat or guessing)
+        if flat:
+            flags.append(f"{name} did not move: {values[0]:.4f} in the first epoch, {values[-1]:.4f} in the last "
+                         f"({len(values)} epochs); check the learning rate and that the backbone is not random")
+        elif guessing:
+            flags.append(f"{name} never fell below {min(values):.4f}, no better than a uniform guess over {k} classes "
+                         f"({uniform:.4f}); check the labels, the learning rate and that the backbone is not random")
     return {"chance_accuracy": round(chance, 6), "margin": round(margin, 6), "test_images": n, "beats_chance": bool(beats),
-            "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
+            "loss": name, "loss_first": values[0] if values else None, "loss_best": min(values) if values else None,
+            "uniform_loss": round(uniform, 6),
             "loss_moved": moved, "flags": flags}
 
 
-def training_losses(phases: list[dict]) -> list[float]:
-    """Training loss per epoch across both phases, in order (train.json's `phases`)."""
-    return [v for p in phases for v in (p.get("history") or {}).get("loss", [])]
+def loss_curve(phases: list[dict]) -> tuple[str, list[float]]:
+    """The loss per epoch across both phases (train.json's `phases`): validation loss when every
+    epoch has one (a fixed set, so a model that does not change gives the same value each epoch),
+    else training loss (which also moves with the batches an epoch happens to draw)."""
+    histories = [p.get("history") or {} for p in phases]
+    val = [v for h in histories for v in h.get("val_loss", [])]
+    train = [v for h in histories for v in h.get("loss", [])]
+    return ("validation loss", val) if val and len(val) == len(train) else ("training loss", train)
 
 
 def _ratio(num: float, den: float) -> float | None:

@@ -17,7 +17,7 @@ from edgekit.report.html import render_html
 from edgekit.report.markdown import render_markdown
 from edgekit.report.schema import report_schema, schema_errors
 from edgekit.report.summary import print_summary
-from edgekit.train.evaluate import chance_check, training_losses
+from edgekit.train.evaluate import chance_check, loss_curve
 
 FOUR_BALANCED = np.repeat(np.arange(4), 6)  # 24 test images, 4 classes
 
@@ -38,15 +38,25 @@ def test_chance_is_the_majority_class_when_the_test_set_is_unbalanced():
     assert check["chance_accuracy"] == 0.75 and not check["beats_chance"]
 
 
-def test_flat_training_loss_is_flagged_even_when_accuracy_looks_fine():
-    phases = [{"history": {"loss": [1.3863, 1.3862]}}, {"history": {"loss": [1.3861, 1.3860]}}]
-    losses = training_losses(phases)
-    assert losses == [1.3863, 1.3862, 1.3861, 1.3860]
-    check = chance_check(0.9, FOUR_BALANCED, 4, losses)
+def test_a_loss_that_did_not_move_is_flagged_even_when_accuracy_looks_fine():
+    phases = [{"history": {"loss": [1.2, 1.1], "val_loss": [1.3863, 1.3862]}},
+              {"history": {"loss": [1.0, 0.9], "val_loss": [1.3861, 1.3860]}}]
+    curve = loss_curve(phases)
+    assert curve == ("validation loss", [1.3863, 1.3862, 1.3861, 1.3860])  # a fixed set: no batch noise
+    check = chance_check(0.9, FOUR_BALANCED, 4, curve)
     assert check["beats_chance"] and check["loss_moved"] is False
-    assert check["flags"] == [("training loss did not move: 1.3863 in the first epoch, 1.3860 in the last (4 epochs); "
-                               "check the learning rate, the labels and that the backbone is not random")]
-    assert chance_check(0.9, FOUR_BALANCED, 4, [1.0])["loss_moved"] is None  # one epoch: nothing to compare
+    assert check["flags"] == [("validation loss did not move: 1.3863 in the first epoch, 1.3860 in the last (4 epochs); "
+                               "check the learning rate and that the backbone is not random")]
+    assert loss_curve([{"history": {"loss": [2.0, 1.0]}}]) == ("training loss", [2.0, 1.0])
+
+
+def test_a_loss_never_better_than_a_uniform_guess_is_flagged():
+    # moving (batch noise), but never below ln(4) = 1.386: the model predicts no better than 1/4 each
+    check = chance_check(0.9, FOUR_BALANCED, 4, ("validation loss", [1.58, 1.54]))
+    assert check["loss_moved"] is False and "never fell below 1.5400, no better than a uniform guess" in check["flags"][0]
+    assert chance_check(0.9, FOUR_BALANCED, 4, [1.39])["loss_moved"] is False  # one epoch is enough to tell
+    assert chance_check(0.9, FOUR_BALANCED, 4, [0.9])["loss_moved"] is True
+    assert chance_check(0.9, FOUR_BALANCED, 4)["loss_moved"] is None  # no history: nothing to judge
 
 
 def test_train_step_judges_a_reused_reference_too(tmp_path):
