@@ -29,6 +29,8 @@ EXTRAS: dict[str, Extra] = {
                 "pull, train and convert (TensorFlow, tf-keras, tensorflow-hub, tf2onnx)"),
     "viz": Extra("viz", ("matplotlib", "tensorboard"),
                  "the confusion-matrix PNG and TensorBoard logs of training (skipped without them)"),
+    "micro": Extra("micro", ("tflite_micro",), "TensorFlow Lite Micro's interpreter (Linux only)"),
+    "release": Extra("release", ("cryptography", "oras"), "signed releases and OCI registries"),
 }
 
 # Top-level modules that belong to an extra: a ModuleNotFoundError for one of these anywhere in

@@ -21,6 +21,7 @@ DISTRIBUTIONS = {
     "pydantic": "pydantic", "yaml": "pyyaml", "typer": "typer", "rich": "rich",
     "tensorflow": "tensorflow", "tf_keras": "tf-keras", "tensorflow_hub": "tensorflow-hub", "tf2onnx": "tf2onnx",
     "matplotlib": "matplotlib", "tensorboard": "tensorboard", "tensorflowjs": "tensorflowjs",
+    "tflite_micro": "tflite-micro", "cryptography": "cryptography", "oras": "oras",
 }
 CORE_MODULES = ("numpy", "ai_edge_litert", "onnx", "onnxruntime", "pydantic", "yaml", "typer", "rich")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -96,11 +98,33 @@ def test_tensorflow_commands_name_the_extra(core, tmp_path, argv, extra):
 
 
 def test_pip_installs_from_a_git_url(tmp_path):
-    """`pip install "edgekit-ml @ git+URL"` builds from the repository (file:// stands in for a host)."""
+    """`pip install "edgekit-ml @ git+URL"` builds from the repository (a file://localhost URL stands in for a git host)."""
     from install_support import REPO
 
     bin_dir = make_venv(tmp_path / "venv")
-    pip_install(bin_dir, "--no-deps", f"edgekit-ml @ git+file://{REPO}")
+    pip_install(bin_dir, "--no-deps", f"edgekit-ml @ git+file://localhost{REPO}")
     shown = ok(run([bin_dir / "python", "-m", "pip", "show", "edgekit-ml"], cwd=tmp_path)).stdout
     assert "Name: edgekit-ml" in shown
     assert len(list((bin_dir.parent / "lib").glob("python3*/site-packages/edgekit/js/runner.mjs"))) == 1
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
+@pytest.mark.parametrize("platform, extras", [
+    ("aarch64-manylinux_2_28", []),        # 64-bit Raspberry Pi OS, Jetson: the core
+    ("aarch64-manylinux_2_28", ["tf"]),
+    ("x86_64-manylinux_2_28", ["all"]),
+    ("aarch64-apple-darwin", ["all"]),
+])
+def test_resolves_with_wheels_only_on_supported_platforms(platform, extras):
+    """Every dependency has a binary wheel there (no compiler on a Pi); riscv64 shows the check bites."""
+    from install_support import REPO
+
+    def compile_for(target: str) -> subprocess.CompletedProcess:
+        argv = ["uv", "pip", "compile", REPO / "pyproject.toml", "--python-platform", target, "--python-version", "3.11",
+                "--only-binary", ":all:", "--quiet", *sum((["--extra", e] for e in extras), [])]
+        return run(argv)
+
+    pinned = ok(compile_for(platform)).stdout
+    assert "ai-edge-litert==" in pinned and "onnxruntime==" in pinned
+    assert ("tensorflow==" in pinned) == bool(extras)
+    assert compile_for("riscv64-unknown-linux").returncode != 0

@@ -56,6 +56,7 @@ def test_extras_in_pyproject_match_the_probes():
     assert set(extras.EXTRAS) <= set(optional) and "all" in optional
     core = " ".join(project["dependencies"])
     assert "tensorflow" not in core and "tensorflowjs" not in " ".join(sum(optional.values(), []))
-    declared = " ".join(optional["tf"]).replace("-", "_")
-    for module in extras.EXTRAS["tf"].modules:
-        assert module in declared
+    for name, extra in extras.EXTRAS.items():
+        declared = " ".join(optional[name]).replace("-", "_")
+        assert all(module in declared for module in extra.modules), (name, extra.modules)
+    assert optional["all"] == [f"edgekit-ml[{','.join(extras.EXTRAS)}]"]
