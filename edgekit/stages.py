@@ -197,6 +197,10 @@ def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) 
         for row in ok:
             try:
                 _check_one(ctx, row, ref_out, x, labels)
+                if "tflite-micro" in ctx.profile.runtimes:  # the firmware's runtime: its own parity row
+                    from edgekit.runtimes.tflm import add_micro_parity
+
+                    add_micro_parity(row, x, ctx.threads)
                 if row.parity["verdict"] != "pass" and row.format == "tflite" and row.quant == "int8":
                     row.parity["worst_layers"] = _worst_layers(reference, data)
             except EdgekitError as exc:

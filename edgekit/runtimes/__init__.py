@@ -12,6 +12,7 @@ PLUGIN_MODULES = (
     "edgekit.runtimes.litert",
     "edgekit.runtimes.onnxruntime",
     "edgekit.runtimes.tfjs",
+    "edgekit.runtimes.tflm",
 )
 
 for _name in PLUGIN_MODULES:

@@ -3,7 +3,7 @@
 On Linux/Android runtimes the model file is mapped, and the CPU kernels keep a repacked copy of the
 weights in their own layout (XNNPACK, ONNX Runtime prepacking); weights stored as fp16 or as TF.js
 uint8/uint16 are expanded to float32 when loaded. TFLite Micro keeps weights in flash and needs
-RAM only for the tensor arena, whose lower bound is the peak of live activations. The runtime's
+RAM only for the tensor arena: TFLM's planned activations plus its bookkeeping (targets/arena.py). The runtime's
 own code and heap are not included: the verdict is about the model.
 """
 
@@ -54,7 +54,9 @@ def _mb(n: int) -> str:
 def memory_verdict(analysis: GraphAnalysis, profile: TargetProfile, runtime: str | None, quant: str) -> MemoryVerdict:
     hw = profile.hardware
     if runtime == "tflite-micro":
-        components = {"arena_bytes": analysis.peak_activation_bytes}
+        from edgekit.targets.arena import tflm_arena_bytes
+
+        components = {"arena_bytes": tflm_arena_bytes(analysis)}
         flash, flash_limit = analysis.size_bytes, (hw.flash_kb * 1024 if hw.flash_kb else None)
     else:
         components = {"model_bytes": analysis.size_bytes,
