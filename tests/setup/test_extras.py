@@ -60,3 +60,17 @@ def test_extras_in_pyproject_match_the_probes():
         declared = " ".join(optional[name]).replace("-", "_")
         assert all(module in declared for module in extra.modules), (name, extra.modules)
     assert optional["all"] == [f"edgekit-ml[{','.join(extras.EXTRAS)}]"]
+
+
+def test_convert_to_tfjs_without_the_converter_stops_before_any_step(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EDGEKIT_TOOLS", str(tmp_path / "tools"))  # an empty tools folder
+    monkeypatch.chdir(tmp_path)
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflowjs" else real_find_spec(name, *a))
+    monkeypatch.delitem(__import__("sys").modules, "tensorflowjs", raising=False)
+    assert main(["convert", "--target", "browser", "--format", "tfjs"]) == 2
+    err = capsys.readouterr().err
+    assert "TF.js converter" in err and "edgekit setup tfjs" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no run folder, no tools folder
