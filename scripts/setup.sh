@@ -14,10 +14,10 @@ uv sync --locked
 
 uv run --locked edgekit setup all
 
-if ! command -v chromium >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1 || ! command -v arm-none-eabi-g++ >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the TF.js browser runtime tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "installing Debian's chromium (TF.js browser runtime), docker-registry (release tests) and gcc-arm-none-eabi (firmware C arrays)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-registry gcc-arm-none-eabi >/dev/null
   else
     echo "chromium not found and cannot install it (not root or no apt-get): browser runtime tests will be skipped"
   fi
