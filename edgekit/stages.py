@@ -192,9 +192,11 @@ def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) 
     ok = [r for r in rows if r.status == "ok"]
     n = min(len(data.x_test), ctx.recipe.parity.max_samples)
     with ctx.steps.step("parity", f"{len(ok)} artifact(s) on {n} held-out images") as note:
+        keys = {r.name: _parity_key(ctx, reference, data, r, n) for r in ok}
+        todo = [r for r in ok if not _reuse_parity(ctx, r, keys[r.name])]
         x, labels = data.x_test[:n], data.splits.test.labels[:n]
-        ref_out = ReferenceModel(reference.folder).predict(x)
-        for row in ok:
+        ref_out = ReferenceModel(reference.folder).predict(x) if todo else None
+        for row in todo:
             try:
                 _check_one(ctx, row, ref_out, x, labels)
                 if "tflite-micro" in ctx.profile.runtimes:  # the firmware's runtime: its own parity row
@@ -203,10 +205,28 @@ def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) 
                     add_micro_parity(row, x, ctx.threads)
                 if row.parity["verdict"] != "pass" and row.format == "tflite" and row.quant == "int8":
                     row.parity["worst_layers"] = _worst_layers(reference, data)
+                ctx.steps.mark_done(f"parity-{row.name}", keys[row.name], {"parity": row.parity})
             except EdgekitError as exc:
                 row.fail(exc)
         verdicts = [r.parity["verdict"] for r in ok if r.parity]
-        note(", ".join(f"{v} {verdicts.count(v)}" for v in ("pass", "warn", "fail") if v in verdicts) or "nothing to check")
+        reused = f"; {len(ok) - len(todo)} unchanged, reused" if len(todo) < len(ok) else ""
+        note((", ".join(f"{v} {verdicts.count(v)}" for v in ("pass", "warn", "fail") if v in verdicts) or "nothing to check") + reused)
+
+
+def _parity_key(ctx, reference: Reference, data: PreparedData, row: Row, n: int) -> str:
+    """Everything a parity result depends on: the two models, the images, the thresholds, the runtimes."""
+    thresholds = ctx.recipe.parity.thresholds.get(row.quant)
+    return input_key(reference.key, row.artifact.sha256, data.fingerprint, n, ctx.threads,
+                     _host_runtime(ctx.profile, row.format), sorted(ctx.profile.runtimes),
+                     thresholds.model_dump(mode="json") if hasattr(thresholds, "model_dump") else thresholds, __version__)
+
+
+def _reuse_parity(ctx, row: Row, key: str) -> bool:
+    record = ctx.steps.recorded(f"parity-{row.name}", key)
+    if record is None or not isinstance(record.get("parity"), dict):
+        return False
+    row.parity = record["parity"]
+    return True
 
 
 def _check_one(ctx, row: Row, ref_out: np.ndarray, x: np.ndarray, labels: np.ndarray) -> None:

@@ -38,6 +38,17 @@ class StepLog:
         except ValueError:
             return False
 
+    def recorded(self, name: str, key: str) -> dict[str, Any] | None:
+        """The record a finished step left for these inputs (its `info` included), or None."""
+        record = self.folder / f"{name}.json"
+        if self.force or not record.is_file():
+            return None
+        try:
+            data = json.loads(record.read_text())
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) and data.get("key") == key else None
+
     def mark_done(self, name: str, key: str, info: dict[str, Any] | None = None) -> None:
         atomic_write_json(self.folder / f"{name}.json", {"key": key, "finished": time.time(), **(info or {})})
 

@@ -77,6 +77,22 @@ def test_rerun_skips_unchanged_steps(demo_run, capsys):
     assert (run_dir / "artifacts/tflite-int8/model.tflite").stat().st_mtime_ns == before
 
 
+def test_rerun_reuses_parity_and_redoes_it_when_thresholds_change(demo_run, monkeypatch):
+    import edgekit.convert.parity as parity
+
+    rc, run_dir = demo_run
+    before = json.loads((run_dir / "report.json").read_text())
+    calls = []
+    real = parity.compare
+    monkeypatch.setattr(parity, "compare", lambda *a, **k: (calls.append(a[3]), real(*a, **k))[1])
+    argv = ["convert", "--target", "rpi4", "--out", str(run_dir.parent.parent), *TINY]
+    assert main(argv) == 0 and calls == []  # nothing changed: both parity results come from the step records
+    after = json.loads((run_dir / "report.json").read_text())
+    assert [a["parity"] for a in after["artifacts"]] == [a["parity"] for a in before["artifacts"]]
+    assert main([*argv, "--set", "parity.thresholds.int8.min_top1=0.5"]) == 0
+    assert calls == ["int8"]  # only the row whose thresholds changed is compared again
+
+
 def test_unsupported_request_is_a_visible_row(cache, tmp_path):
     rc = main(["convert", "--target", "rpi", "--out", str(tmp_path), *TINY, "--quant", "fp32", "--quant", "uint8"])
     report = json.loads((tmp_path / "demo/rpi4/report.json").read_text())
@@ -110,24 +126,41 @@ def test_a_failing_converter_becomes_a_failed_row_and_exit_1(cache, tmp_path, mo
     assert rc == 1
 
 
-def test_ctrl_c_exits_130_and_leaves_nothing_half_written(cache, tmp_path):
+@pytest.fixture
+def cpu_hog():
+    """start() runs two busy processes until the test ends: interruption must not need an idle machine."""
+    hogs: list[subprocess.Popen] = []
+    yield lambda: hogs.extend(subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2))
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing_half_written(cache, tmp_path, cpu_hog):
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgekit", "convert", "--target", "rpi", "--out", str(tmp_path), *TINY],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, "EDGEKIT_CACHE": str(cache)},
     )
-    seen = threading.Event()
+    trained, seen = threading.Event(), threading.Event()
     lines: list[str] = []
 
     def watch():
         for line in proc.stderr:
             lines.append(line)
+            if "✓ train" in line:  # conversion starts: from here on the machine is loaded
+                trained.set()
             if "[1/2]" in line:  # the first artifact is written, the second is being converted
                 seen.set()
 
-    threading.Thread(target=watch, daemon=True).start()
-    assert seen.wait(180), "".join(lines)
+    reader = threading.Thread(target=watch, daemon=True)
+    reader.start()
+    assert trained.wait(600), "".join(lines)
+    cpu_hog()  # the hogs load conversion, the signal's delivery and the shutdown, not the training before
+    assert seen.wait(600), "".join(lines)  # generous: the machine is busy on purpose
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 130, "".join(lines)
+    assert proc.wait(300) == 130, "".join(lines)
+    reader.join(60)
+    assert "interrupted" in "".join(lines)
     run_dir = tmp_path / "demo" / "rpi4"
     leftovers = [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
