@@ -34,11 +34,12 @@ def report(
     from edgekit.report.html import render_html
     from edgekit.report.markdown import render_markdown
     from edgekit.report.schema import load_report
+    from edgekit.report.slow import mark_slow_modes
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise UsageError(f"unknown report format {bad[0]!r}", hint=f"use one of {', '.join(FORMATS)}")
-    data = load_report(run_dir)
+    data = mark_slow_modes(load_report(run_dir))  # derived from the measurements: recomputed with this version's rule
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     writers = {"json": lambda p: atomic_write_json(p, data), "md": lambda p: atomic_write_text(p, render_markdown(data)),
                "html": lambda p: atomic_write_text(p, render_html(data))}

@@ -72,6 +72,15 @@ def test_noisy_difference_is_not_called_slower():
     assert mark_slow_modes(report)["artifacts"][1]["slower_than_fp32"] is None
 
 
+def test_noisy_measurements_need_a_gap_load_cannot_explain():
+    report = _report({"fp32": 0.058, "int8": 0.105, "int16x8": 28.0})
+    for a in report["artifacts"]:
+        a["bench"]["validity"] = "UNSTABLE"
+    by = {a["quant"]: a["slower_than_fp32"] for a in mark_slow_modes(report)["artifacts"]}
+    assert by["int8"] is None  # 1.8x on an oversubscribed host: not claimed
+    assert by["int16x8"]["noisy"] and "×, noisy measurement): no optimised kernels for int16x8" in by["int16x8"]["text"]
+
+
 def test_summary_md_and_html_show_it(tmp_path, capsys):
     report = _report({"fp32": 0.31, "int16x8": 28.0})
     md = render_markdown(report)
