@@ -56,6 +56,7 @@ def estimate_artifacts(artifacts: list[Artifact], profile: TargetProfile, thread
 # ---- one artifact given on the command line (`edgekit targets estimate PATH`) ----------------------
 
 _TFJS_WEIGHT_DTYPES = {"uint8": "uint8", "uint16": "uint16", "float16": "fp16"}
+_ONNX_DYNAMIC_OPS = ("DynamicQuantizeLinear", "ConvInteger", "MatMulInteger")
 
 
 @dataclass
@@ -73,13 +74,16 @@ class ArtifactInput:
 def quant_from_graph(analysis: GraphAnalysis) -> str:
     """The quant mode a .tflite/.onnx graph was converted with, read from its tensor types.
 
-    MAC ops computing in int16 → int16x8, in (u)int8 → int8; float MAC ops with int8 weights →
-    dynamic-int8; float16 constants anywhere → fp16; otherwise fp32.
+    MAC ops computing in int16 → int16x8; ONNX's run-time quantization ops, or float MAC ops with
+    int8 weights → dynamic-int8; MAC ops in (u)int8 → int8; float16 constants anywhere → fp16;
+    otherwise fp32.
     """
     heavy = [op for op in analysis.ops if op.macs]
     compute = {op.dtype for op in heavy}
     if "int16" in compute:
         return "int16x8"
+    if any(op.type in _ONNX_DYNAMIC_OPS for op in analysis.ops):  # uint8 activations, quantized at run time
+        return "dynamic-int8"
     if compute and compute <= {"int8", "uint8"}:
         return "int8"
     if any(op.weight_dtype in ("int8", "uint8") for op in heavy):

@@ -69,3 +69,42 @@ def test_the_quant_mode_is_read_back_from_the_tensor_types(quantized_graphs, mod
     assert quant_from_graph(analyze(quantized_graphs[mode])) == mode
     given = read_artifact_input(quantized_graphs[mode])
     assert (given.format, given.quant, given.quant_from) == ("tflite", mode, "tensor types")
+
+
+@pytest.fixture(scope="module")
+def onnx_graphs(tmp_path_factory):
+    """A conv net as ONNX fp32, dynamic-int8 (ConvInteger) and static int8 (QDQ), quantized by ONNX Runtime."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.normal(size=(64, 3, 3, 3)).astype(np.float32), "w"),
+               numpy_helper.from_array(np.ones(64, np.float32), "b")]
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]), helper.make_node("GlobalAveragePool", ["y"], ["z"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 64, 1, 1])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder = tmp_path_factory.mktemp("onnx-quant")
+    paths = {m: folder / f"{m}.onnx" for m in ("fp32", "dynamic-int8", "int8")}
+    onnx.save(model, paths["fp32"])
+    quantize_dynamic(paths["fp32"], paths["dynamic-int8"], weight_type=QuantType.QInt8)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": rng.random((1, 3, 16, 16)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(paths["fp32"], paths["int8"], Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    return paths
+
+
+@pytest.mark.parametrize("mode", ["fp32", "dynamic-int8", "int8"])
+def test_onnx_quant_mode_is_read_back_from_the_graph(onnx_graphs, mode):
+    given = read_artifact_input(onnx_graphs[mode])
+    assert (given.format, given.quant, given.quant_from) == ("onnx", mode, "tensor types")
