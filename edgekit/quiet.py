@@ -13,7 +13,7 @@ import io
 import os
 import sys
 import tempfile
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 def _stderr_fd() -> int | None:
@@ -24,7 +24,9 @@ def _stderr_fd() -> int | None:
 
 
 @contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
+def quiet_native_stderr(replay_if: Callable[[BaseException], bool] = lambda exc: True) -> Iterator[None]:
+    """Hide native lines written to fd 2; replay the last of them when the block raises an
+    exception for which `replay_if` is true (they may explain a crash; not a usage error)."""
     if os.environ.get("EDGEKIT_VERBOSE") or _stderr_fd() != 2:
         yield  # already captured (pytest capsys) or asked to be verbose
         return
@@ -36,9 +38,10 @@ def quiet_native_stderr() -> Iterator[None]:
         sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="replace")
         try:
             yield
-        except BaseException:
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode(errors="replace")[-4000:])
+        except BaseException as exc:
+            if replay_if(exc):
+                capture.seek(0)
+                sys.stderr.write(capture.read().decode(errors="replace")[-4000:])
             raise
         finally:
             sys.stderr.close()

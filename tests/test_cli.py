@@ -1,6 +1,7 @@
 """CLI exit codes and output: run as a real process, as a user would."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,21 @@ def test_every_command_has_help_with_examples(capsys):
         if "Example" not in capsys.readouterr().out:
             missing.append(" ".join(path))
     assert missing == []
+
+
+def test_tensorflow_import_noise_stays_out_of_a_command(tmp_path):
+    """absl logs 'Could not find cuda drivers' / 'failed call to cuInit' before TF_CPP_MIN_LOG_LEVEL applies."""
+    script = ("import sys\n"
+              "from edgekit.cli import app, main\n"
+              "@app.command('import-tf')\n"
+              "def import_tf():\n"
+              "    import tensorflow  # noqa: F401\n"
+              "    print('imported')\n"
+              "sys.exit(main(['import-tf']))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("EDGEKIT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "imported", proc.stderr
+    assert proc.stderr == ""
+    verbose = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                             env={**env, "EDGEKIT_VERBOSE": "1"}, timeout=300)
+    assert verbose.returncode == 0  # and with EDGEKIT_VERBOSE=1 nothing is hidden (what TF prints varies by machine)
