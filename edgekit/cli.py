@@ -19,6 +19,7 @@ import typer
 from edgekit import __version__
 from edgekit.console import console, err_console
 from edgekit.errors import EdgekitError
+from edgekit.quiet import quiet_native_stderr
 
 SUBCOMMAND_MODULES = (
     "edgekit.sources.cli",
@@ -131,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place where errors become messages and exit codes."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        rv = app(args=argv, standalone_mode=False)
+        # TensorFlow's import logs to fd 2 before absl reads TF_CPP_MIN_LOG_LEVEL ("Could not find
+        # cuda drivers", "failed call to cuInit" on every machine without a GPU); the whole command
+        # runs with native stderr captured, and it is replayed only if the command crashes.
+        with quiet_native_stderr(replay_if=_is_crash):
+            rv = app(args=argv, standalone_mode=False)
         if isinstance(rv, int):  # --help and typer.Exit come back as a return value here
             return rv
     except EdgekitError as exc:
@@ -155,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _missing_module(exc: ModuleNotFoundError) -> int:
+def _is_crash(exc: BaseException) -> bool:
+    return not isinstance(exc, (EdgekitError, KeyboardInterrupt, typer.Exit, typer.Abort, ModuleNotFoundError, SystemExit))
+
+
     from edgekit.setup.extras import extra_for_missing_module, missing_extra_error
 
     extra = extra_for_missing_module(exc)
