@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES = (
     "edgekit.bundle.cli",
     "edgekit.train.cli",
     "edgekit.setup.cli",
+    "edgekit.release.cli",
 )
 
 app = typer.Typer(
@@ -159,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _missing_module(exc: ModuleNotFoundError) -> int:
 def _is_crash(exc: BaseException) -> bool:
     return not isinstance(exc, (EdgekitError, KeyboardInterrupt, typer.Exit, typer.Abort, ModuleNotFoundError, SystemExit))
 
 
+def _missing_module(exc: ModuleNotFoundError) -> int:
     from edgekit.setup.extras import extra_for_missing_module, missing_extra_error
 
     extra = extra_for_missing_module(exc)

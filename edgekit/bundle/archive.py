@@ -130,3 +130,23 @@ def read_bundle(path: Path) -> list[Entry]:
         return _read_tar(path) if archive_kind(path) == "tar.gz" else _read_zip(path)
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # zlib: damaged gzip data
         raise BundleError(f"bundle {path} is not a readable {archive_kind(path)} archive: {exc}") from exc
+
+
+def read_bundle_bytes(data: bytes, name: str) -> list[Entry]:
+    """Every entry of a bundle archive held in memory (a fetched release is checked before it is
+    written anywhere); NAME gives the archive kind (.tar.gz/.zip) and names it in errors."""
+    try:
+        if archive_kind(Path(name)) == "zip":
+            return _read_zip(io.BytesIO(data))  # type: ignore[arg-type]  # ZipFile reads file objects too
+        entries = []
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            for m in tar.getmembers():
+                if m.isfile():
+                    entries.append(Entry(m.name, "file", tar.extractfile(m).read()))
+                elif m.issym() or m.islnk():
+                    entries.append(Entry(m.name, "symlink", link=m.linkname))
+                else:
+                    entries.append(Entry(m.name, "dir" if m.isdir() else "other"))
+        return entries
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise BundleError(f"bundle {name} is not a readable archive: {exc}") from exc
