@@ -33,7 +33,7 @@ def test_check_json_gives_the_verdict_and_every_finding(tmp_path, capsys):
     out, _ = capsys.readouterr()
     doc = json.loads(out)
     assert doc["passed"] is False and doc["regressions"] == 1
-    assert [f for f in doc["findings"] if f["regression"]][0]["metric"] == "learned the task"
+    assert next(f for f in doc["findings"] if f["regression"])["metric"] == "learned the task"
     assert "| reference | learned the task |" in md.read_text()  # the table still goes to --markdown
 
 

@@ -76,7 +76,13 @@ def onnx_graphs(tmp_path_factory):
     """A conv net as ONNX fp32, dynamic-int8 (ConvInteger) and static int8 (QDQ), quantized by ONNX Runtime."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
 
     rng = np.random.default_rng(0)
     weights = [numpy_helper.from_array(rng.normal(size=(64, 3, 3, 3)).astype(np.float32), "w"),
