@@ -36,7 +36,7 @@ app = typer.Typer(
     name="edgekit",
     help="Get trained vision models onto edge devices: pull, fine-tune, quantize, convert, check, benchmark.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, powershell
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )

@@ -140,3 +140,16 @@ def test_tensorflow_import_noise_stays_out_of_a_command(tmp_path):
     verbose = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                              env={**env, "EDGEKIT_VERBOSE": "1"}, timeout=300)
     assert verbose.returncode == 0  # and with EDGEKIT_VERBOSE=1 nothing is hidden (what TF prints varies by machine)
+
+
+@pytest.mark.parametrize("words, cword, expected", [("edgekit con", 1, "convert"), ("edgekit setup t", 2, "tfjs")])
+def test_shell_completion_completes_commands(words, cword, expected, tmp_path):
+    env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(cword), "_EDGEKIT_COMPLETE": "complete_bash"}
+    script = Path(sys.executable).parent / "edgekit"  # the console script: completion keys on its name
+    proc = subprocess.run([script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.stdout.split() == [expected], proc.stderr
+
+
+def test_show_completion_prints_a_script():
+    proc = subprocess.run([Path(sys.executable).parent / "edgekit", "--show-completion", "bash"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "_edgekit_completion" in proc.stdout
