@@ -287,10 +287,20 @@ def check_recipe_paths(recipe: Recipe, base_dir: Path, origin: str = "recipe") -
         handle = parse_handle(recipe.source.handle, SourceSettings.from_recipe(recipe.source), base_dir=base_dir)
     except (SourceError, UsageError) as exc:
         raise RecipeError(f"{origin}: source.handle: {exc.message}", hint=exc.hint) from None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte: no file system has this path
+        raise RecipeError(f"{origin}: source.handle: {recipe.source.handle[:80]!r} is not a usable path: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
     if isinstance(handle, LocalHandle) and handle.form == "folder" and not (handle.path / "saved_model.pb").is_file():
         raise RecipeError(f"{origin}: source.handle: {handle.path} has no saved_model.pb, so it is not a SavedModel folder",
                           hint="give the folder that contains saved_model.pb")
-    d = recipe.data
+    try:
+        _check_data_path(recipe.data, base_dir, origin)
+    except (OSError, ValueError) as exc:
+        raise RecipeError(f"{origin}: data.path: {str(recipe.data.path)[:80]!r} is not a usable path: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _check_data_path(d: DataSection, base_dir: Path, origin: str) -> None:
     if not d.path:
         return
     where = Path(d.path).expanduser()

@@ -140,6 +140,8 @@ RECIPES = {
     "UTF-16 with BOM": (_yaml(BASE).decode().encode("utf-16"), "encoded as UTF-16"),
     "UTF-16 without BOM": (_yaml(BASE).decode().encode("utf-16-le"), "NUL bytes"),
     "non-UTF-8 byte": (b"name: t\xe9\nsource: {handle: demo:shapes-cnn}\ndata: {kind: shapes}\n", "not UTF-8 text: byte b'\\xe9' at offset 7 (line 1)"),
+    "source path too long": (_yaml(_with("source.handle", "./" + "a" * 5000)), "source.handle: './aaaa"),
+    "data path too long": (_yaml(_with("data", {"kind": "folder", "path": "a" * 5000})), "data.path: 'aaaa"),
     "huge file": (b"name: t\n" + b"# padding\n" * 120_000, "more than the 1048576 a recipe may have"),
 }
 

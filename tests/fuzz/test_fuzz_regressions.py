@@ -1,5 +1,5 @@
 """Mutants the fuzzer once turned into tracebacks, replayed by (loader, seed, case): each must now
-be a typed error. Found with seed 1; the seeds are built deterministically in code."""
+be a typed error. The seed files are built deterministically in code."""
 
 from __future__ import annotations
 
@@ -21,14 +21,17 @@ FOUND = [
     ("bundle", 12),  # zlib.error: damaged deflate data inside the gzip stream
     ("device-profile", 48),  # yaml ReaderError, as for recipes
 ]
+FOUND_SEED_2 = [
+    ("recipe", 2024),  # OSError: a source.handle too long for the file system, met by the path checks
+]
 
 
-@pytest.mark.parametrize("name,case", FOUND)
-def test_mutant_that_once_crashed_is_a_typed_error(name, case, seeds, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name,case,seed", [(*f, 1) for f in FOUND] + [(*f, 2) for f in FOUND_SEED_2])
+def test_mutant_that_once_crashed_is_a_typed_error(name, case, seed, seeds, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     loader = LOADERS[name]
     path = tmp_path / loader.file_name
-    path.write_bytes(replay(loader, seeds[name], seed=1, case=case))
+    path.write_bytes(replay(loader, seeds[name], seed=seed, case=case))
     with pytest.raises(EdgekitError) as err:
         loader.run(path, seeds)
     assert err.value.exit_code == (1 if name == "bundle" else 2)  # `edgekit verify` exits 1 for a bad bundle
