@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edgekit.console import err_console
 from edgekit.fsutil import remove_stale_temporaries
+from edgekit.interrupt import checkpoint, interruptible
 from edgekit.matrix import Row, plan_combinations
 from edgekit.recipe import Recipe, load_recipe
 from edgekit.steps import StepLog, input_key
@@ -104,7 +105,8 @@ def run_convert(opts: ConvertOptions) -> RunResult:
     require_extra("tf", "edgekit convert")
     ctx = open_run(opts)
     try:
-        return _run_steps(ctx, opts)
+        with interruptible():
+            return _run_steps(ctx, opts)
     except BaseException:
         # Each writer removes its own temporary on failure, yet a Ctrl-C during an int8 TFLite
         # conversion was seen to leave one behind (about 1 run in 5), so the run's boundary sweeps
@@ -116,14 +118,22 @@ def run_convert(opts: ConvertOptions) -> RunResult:
 def _run_steps(ctx: RunContext, opts: ConvertOptions) -> RunResult:
     from edgekit import stages
 
+    # checkpoint(): a Ctrl-C whose KeyboardInterrupt was swallowed inside a step stops the run here
     combos = plan_combinations(ctx.profile, opts.formats, opts.quants)
     source = stages.resolve_source_step(ctx)
+    checkpoint()
     data = stages.data_step(ctx, source)
+    checkpoint()
     reference = stages.train_step(ctx, source, data)
+    checkpoint()
     rows = stages.convert_step(ctx, reference, data, combos)
+    checkpoint()
     stages.parity_step(ctx, reference, data, rows)
+    checkpoint()
     stages.bench_step(ctx, data, rows)
+    checkpoint()
     stages.estimate_step(ctx, reference, rows)
+    checkpoint()
     report = stages.report_step(ctx, source, reference, rows)
     from edgekit.report.summary import print_summary
 

@@ -160,7 +160,6 @@ def test_ctrl_c_exits_130_and_leaves_nothing_half_written(cache, tmp_path, cpu_h
     proc.send_signal(signal.SIGINT)
     assert proc.wait(300) == 130, "".join(lines)
     reader.join(60)
-    assert "interrupted" in "".join(lines)
     run_dir = tmp_path / "demo" / "rpi4"
     leftovers = [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []

@@ -22,6 +22,7 @@ import numpy as np
 from edgekit.artifact import ARTIFACT_JSON, Artifact
 from edgekit.errors import EdgekitError
 from edgekit.fsutil import atomic_dir, atomic_write_json
+from edgekit.interrupt import checkpoint, ignore_sigint
 
 SIDECARS = ("labels.txt", "preprocessing.json")  # metadata copied beside every artifact
 
@@ -80,18 +81,43 @@ def _run_sequence(jobs: list[ConvertJob]) -> list[JobOutcome]:
 
 
 def run_jobs(jobs: list[ConvertJob], parallel: bool, on_outcome: Callable[[JobOutcome], None]) -> None:
-    """Run JOBS; call ON_OUTCOME in the parent as each finishes (success or failure)."""
+    """Run JOBS; call ON_OUTCOME in the parent as each finishes (success or failure).
+
+    Ctrl-C stops the run after at most the job in progress in this process; worker processes
+    are stopped at once (their unfinished folders are temporaries the pipeline sweeps).
+    """
     groups: dict[str, list[ConvertJob]] = {}
     for job in jobs:
         groups.setdefault(job.format, []).append(job)
     workers = min(len(groups), os.cpu_count() or 1)
     if not parallel or workers < 2:
         for job in jobs:
+            checkpoint()
             on_outcome(_run_guarded(job))
+        checkpoint()
         return
     # spawn, not fork: TensorFlow's thread pools do not survive a fork of an initialized process.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # Workers ignore SIGINT: a terminal's Ctrl-C reaches them too, and the parent stops them itself.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_sigint)
+    try:
         futures = [pool.submit(_run_sequence, group) for group in groups.values()]
         for future in as_completed(futures):
             for outcome in future.result():
                 on_outcome(outcome)
+            checkpoint()
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    # shutdown(cancel_futures=True) cancels only jobs not yet started and then waits for the running
+    # ones, minutes of conversion after the user asked to stop. Python 3.14 has terminate_workers();
+    # until then the executor's process table is the only handle on them.
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.join(timeout=30)
