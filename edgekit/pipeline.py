@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgekit.console import err_console
+from edgekit.errors import UsageError
 from edgekit.fsutil import remove_stale_temporaries
 from edgekit.interrupt import checkpoint, interruptible
 from edgekit.matrix import Row, plan_combinations
@@ -65,7 +66,11 @@ def open_run(opts: ConvertOptions) -> RunContext:
     if not out_root.is_absolute() and opts.out is None:
         out_root = Path.cwd() / out_root
     run_dir = out_root / recipe.name / profile.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # --out names a file, a folder without write access, ...
+        raise UsageError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}",
+                         hint="pass --out a folder you can write to (or set output.dir in the recipe)") from None
     remove_stale_temporaries(run_dir)  # leftovers of an interrupted run are never trusted
     threads = opts.threads or recipe.bench.threads or profile.plan.threads
     _warn_oversubscribed(threads, profile)

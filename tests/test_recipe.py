@@ -157,6 +157,7 @@ COMMAND_LINES = {
     "unknown quant mode": (["--quant", "int9"], "int9"),
     "zero threads": (["--threads", "0"], "--threads"),
     "target profile file missing": (["--target", "nope.yaml"], "nope.yaml"),
+    "--out is a file": (["--out", "recipe.yaml"], "cannot create the run folder"),
 }
 
 
