@@ -42,6 +42,31 @@ def run_folders(run_dir: Path) -> list[Path]:
     return found
 
 
+REFERENCE = "reference.tar.gz"
+
+
+def _reference(runs: list[Path]) -> tuple[dict[str, bytes], dict | None]:
+    """The runs' reference SavedModel as a deterministic reference.tar.gz (what `edgekit pull oci://…`
+    hands another team as a source), when every run of the release was trained to the same bytes."""
+    import json as _json
+
+    from edgekit.bundle.archive import source_date_epoch, tar_gz_bytes
+    from edgekit.fsutil import sha256_tree
+
+    folders = [run / "reference" / "saved_model" for run in runs]
+    if not all((f / "saved_model.pb").is_file() for f in folders):
+        return {}, None
+    trees = {sha256_tree(f) for f in folders}
+    if len(trees) != 1:
+        return {}, None  # targets trained apart: no single model to hand out
+    root = folders[0]
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    pre = runs[0] / "reference" / "preprocessing.json"
+    meta = {"file": REFERENCE, "tree_sha256": trees.pop(),
+            "preprocessing": _json.loads(pre.read_text()) if pre.is_file() else None}
+    return {REFERENCE: tar_gz_bytes(files, source_date_epoch())}, meta
+
+
 def _bundles(runs: list[Path]) -> tuple[str, dict[str, dict], dict[str, bytes]]:
     from edgekit.bundle.archive import source_date_epoch, tar_gz_bytes
     from edgekit.bundle.build import bundle_files, choose_rows
@@ -75,7 +100,10 @@ def make_release(run_dir: Path, version: str, releases: Path, sign_key: Path | N
         from edgekit.release.keys import key_id, load_private_key
 
         key = load_private_key(sign_key)  # before any work: a bad key costs nothing
-    name, targets, files = _bundles(run_folders(run_dir))
+    runs = run_folders(run_dir)
+    name, targets, files = _bundles(runs)
+    ref_files, reference = _reference(runs)
+    files.update(ref_files)
     series = releases / name
     existing = local_versions(series)
     if new in existing:
@@ -91,10 +119,11 @@ def make_release(run_dir: Path, version: str, releases: Path, sign_key: Path | N
     created = source_date_epoch() or int(time.time())
     signer = key_id(key.public_key()) if key is not None else None
     files[NOTES] = notes_mod.render_notes(name, str(new), str(previous) if previous else None,
-                                          old_meta["targets"] if old_meta else None, targets, d, signer).encode()
+                                          old_meta["targets"] if old_meta else None, targets, d, signer,
+                                          REFERENCE if reference else None).encode()
     meta = {"release_format": RELEASE_FORMAT, "name": name, "version": str(new), "created_unix": created,
             "previous": str(previous) if previous else None, "semver_bump_needed": d.needed,
-            "targets": targets, "files": {n: _file_record(b) for n, b in sorted(files.items())}}
+            "targets": targets, "reference": reference, "files": {n: _file_record(b) for n, b in sorted(files.items())}}
     files[RELEASE_JSON] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
     if key is not None:
         from edgekit.release.signing import sign, signature_bytes

@@ -64,12 +64,15 @@ def _table(head: tuple[str, ...], rows: list[tuple[str, ...]], first: bool = Fal
 
 
 def render_notes(name: str, version: str, previous: str | None, old: dict | None, new: dict, d: Diff,
-                 signer: str | None) -> str:
+                 signer: str | None, reference: str | None = None) -> str:
     prev, first = previous or "none", previous is None
     lines = [f"# {name} {version}", "",
              f"Previous release: {prev}. " + (f"Signed with ed25519 key {signer}." if signer else "Not signed."), ""]
     if previous is None:
         lines += ["First release.", ""]
+    if reference:
+        lines += [f"Includes the reference SavedModel ({reference}): a pinned source for other projects "
+                  "(`edgekit pull oci://…`).", ""]
     else:
         lines += ["## Changes", ""]
         lines += [f"- **breaking**: {b}" for b in d.breaking] + [f"- added: {a}" for a in d.added]

@@ -8,7 +8,7 @@ downloading a bundle. Fetching downloads into memory, checks each blob's digest,
 and every hash, and only then writes the release folder.
 
 Registries on a loopback address are spoken to over plain http (as docker does); others over
-https unless --plain-http.
+https unless --plain-http (or EDGEKIT_OCI_PLAIN_HTTP=1, which `edgekit pull oci://…` also reads).
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def _registry(ref: OciRef, plain_http: bool):
     import oras.provider
     import requests
 
-    insecure = plain_http or ref.host.rsplit(":", 1)[0] in LOOPBACK or ref.host in LOOPBACK
+    insecure = (plain_http or ref.host.rsplit(":", 1)[0] in LOOPBACK or ref.host in LOOPBACK
+                or os.environ.get("EDGEKIT_OCI_PLAIN_HTTP", "").strip().lower() in {"1", "true", "yes"})
     scheme = "http" if insecure else "https"
     try:  # fail fast: the ORAS client retries for minutes on a refused connection
         requests.get(f"{scheme}://{ref.host}/v2/", timeout=10)
@@ -102,6 +103,8 @@ def annotations(release: Release) -> dict[str, str]:
         f"{PREFIX}.release-sha256": hashlib.sha256(release.files[RELEASE_JSON]).hexdigest(),
         f"{PREFIX}.artifacts": ";".join(f"{t}/{n}=sha256:{a['sha256']}" for t, n, a in arts),
         f"{PREFIX}.bundles": ";".join(f"{n}=sha256:{r['sha256']}" for n, r in sorted(meta["files"].items()) if n.endswith(".tar.gz")),
+        f"{PREFIX}.reference": (f"{meta['reference']['file']}=sha256:{meta['files'][meta['reference']['file']]['sha256']}"
+                                if meta.get("reference") else ""),
         f"{PREFIX}.signer": release.signer or "",
         f"{PREFIX}.previous": meta.get("previous") or "",
     }

@@ -8,6 +8,7 @@ Spellings accepted (see the README, section Sources):
     keras:<Application>[?size=160&alpha=0.35]                   keras.applications architecture
     <path>                                                      SavedModel folder, .tar.gz/.tgz/.tar, .keras
     demo:<name>                                                 the bundled demo backbone
+    oci://<host>[:<port>]/<repo>:<X.Y.Z>                        a signed edgekit release (sources/oci.py)
 
 A tfhub.dev handle listed in the catalogue becomes its Kaggle handle, so both spellings share one
 canonical id and one cache entry. Parsing never touches the network.
@@ -159,6 +160,10 @@ def parse_handle(spec: str, settings: SourceSettings | None = None, *, base_dir:
     lowered = text.lower()
     if lowered.startswith("demo:"):
         return DemoHandle(text)
+    if lowered.startswith("oci://"):  # a release published with `edgekit release push`
+        from edgekit.sources.oci import parse_oci_handle
+
+        return parse_oci_handle(text)
     if lowered.startswith("keras:"):
         from edgekit.sources.keras_apps import parse_keras_handle
 

@@ -32,6 +32,10 @@ def resolve_source(spec: str, settings: SourceSettings | None = None, *, base_di
         from edgekit.sources.builders import resolve_keras_app
 
         return resolve_keras_app(spec, handle, settings)
+    if getattr(handle, "kind", None) == "oci":
+        from edgekit.sources.oci import resolve_oci
+
+        return resolve_oci(spec, handle, settings, lockfile_path(settings, base_dir))
     return resolve_remote(spec, handle, settings, lockfile_path(settings, base_dir))
 
 

@@ -12,6 +12,9 @@ import pytest
 from synthetic import artifact_row, make_report, model_bytes, write_run_dir
 
 from edgekit.cli import main
+from edgekit.errors import IntegrityError
+
+REFUSED = IntegrityError.exit_code  # a release that fails its checks is refused, not a crash
 
 pytest.importorskip("cryptography", reason="the `release` extra is not installed")
 
@@ -57,7 +60,7 @@ def test_signed_release_verifies_and_a_changed_byte_is_refused(key, tmp_path, ca
     data[len(data) // 2] ^= 1
     bundle.write_bytes(bytes(data))
     capsys.readouterr()
-    assert main(["release", "verify", str(folder), "--key", str(pub)]) == 1
+    assert main(["release", "verify", str(folder), "--key", str(pub)]) == REFUSED
     assert "demo-rpi4.bundle.tar.gz has sha256" in capsys.readouterr().err
 
 
@@ -70,7 +73,7 @@ def test_unsigned_release_is_refused_unless_allowed(tmp_path, capsys):
     other = tmp_path / "other.key"
     assert main(["release", "keygen", str(other)]) == 0
     capsys.readouterr()
-    assert main(["release", "verify", str(folder), "--key", f"{other}.pub"]) == 1
+    assert main(["release", "verify", str(folder), "--key", f"{other}.pub"]) == REFUSED
     assert "is not signed" in capsys.readouterr().err
 
 
@@ -186,7 +189,7 @@ def test_tampered_or_unsigned_release_is_refused_and_nothing_written(case, key, 
     _push_raw(files, registry, "1.0.0")
     capsys.readouterr()
     out = tmp_path / "fetched"
-    assert main(["fetch", f"oci://{registry}/team/evil:1.0.0", "--key", str(trusted), "--out", str(out)]) == 1
+    assert main(["fetch", f"oci://{registry}/team/evil:1.0.0", "--key", str(trusted), "--out", str(out)]) == REFUSED
     assert expected in capsys.readouterr().err
     assert not out.exists()
 
