@@ -1,8 +1,13 @@
 """One exception tree for everything edgekit reports to a user.
 
 Every error carries a message that says what was wrong and what was received, and optionally a
-hint that says how to fix it. The CLI maps each class to an exit code in one place (cli.py), so
-library code only raises; it never prints or exits.
+hint that says how to fix it. Each class carries its exit code and the CLI turns errors into
+messages and codes in one place (cli.py), so library code only raises; it never prints or exits.
+
+Exit codes, one per kind of outcome: 0 success; 1 an operation failed (a conversion, a download,
+a measurement, a regression found by `check`); 2 a usage error (bad flag, recipe, file or name, or
+a part of the install that is missing); 3 refused by a trust or safety policy that has an explicit
+opt-in (RefusedError); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -45,15 +50,27 @@ class SetupError(EdgekitError):
     """An `edgekit setup` step was asked for and failed (npm ci, pip, a checksum)."""
 
 
+class RefusedError(EdgekitError):
+    """edgekit refused an input it does not trust (a safety or trust policy said no, and an
+    explicit opt-in exists): a publisher outside the allowlist, an unpinned handle, bytes whose
+    hash differs from the record, unsafe ops, an archive over its limits. Exit code 3."""
+
+    exit_code = 3
+
+
 class SourceError(EdgekitError):
     """A backbone source could not be resolved, downloaded, verified or loaded."""
 
 
-class IntegrityError(SourceError):
+class UntrustedSourceError(SourceError, RefusedError):
+    """A source that policy refuses until the user opts in: publisher not allowed, no version."""
+
+
+class IntegrityError(SourceError, RefusedError):
     """Bytes on disk or on the wire do not match the hash that was recorded for them."""
 
 
-class UnsafeModelError(SourceError):
+class UnsafeModelError(SourceError, RefusedError):
     """A model or archive that would do something unsafe when extracted or loaded."""
 
 

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from edgekit.console import console, err_console
-from edgekit.errors import EdgekitError, IntegrityError
+from edgekit.errors import EdgekitError, SourceError
 
 _PULL_EPILOG = """Examples:\n\n
   edgekit pull https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5\n
@@ -105,10 +105,12 @@ def _raise_failures(failures: list[tuple[str, EdgekitError]], total: int) -> Non
         return
     if len(failures) == 1:
         raise failures[0][1]
+    from rich.markup import escape
+
     for handle, exc in failures:
-        err_console.print(f"[bold red]error:[/] {handle}: {exc.message}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(handle)}: {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console.print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
+            err_console.print(f"  [dim]hint:[/] {escape(exc.hint)}", highlight=False)
     summary = EdgekitError(f"{len(failures)} of {total} handles could not be pulled (see above)")
     summary.exit_code = max(exc.exit_code for _, exc in failures)
     raise summary
@@ -175,8 +177,8 @@ def cache_verify(cache: Optional[Path] = _CACHE_OPTION, as_json: bool = typer.Op
                 console.print(f"    {p}", highlight=False)
         console.print(f"{sum(r['ok'] for r in rows)} of {len(rows)} entries intact", highlight=False)
     damaged = [r["canonical"] or r["path"] for r in rows if not r["ok"]]
-    if damaged:
-        raise IntegrityError(
+    if damaged:  # a check that found damage: exit 1 like `edgekit verify`, not a refusal (3)
+        raise SourceError(
             f"{len(damaged)} cache entr{'y is' if len(damaged) == 1 else 'ies are'} damaged: {', '.join(damaged[:5])}",
             hint="`edgekit cache prune` removes damaged entries; the next pull downloads them again",
         )

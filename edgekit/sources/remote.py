@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from edgekit.errors import IntegrityError, SourceError, UsageError
+from edgekit.errors import IntegrityError, SourceError, UntrustedSourceError
 from edgekit.fsutil import sha256_file
 from edgekit.sources.base import SourceSettings
 from edgekit.sources.cache import Cache, CacheEntry
@@ -35,7 +35,7 @@ class Fetched:
 def check_publisher(publisher: str, settings: SourceSettings, spec: str) -> None:
     allowed = settings.publishers()
     if publisher.lower() not in allowed:
-        raise SourceError(
+        raise UntrustedSourceError(
             f"source {spec!r}: publisher {publisher!r} is not in the allowlist ({', '.join(sorted(allowed))})",
             hint=f"if you trust it, allow it: --allow-publisher {publisher} (recipe: source.allow_publishers)",
         )
@@ -47,7 +47,7 @@ def pin(handle: RemoteHandle, settings: SourceSettings, lock: Lockfile | None, s
         return handle, None, []
     unpinned = handle.unpinned_canonical
     if not settings.allow_unpinned:
-        raise UsageError(
+        raise UntrustedSourceError(
             f"source {spec!r} has no version, so it could change under you",
             hint=f"pin it ({unpinned}/<version>), or opt in with --allow-unpinned (recipe: source.allow_unpinned: true); "
             "the version it resolves to is recorded in edgekit.lock",

@@ -52,19 +52,19 @@ def test_pull_human_output_names_model_path_and_notes(cli, server, tiny_archive)
     assert KAGGLE_ID in out and "(version 5)" in out and "input 8x8" in out and "note: recorded" in out
 
 
-def test_unpinned_is_a_usage_error(cli, server):
+def test_unpinned_is_refused_with_exit_3(cli, server):
     rc, _, err = cli("pull", "google/mobilenet-v2/tensorFlow2/100-224-feature-vector", pull=True)
-    assert rc == 2
+    assert rc == 3
     assert "has no version" in err and "hint: pin it" in err and "--allow-unpinned" in err
 
 
-def test_hash_mismatch_exits_1_with_both_hashes(cli, server, tiny_archive, tiny_archive_v2, tmp_path):
+def test_hash_mismatch_exits_3_with_both_hashes(cli, server, tiny_archive, tiny_archive_v2, tmp_path):
     key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
     assert cli("pull", MOBILENET_KAGGLE, pull=True)[0] == 0
     server.archives[key] = tiny_archive_v2
     assert cli("cache", "prune", "--all", cache=True)[0] == 0  # a fresh machine: only the lockfile remains
     rc, _, err = cli("pull", MOBILENET_KAGGLE, pull=True)
-    assert rc == 1
+    assert rc == 3
     old, new = hashlib.sha256(tiny_archive).hexdigest(), hashlib.sha256(tiny_archive_v2).hexdigest()
     assert old in err and new in err and "--accept-new-hash" in err
     rc, out, _ = cli("pull", MOBILENET_KAGGLE, "--accept-new-hash", pull=True)
@@ -74,7 +74,7 @@ def test_hash_mismatch_exits_1_with_both_hashes(cli, server, tiny_archive, tiny_
 def test_allow_publisher_and_offline_flags(cli, server, tiny_archive):
     server.add_kaggle("acme/net/tensorFlow2/small/1", tiny_archive)
     rc, _, err = cli("pull", "acme/net/tensorFlow2/small/1", pull=True)
-    assert rc == 1 and "not in the allowlist" in err
+    assert rc == 3 and "not in the allowlist" in err
     assert cli("pull", "acme/net/tensorFlow2/small/1", "--allow-publisher", "acme", pull=True)[0] == 0
     hits = sum(server.hits.values())
     rc, _, _ = cli("pull", "acme/net/tensorFlow2/small/1", "--allow-publisher", "acme", "--offline", pull=True)
@@ -128,9 +128,9 @@ def test_help_has_examples(cli, command):
     assert rc == 0 and "Examples" in out and "edgekit " + " ".join(command) in out
 
 
-def test_entry_point_exit_code_for_usage_errors(tmp_path):
+def test_entry_point_exit_code_for_refusals(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "edgekit.cli", "pull", "tfhub:google/tiny/feature_vector", "--lock", str(tmp_path / "l")],
         capture_output=True, text=True, timeout=120,
     )
-    assert proc.returncode == 2 and "has no version" in proc.stderr
+    assert proc.returncode == 3 and "has no version" in proc.stderr

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from edgekit.errors import IntegrityError, SourceError, UnsafeModelError, UsageError
+from edgekit.errors import IntegrityError, RefusedError, SourceError, UnsafeModelError, UsageError
 from edgekit.sources import resolve_source
 from edgekit.sources.cache import Cache
 from sources_support import MOBILENET_KAGGLE, MOBILENET_TFHUB, TINY_DIM, snapshot, tar_gz
@@ -159,7 +159,7 @@ def test_archive_with_a_model_folder_inside(server, settings, tiny_module):
 
 def test_unpinned_handle_is_refused_by_default(server, settings, tiny_archive):
     server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
-    with pytest.raises(UsageError, match="has no version") as err:
+    with pytest.raises(RefusedError, match="has no version") as err:
         resolve_source("google/mobilenet-v2/tensorFlow2/100-224-feature-vector", settings)
     assert "--allow-unpinned" in err.value.hint
     assert server.log == []
