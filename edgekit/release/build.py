@@ -18,7 +18,14 @@ from edgekit.errors import UsageError
 from edgekit.fsutil import atomic_dir, atomic_write_text
 from edgekit.release import notes as notes_mod
 from edgekit.release.semver import Version, check_bump, parse_version
-from edgekit.release.store import NOTES, RELEASE_FORMAT, RELEASE_JSON, SIGNATURE_JSON, load_meta, local_versions
+from edgekit.release.store import (
+    NOTES,
+    RELEASE_FORMAT,
+    RELEASE_JSON,
+    SIGNATURE_JSON,
+    load_meta,
+    local_versions,
+)
 from edgekit.release.summary import diff, target_summary
 
 

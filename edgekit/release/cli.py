@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import click
 import typer
@@ -40,9 +39,9 @@ release_app = typer.Typer(name="release", cls=_DefaultCreate, no_args_is_help=Tr
 def create(
     run_dir: Path = typer.Argument(..., help="Run folder out/<recipe>/<target>, or out/<recipe> for every target in it."),
     version: str = typer.Option(..., "--version", "-v", help="MAJOR.MINOR.PATCH; checked against the previous release."),
-    sign: Optional[Path] = typer.Option(None, "--sign", help="ed25519 private key: `edgekit release keygen` or OpenSSH (unencrypted)."),
+    sign: Path | None = typer.Option(None, "--sign", help="ed25519 private key: `edgekit release keygen` or OpenSSH (unencrypted)."),
     out: Path = typer.Option(Path("releases"), "--out", "-o", help="Releases folder: <out>/<name>/<version>/."),
-    changelog: Optional[Path] = typer.Option(None, "--changelog", help="CHANGELOG.md to add the entry to. Default: <out>/<name>/CHANGELOG.md"),
+    changelog: Path | None = typer.Option(None, "--changelog", help="CHANGELOG.md to add the entry to. Default: <out>/<name>/CHANGELOG.md"),
 ) -> None:
     """Make a release of a run: bundles, release notes from the previous release, CHANGELOG entry, signature."""
     from edgekit.release.build import make_release
@@ -71,7 +70,7 @@ def keygen(path: Path = typer.Argument(..., metavar="KEYFILE", help="Where to wr
 @release_app.command("verify", epilog="Examples:\n\n  edgekit release verify releases/demo/1.1.0 --key team.pub\n")
 def verify_cmd(
     folder: Path = typer.Argument(..., metavar="RELEASE_DIR", help="A release folder <out>/<name>/<version>."),
-    keys: List[Path] = typer.Option([], "--key", "-k", help="Trusted public key (repeatable): .pub file or private key."),
+    keys: list[Path] = typer.Option([], "--key", "-k", help="Trusted public key (repeatable): .pub file or private key."),
     allow_unsigned: bool = typer.Option(False, "--allow-unsigned", help="Accept a release without a signature (hashes are still checked)."),
 ) -> None:
     """Check a release folder: signature by a trusted key, every hash, every bundle."""
@@ -133,7 +132,7 @@ def list_cmd(
 
 def fetch_cmd(
     ref: str = typer.Argument(..., metavar="oci://HOST[:PORT]/REPO:X.Y.Z", help="The release to fetch."),
-    keys: List[Path] = typer.Option([], "--key", "-k", help="Trusted public key (repeatable): the publisher's .pub file."),
+    keys: list[Path] = typer.Option([], "--key", "-k", help="Trusted public key (repeatable): the publisher's .pub file."),
     out: Path = typer.Option(Path("releases"), "--out", "-o", help="Releases folder: writes <out>/<name>/<version>/."),
     plain_http: bool = typer.Option(False, "--plain-http", help="Talk http, not https (loopback registries always do)."),
 ) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgekit.release.summary import Diff
 
@@ -70,9 +71,6 @@ def render_notes(name: str, version: str, previous: str | None, old: dict | None
              f"Previous release: {prev}. " + (f"Signed with ed25519 key {signer}." if signer else "Not signed."), ""]
     if previous is None:
         lines += ["First release.", ""]
-    if reference:
-        lines += [f"Includes the reference SavedModel ({reference}): a pinned source for other projects "
-                  "(`edgekit pull oci://…`).", ""]
     else:
         lines += ["## Changes", ""]
         lines += [f"- **breaking**: {b}" for b in d.breaking] + [f"- added: {a}" for a in d.added]
@@ -80,6 +78,9 @@ def render_notes(name: str, version: str, previous: str | None, old: dict | None
         if not (d.breaking or d.added or d.removed or d.changed):
             lines.append("- same model bytes as the previous release (measurements below)")
         lines += ["", f"Semantic version: this release needs at least a {d.needed} version bump.", ""]
+    if reference:
+        lines += [f"Includes the reference SavedModel ({reference}): a pinned source for other projects "
+                  "(`edgekit pull oci://…`).", ""]
     for target in sorted(new):
         t, ot = new[target], (old or {}).get(target) or {}
         lines += [f"## {target}", ""]

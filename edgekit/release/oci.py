@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import IntegrityError, SourceError, UsageError
-from edgekit.release.store import NOTES, RELEASE_JSON, SIGNATURE_JSON, Release, load_meta, verify_files
+from edgekit.release.store import (
+    NOTES,
+    RELEASE_JSON,
+    SIGNATURE_JSON,
+    Release,
+    load_meta,
+    verify_files,
+)
 
 MEDIA_CONFIG = "application/vnd.edgekit.release.v1+json"
 MEDIA = {RELEASE_JSON: "application/vnd.edgekit.release.v1+json", SIGNATURE_JSON: "application/vnd.edgekit.signature.v1+json",

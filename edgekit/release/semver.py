@@ -26,7 +26,7 @@ class Version:
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}"
 
-    def bump_level(self, previous: "Version") -> str:
+    def bump_level(self, previous: Version) -> str:
         """Which part grew from PREVIOUS to this version (this version must be the greater)."""
         if self.major != previous.major:
             return "major"

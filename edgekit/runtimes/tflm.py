@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from edgekit.artifact import Artifact
 from edgekit.errors import RuntimeLoadError
-from edgekit.runtimes.base import RuntimePlugin, checked_model_file, dequantize, quantize, register_runtime
+from edgekit.runtimes.base import (
+    RuntimePlugin,
+    checked_model_file,
+    dequantize,
+    quantize,
+    register_runtime,
+)
 
 # Profiles name the device runtime "tflite-micro" (targets/profile.py DEVICE_ONLY_RUNTIMES); this
 # plugin is its host stand-in, so parity and bench keep running in LiteRT for such targets and the
@@ -131,9 +138,14 @@ class TFLMSession:
         return quantize(np.asarray(x, np.float32), self.input)
 
     def invoke(self, prepared: np.ndarray) -> np.ndarray:
-        self._interp.set_input(prepared, 0)
-        self._interp.invoke()
-        return self._interp.get_output(0)
+        # Not wrapped in _captured_stderr: bench times this call. TFLM's own lines reach stderr.
+        try:
+            self._interp.set_input(prepared, 0)
+            self._interp.invoke()
+            return self._interp.get_output(0)
+        except (RuntimeError, ValueError) as exc:  # a kernel that fails at run time, a wrong input
+            raise RuntimeLoadError(f"TFLite Micro failed to run {self.artifact.path.name}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         outs = [dequantize(self.invoke(self.prepare(x[i : i + 1])), self.output) for i in range(len(x))]

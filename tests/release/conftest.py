@@ -43,20 +43,24 @@ def registry(tmp_path_factory):
     root = tmp_path_factory.mktemp("registry")
     port = _free_port()
     (root / "config.yml").write_text(CONFIG.format(root=root / "data", port=port))
-    log = open(root / "log.txt", "wb")
-    proc = subprocess.Popen([exe, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
+    with open(root / "log.txt", "wb") as log:
+        proc = subprocess.Popen([exe, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(proc, port, root)
+            yield f"127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _wait_ready(proc: subprocess.Popen, port: int, root: Path) -> None:
+    """Poll /v2/ until the registry answers: a server start has no event to wait on."""
     deadline = time.monotonic() + 60
-    try:
-        while True:  # readiness: the registry answers /v2/ (polled: a server start has no event to wait on)
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"registry did not start: {(root / 'log.txt').read_text()[-2000:]}") from None
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).read()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"registry did not start: {(root / 'log.txt').read_text()[-2000:]}") from None
+            time.sleep(0.1)

@@ -79,15 +79,20 @@ def test_unsigned_release_is_refused_unless_allowed(tmp_path, capsys):
 
 def test_second_release_notes_and_changelog_show_the_changes(key, tmp_path):
     priv, _ = key
-    assert _release(tmp_path, _run(tmp_path / "r1"), "1.0.0", priv) == 0
-    assert _release(tmp_path, _run(tmp_path / "r2", accuracy=0.91, latency=0.8, tf="2.22.0"), "1.0.1", priv) == 0
+    runs = [_run(tmp_path / "r1"), _run(tmp_path / "r2", accuracy=0.91, latency=0.8, tf="2.22.0")]
+    for i, run in enumerate(runs):  # a reference SavedModel (its bytes only matter here) goes into the release
+        (run / "reference/saved_model").mkdir(parents=True)
+        (run / "reference/saved_model/saved_model.pb").write_bytes(b"weights %d" % i)
+    assert _release(tmp_path, runs[0], "1.0.0", priv) == 0
+    assert _release(tmp_path, runs[1], "1.0.1", priv) == 0
     notes = (tmp_path / "releases/demo/1.0.1/RELEASE_NOTES.md").read_text()
-    assert "Previous release: 1.0.0" in notes
+    assert "Previous release: 1.0.0" in notes and "## Changes" in notes and "Includes the reference SavedModel" in notes
+    assert (tmp_path / "releases/demo/1.0.1/reference.tar.gz").is_file()
     assert "| tflite-int8 parity-set accuracy | 0.880 | 0.910 | +0.030 |" in notes
     assert "| tensorflow | 2.21.0 | 2.22.0 | changed |" in notes
-    int8_p50 = [line for line in notes.splitlines() if line.startswith("| tflite-int8 host p50")][0]
+    int8_p50 = next(line for line in notes.splitlines() if line.startswith("| tflite-int8 host p50"))
     assert int8_p50.endswith(" ms |") and "| -0." in int8_p50  # faster than 1.0.0
-    size = [line for line in notes.splitlines() if line.startswith("| tflite-int8 size")][0]
+    size = next(line for line in notes.splitlines() if line.startswith("| tflite-int8 size"))
     assert size.endswith(" B |  |") and "same model bytes" in notes  # same bytes: no change shown
     log = (tmp_path / "releases/demo/CHANGELOG.md").read_text()
     assert log.index("## [1.0.1]") < log.index("## [1.0.0]") and "Keep a Changelog" in log

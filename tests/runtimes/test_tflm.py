@@ -7,19 +7,23 @@ import json
 
 import numpy as np
 import pytest
-
 from tiny_models import tiny_images
 
 pytest.importorskip("tflite_micro", reason="the `micro` extra (tflite-micro) is not installed")
 
-from edgekit.artifact import Artifact  # noqa: E402
-from edgekit.cli import main  # noqa: E402
-from edgekit.convert import FORMATS  # noqa: E402
-from edgekit.convert.base import ConversionRequest  # noqa: E402
-from edgekit.errors import RuntimeLoadError  # noqa: E402
-from edgekit.runtimes import RUNTIMES, load_session  # noqa: E402
-from edgekit.runtimes.tflm import ArenaTooSmallError, TFLMSession, micro_parity, needed_arena_bytes  # noqa: E402
-from edgekit.targets import analyze, estimate, resolve_target  # noqa: E402
+from edgekit.artifact import Artifact
+from edgekit.cli import main
+from edgekit.convert import FORMATS
+from edgekit.convert.base import ConversionRequest
+from edgekit.errors import RuntimeLoadError
+from edgekit.runtimes import RUNTIMES, load_session
+from edgekit.runtimes.tflm import (
+    ArenaTooSmallError,
+    TFLMSession,
+    micro_parity,
+    needed_arena_bytes,
+)
+from edgekit.targets import analyze, estimate, resolve_target
 
 
 @pytest.fixture(scope="module")
