@@ -3,6 +3,7 @@ agree with LiteRT, and fail clearly with half that arena or with ops TFLM lacks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -81,6 +82,33 @@ def test_ops_tflm_lacks_are_named_before_loading(tmp_path):
     art = Artifact("tflite", "fp32", path, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size, inputs, outputs)
     with pytest.raises(RuntimeLoadError, match="TFLite Micro lacks op\\(s\\) REDUCE_PROD"):
         TFLMSession(art)
+
+
+def _row(artifact):
+    from edgekit.matrix import Row
+
+    return Row("tflite", "int8", "ok", artifact=artifact, parity={"verdict": "pass", "reasons": []})
+
+
+def test_micro_parity_row_and_a_row_failing_on_ops_tflm_lacks(int8_artifact, monkeypatch):
+    from edgekit.runtimes.tflm import add_micro_parity
+    from edgekit.setup.extras import EXTRAS
+    from edgekit.targets import opsupport
+
+    x = tiny_images(8, seed=5)
+    row = _row(int8_artifact)
+    add_micro_parity(row, x, threads=1)
+    assert row.parity["micro"]["verdict"] == "pass" and row.parity["verdict"] == "pass"
+    assert row.notes and row.notes[0].startswith("TFLite Micro (")
+    # An op outside TFLM's resolver list fails the row at conversion time, naming the op.
+    monkeypatch.setattr(opsupport, "TFLITE_MICRO_OPS", opsupport.TFLITE_MICRO_OPS - {"SOFTMAX"})
+    with pytest.raises(RuntimeLoadError, match="lacks op\\(s\\) SOFTMAX"):
+        add_micro_parity(_row(int8_artifact), x, threads=1)
+    # Without the `micro` extra the row says so instead of failing.
+    monkeypatch.setitem(EXTRAS, "micro", dataclasses.replace(EXTRAS["micro"], modules=("edgekit_no_such_module",)))
+    row = _row(int8_artifact)
+    add_micro_parity(row, x, threads=1)
+    assert "micro" not in row.parity and "not run in TFLite Micro" in row.notes[0]
 
 
 TINY = ["--set", "data.num_images=160", "--set", "train.epochs=2", "--set", "train.fine_tune.epochs=1",
