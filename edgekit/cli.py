@@ -60,11 +60,12 @@ def _root(
   edgekit convert --target rpi                      # bundled demo recipe, Raspberry Pi 4 plan\n
   edgekit convert my.yaml --target rpi5 --out out/   # your recipe\n
   edgekit convert --target host --quant fp32 --quant int8 --set train.epochs=1\n
-  edgekit convert my.yaml --json > result.json        # the result as JSON; progress on stderr\n""",
+  edgekit convert my.yaml --json > result.json        # the result as JSON; progress on stderr\n
+  edgekit convert my.yaml --target rpi4,android-mid,browser   # trains and converts once, measures per target\n""",
 )
 def convert(
     recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."),
-    target: str = typer.Option("host", "--target", "-t", help="Device profile name, alias or YAML path (see `edgekit list targets`)."),
+    targets: List[str] = typer.Option(["host"], "--target", "-t", help="Device profile name, alias or YAML path (see `edgekit list targets`); repeatable or comma-separated, `all` for every built-in profile."),
     formats: List[str] = typer.Option([], "--format", "-f", help="Only these formats (repeatable). Default: the target's plan."),
     quants: List[str] = typer.Option([], "--quant", "-q", help="Only these quant modes (repeatable). Default: the target's plan."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output root. Default: the recipe's output.dir (out/)."),
@@ -73,16 +74,19 @@ def convert(
     force: bool = typer.Option(False, "--force", help="Redo every step even when its inputs have not changed."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (run_dir, exit_code, report); progress and the summary go to stderr."),
 ) -> None:
-    """Fine-tune, convert, check parity and benchmark for one target; writes out/<recipe>/<target>/."""
+    """Fine-tune, convert, check parity and benchmark for each target; writes out/<recipe>/<target>/."""
+    from edgekit.multirun import expand_targets, run_convert_many
     from edgekit.pipeline import ConvertOptions, run_convert
     from edgekit.recipe import find_recipe
 
     recipe_path, how = find_recipe(recipe)
     (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
-    result = run_convert(
+    names = expand_targets(targets)
+    run = run_convert if len(names) == 1 else (lambda o: run_convert_many(o, names))
+    result = run(
         ConvertOptions(
             recipe_path=recipe_path,
-            target=target,
+            target=names[0],
             formats=formats,
             quants=quants,
             out=out,
@@ -95,7 +99,9 @@ def convert(
     if as_json:
         import json
 
-        typer.echo(json.dumps({"run_dir": str(result.run_dir), "exit_code": result.exit_code, "report": result.report},
+        runs = result.results if len(names) > 1 else [result]
+        doc = [{"run_dir": str(r.run_dir), "exit_code": r.exit_code, "report": r.report} for r in runs]
+        typer.echo(json.dumps(doc[0] if len(names) == 1 else {"exit_code": result.exit_code, "runs": doc},
                               indent=2, default=str))
     raise typer.Exit(result.exit_code)
 

@@ -14,6 +14,7 @@ from edgekit.artifact import ARTIFACT_JSON, Artifact
 from edgekit.errors import EdgekitError
 from edgekit.fsutil import atomic_write_json, atomic_write_text
 from edgekit.matrix import Row
+from edgekit.reuse import link_tree, sibling_with
 from edgekit.steps import input_key, progress
 from edgekit.train.data import Splits
 from edgekit.train.preprocess import Preprocessing
@@ -86,6 +87,10 @@ def _calibration_set(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
     return x_train[idx]
 
 
+# What another target's training must still have for this run to take it (relative to its run folder).
+_TRAIN_OUTPUTS = ["reference/saved_model/saved_model.pb", "reference/train.json", "train/evaluation.json"]
+
+
 def train_step(ctx, source, data: PreparedData) -> Reference:
     from edgekit.train.evaluate import chance_check, loss_curve
 
@@ -94,12 +99,19 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
                     data.fingerprint, data.preproc, __version__)
     with ctx.steps.step("train", "fine-tuning") as note:
         outputs = [folder / "saved_model" / "saved_model.pb", folder / "train.json", ctx.run_dir / "train" / "evaluation.json"]
+        sibling = None if ctx.steps.force else sibling_with(ctx.run_dir, "train", key, _TRAIN_OUTPUTS)
         if ctx.steps.is_done("train", key, outputs):
             summary = json.loads((folder / "train.json").read_text())
             text = f"unchanged, reused: test accuracy {summary['test_accuracy']:.3f}"
+        elif sibling is not None:  # another target of this recipe trained on the same inputs
+            link_tree(sibling / "reference", folder)
+            link_tree(sibling / "train", ctx.run_dir / "train")
+            summary = json.loads((folder / "train.json").read_text())
+            ctx.steps.mark_done("train", key, {"reused_from": sibling.name})
+            text = f"same inputs as {sibling.name}, reused: test accuracy {summary['test_accuracy']:.3f}"
         else:
             summary = _train_and_export(ctx, source, data, folder)
-            ctx.steps.mark_done("train", key)
+            ctx.steps.mark_done("train", key, {"made_here": True})
             text = (f"test accuracy {summary['test_accuracy']:.3f} on {summary['test_images']} images "
                     f"(chance {1 / len(summary['class_names']):.3f})")
         # Judged on every run, reused or not: a reference that learned nothing must never look done.
@@ -138,9 +150,16 @@ def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row])
         jobs = {}
         for row in todo:
             job, key = _conversion_job(ctx, reference, data, row)
-            if ctx.steps.is_done(f"convert-{row.name}", key, [job.final / ARTIFACT_JSON]):
+            record = f"convert-{row.name}"
+            sibling = None if ctx.steps.force else sibling_with(ctx.run_dir, record, key, [f"artifacts/{row.name}/{ARTIFACT_JSON}"])
+            if ctx.steps.is_done(record, key, [job.final / ARTIFACT_JSON]):
                 row.artifact, row.status = Artifact.load(job.final), "ok"
                 row.notes.append("unchanged, reused")
+            elif sibling is not None:  # converted for another target from the same reference and settings
+                link_tree(sibling / "artifacts" / row.name, job.final)
+                row.artifact, row.status = Artifact.load(job.final), "ok"
+                ctx.steps.mark_done(record, key, {"reused_from": sibling.name})
+                row.notes.append(f"same as {sibling.name}'s, reused")
             else:
                 jobs[row.name] = (row, job, key)
 
@@ -151,7 +170,7 @@ def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row])
             done.append(row.name)
             if outcome.artifact is not None:
                 row.artifact, row.status = outcome.artifact, "ok"
-                ctx.steps.mark_done(f"convert-{row.name}", key)
+                ctx.steps.mark_done(f"convert-{row.name}", key, {"made_here": True})
                 progress(f"[{len(done)}/{len(jobs)}] {row.name} converted")
                 return
             row.fail(outcome.error)
@@ -161,7 +180,9 @@ def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row])
 
         run_jobs([job for _, job, _ in jobs.values()], ctx.recipe.convert.parallel, finished)
         ok = sum(r.status == "ok" for r in todo)
-        note(f"{ok} of {len(todo)} converted" + ("" if ok == len(todo) else f", {len(todo) - ok} failed"))
+        shared = sum(any(n.endswith("'s, reused") for n in r.notes) for r in todo)
+        note(f"{ok} of {len(todo)} converted" + (f" ({shared} shared with another target)" if shared else "")
+             + ("" if ok == len(todo) else f", {len(todo) - ok} failed"))
     return rows
 
 
@@ -222,7 +243,13 @@ def _parity_key(ctx, reference: Reference, data: PreparedData, row: Row, n: int)
 
 
 def _reuse_parity(ctx, row: Row, key: str) -> bool:
-    record = ctx.steps.recorded(f"parity-{row.name}", key)
+    """This run's recorded result for KEY, else another target's with the same key (same threads and runtimes)."""
+    name = f"parity-{row.name}"
+    record = ctx.steps.recorded(name, key)
+    sibling = None if record is not None or ctx.steps.force else sibling_with(ctx.run_dir, name, key, [])
+    if sibling is not None:
+        record = json.loads((sibling / "steps" / f"{name}.json").read_text())
+        ctx.steps.mark_done(name, key, {"parity": record.get("parity"), "reused_from": sibling.name})
     if record is None or not isinstance(record.get("parity"), dict):
         return False
     row.parity = record["parity"]

@@ -1,0 +1,62 @@
+"""`edgekit convert --target a,b,c`: one recipe for several targets in one command.
+
+Each target gets its own run folder and report exactly as a single-target run writes them; the
+targets run one after another, and training and conversion happen once: the second and later
+targets take the reference and every shared artifact from the first (edgekit/reuse.py), while
+bench and estimate run per target. At the end, out/<recipe>/targets.{json,md} holds a
+cross-target table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekit.console import err_console
+from edgekit.pipeline import ConvertOptions, RunResult, run_convert
+
+ALL = "all"
+
+
+def expand_targets(values: list[str]) -> list[str]:
+    """--target values (repeatable, comma-separated, `all`) → distinct target names, in order given."""
+    from edgekit.errors import UsageError
+    from edgekit.targets.profile import builtin_targets, resolve_target
+
+    names = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    if not names:
+        raise UsageError("--target is empty", hint="give a profile name, several separated by commas, or `all`")
+    if any(n.lower() == ALL for n in names):
+        return [entry.name for entry in builtin_targets()]
+    seen: dict[str, str] = {}
+    for name in names:
+        profile = resolve_target(name)  # an unknown name is a usage error with a did-you-mean
+        seen.setdefault(profile.name, name)
+    return list(seen.values())
+
+
+@dataclass
+class MultiRunResult:
+    results: list[RunResult]
+    table: Path
+
+    @property
+    def exit_code(self) -> int:
+        return max(r.exit_code for r in self.results)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.table.parent
+
+
+def run_convert_many(opts: ConvertOptions, targets: list[str]) -> MultiRunResult:
+    from edgekit.report.cross_target import write_cross_target
+
+    results = []
+    for i, target in enumerate(targets, 1):
+        err_console.rule(f"[bold]target {i}/{len(targets)}: {target}[/]")
+        results.append(run_convert(dataclasses.replace(opts, target=target)))
+    table = write_cross_target(results[0].run_dir.parent, [(r.run_dir.name, r.report) for r in results])
+    err_console.print(f"cross-target table: {table} (and {table.with_suffix('.json').name})")
+    return MultiRunResult(results, table)

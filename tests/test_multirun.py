@@ -1,0 +1,86 @@
+"""One command for several targets: training and conversion happen once, bench and estimate per target."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from edgekit.cli import main
+from edgekit.errors import UnknownNameError
+from edgekit.multirun import expand_targets
+
+TINY = ["--set", "data.num_images=160", "--set", "train.epochs=1", "--set", "train.fine_tune.epochs=1",
+        "--set", "bench.min_runs=5", "--set", "bench.min_time_s=0.05", "--set", "quantize.calibration_samples=60",
+        "--format", "tflite", "--quant", "fp32", "--quant", "int8", "--threads", "1"]
+TARGETS = ("rpi4", "rpi5", "android-mid")
+
+
+def test_expand_targets_commas_repeats_aliases_and_all():
+    assert expand_targets(["rpi4,rpi5", "browser"]) == ["rpi4", "rpi5", "browser"]
+    assert expand_targets(["rpi", "rpi4"]) == ["rpi"]  # an alias and its profile are one target
+    from edgekit.targets.profile import builtin_targets
+
+    assert expand_targets(["all"]) == [e.name for e in builtin_targets()] and len(expand_targets(["all"])) >= 8
+    with pytest.raises(UnknownNameError):
+        expand_targets(["rpi4,rpi44"])
+
+
+def _records(run_dir, prefix):
+    return {p.stem: json.loads(p.read_text()) for p in (run_dir / "steps").glob(f"{prefix}*.json")}
+
+
+@pytest.fixture(scope="module")
+def three_targets(tmp_path_factory):
+    out = tmp_path_factory.mktemp("multi")
+    old = os.environ.get("EDGEKIT_CACHE")
+    os.environ["EDGEKIT_CACHE"] = str(out / "cache")
+    try:
+        yield main(["convert", "--target", ",".join(TARGETS), "--out", str(out), *TINY]), out / "demo"
+    finally:
+        if old is None:
+            os.environ.pop("EDGEKIT_CACHE", None)
+        else:
+            os.environ["EDGEKIT_CACHE"] = old
+
+
+def test_three_targets_train_once_and_convert_each_artifact_once(three_targets):
+    rc, recipe_dir = three_targets
+    assert rc == 0
+    runs = [recipe_dir / t for t in TARGETS]
+    train = [_records(r, "train")["train"] for r in runs]
+    assert sum(bool(t.get("made_here")) for t in train) == 1
+    assert [t.get("reused_from") for t in train[1:]] == ["rpi4", "rpi4"] and len({t["key"] for t in train}) == 1
+    for name in ("convert-tflite-fp32", "convert-tflite-int8"):
+        records = [_records(r, name)[name] for r in runs]
+        assert sum(bool(r.get("made_here")) for r in records) == 1, (name, records)
+        assert all(r.get("reused_from") == "rpi4" for r in records[1:])
+    sizes = {(r / "artifacts/tflite-int8/model.tflite").stat().st_ino for r in runs}
+    assert len(sizes) == 1  # the same bytes on disk, hard-linked
+
+
+def test_each_target_has_its_own_report_and_estimate_and_a_cross_target_table(three_targets):
+    _, recipe_dir = three_targets
+    estimates = {}
+    for t in TARGETS:
+        report = json.loads((recipe_dir / t / "report.json").read_text())
+        assert report["target"]["name"] == t
+        estimates[t] = {a["quant"]: a["estimate"] for a in report["artifacts"]}
+    assert estimates["rpi4"] != estimates["rpi5"]  # estimated per target, not copied
+    table = json.loads((recipe_dir / "targets.json").read_text())
+    assert table["targets"] == list(TARGETS) and len(table["rows"]) == 6
+    assert "| android-mid | tflite | int8 |" in (recipe_dir / "targets.md").read_text()
+
+
+def test_a_later_single_target_run_reuses_the_training_too(three_targets):
+    _, recipe_dir = three_targets
+    assert main(["convert", "--target", "rpi-zero2w", "--out", str(recipe_dir.parent), *TINY]) == 0
+    train = _records(recipe_dir / "rpi-zero2w", "train")["train"]
+    assert train.get("reused_from") in TARGETS
+
+
+def test_force_trains_again(three_targets):
+    _, recipe_dir = three_targets
+    assert main(["convert", "--target", "rpi5", "--out", str(recipe_dir.parent), "--force", *TINY]) == 0
+    assert _records(recipe_dir / "rpi5", "train")["train"].get("made_here") is True
