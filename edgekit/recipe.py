@@ -9,8 +9,8 @@ checks they exist and are the right kind). The file itself is read by the bounde
 
 from __future__ import annotations
 
-from pathlib import Path
 import math
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml

@@ -1,8 +1,10 @@
 """Recipe validation: one invalid fixture per error message, each naming the field path."""
 
+import copy
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edgekit.errors import RecipeError
 from edgekit.recipe import BUNDLED_DEMO, apply_override, find_recipe, load_recipe
@@ -71,9 +73,6 @@ def test_find_recipe_prefers_given_then_local_then_demo(tmp_path, monkeypatch):
 
 # --- malformed recipes and command lines: exit 2 before any step, nothing written ----------------
 
-import copy  # noqa: E402
-
-import yaml  # noqa: E402
 
 BASE = {
     "name": "t",

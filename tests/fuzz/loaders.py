@@ -119,7 +119,6 @@ def tflite_seed() -> bytes:
 
 
 def onnx_seed() -> bytes:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     def init(name, shape):

@@ -7,10 +7,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from sources_support import snapshot, tar_gz, tar_members
 
 from edgekit.errors import SourceError, UnsafeModelError
 from edgekit.sources.extract import find_module_root, safe_extract
-from sources_support import snapshot, tar_gz, tar_members
 
 
 def _file(name: str, data: bytes = b"x") -> tuple[tarfile.TarInfo, bytes]:
@@ -244,10 +244,11 @@ def test_bzip2_bomb_unpacks_in_bounded_memory(tmp_path, no_limit_env):
 
 
 def test_bomb_pulled_from_the_server_is_refused_and_nothing_is_cached(tmp_path, no_limit_env):
+    from sources_support import ModelServer
+
     from edgekit.sources import resolve_source
     from edgekit.sources.base import SourceSettings
     from edgekit.sources.cache import Cache
-    from sources_support import ModelServer
 
     server = ModelServer()
     try:
