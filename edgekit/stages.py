@@ -364,5 +364,7 @@ def report_step(ctx, source, reference: Reference, rows: list[Row]) -> dict:
     with ctx.steps.step("report") as note:
         report = build_report(ctx, source, reference, rows)
         paths = write_reports(report, ctx.run_dir)
-        note(", ".join(str(p.relative_to(ctx.run_dir)) for p in paths))
+        note(", ".join(str(p.relative_to(ctx.run_dir)) for p in paths) + (f" ({carried} row(s) kept from an earlier run)" if carried else ""))
     return report
+    from edgekit.report.carry import carry_earlier_rows
+        carried = carry_earlier_rows(report, ctx.run_dir)  # a narrowed run keeps the rows it did not redo

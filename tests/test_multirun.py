@@ -80,6 +80,34 @@ def test_a_later_single_target_run_reuses_the_training_too(three_targets):
     assert train.get("reused_from") in TARGETS
 
 
+def test_a_narrowed_run_keeps_the_other_rows_of_the_report(three_targets):
+    from edgekit.report.carry import EARLIER
+
+    _, recipe_dir = three_targets
+    narrowed = [a for a in TINY if a not in ("fp32",)]
+    narrowed.remove("--quant")  # TINY without "--quant fp32": only int8 is redone
+    assert main(["convert", "--target", "android-mid", "--out", str(recipe_dir.parent), *narrowed]) == 0
+    rows = {a["quant"]: a for a in json.loads((recipe_dir / "android-mid" / "report.json").read_text())["artifacts"]}
+    assert set(rows) == {"fp32", "int8"}
+    assert EARLIER in rows["fp32"]["notes"] and EARLIER not in rows["int8"]["notes"]
+
+
+def test_earlier_rows_are_dropped_when_the_reference_changed(tmp_path):
+    from edgekit.report.carry import carry_earlier_rows
+
+    previous = {"reference": {"key": "old"}, "target": {"name": "rpi4"},
+                "artifacts": [{"format": "tflite", "quant": "fp32", "status": "failed", "notes": []}]}
+    (tmp_path / "report.json").write_text(json.dumps(previous))
+    report = {"reference": {"key": "new"}, "target": {"name": "rpi4"}, "artifacts": []}
+    assert carry_earlier_rows(report, tmp_path) == 0 and report["artifacts"] == []
+    report["reference"]["key"] = "old"
+    assert carry_earlier_rows(report, tmp_path) == 1 and report["artifacts"][0]["status"] == "failed"
+    previous["artifacts"][0]["status"] = "ok"  # an ok row whose artifact folder is gone is not carried
+    (tmp_path / "report.json").write_text(json.dumps(previous))
+    report["artifacts"] = []
+    assert carry_earlier_rows(report, tmp_path) == 0
+
+
 def test_force_trains_again(three_targets):
     _, recipe_dir = three_targets
     assert main(["convert", "--target", "rpi5", "--out", str(recipe_dir.parent), "--force", *TINY]) == 0
