@@ -73,6 +73,7 @@ def convert(
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Threads for host measurement. Default: the target's plan."),
     force: bool = typer.Option(False, "--force", help="Redo every step even when its inputs have not changed."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (run_dir, exit_code, report); progress and the summary go to stderr."),
+    devices: List[str] = typer.Option([], "--device", "-d", help="Also measure every artifact on a device: ssh://user@host[:port], adb[:SERIAL] or a devices.yaml name (repeatable)."),
 ) -> None:
     """Fine-tune, convert, check parity and benchmark for each target; writes out/<recipe>/<target>/."""
     from edgekit.multirun import expand_targets, run_convert_many
@@ -94,6 +95,7 @@ def convert(
             threads=threads,
             force=force,
             summary_to_stderr=as_json,
+            devices=devices,
         )
     )
     if as_json:

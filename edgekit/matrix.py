@@ -22,6 +22,7 @@ class Row:
     parity: dict | None = None
     bench: dict | None = None
     estimate: dict | None = None
+    device: list[dict] | None = None  # `convert --device`: bench results measured on the user's devices
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -32,7 +33,7 @@ class Row:
         self.status, self.error = "failed", str(error).split("\n  hint:")[0]
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("format", "quant", "status", "error", "parity", "bench", "estimate", "notes")}
+        d = {k: getattr(self, k) for k in ("format", "quant", "status", "error", "parity", "bench", "estimate", "device", "notes")}
         d["artifact"] = self.artifact.to_dict() if self.artifact is not None else None
         return d
 

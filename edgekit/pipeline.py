@@ -32,6 +32,7 @@ class ConvertOptions:
     threads: int | None = None
     force: bool = False
     summary_to_stderr: bool = False  # `convert --json`: stdout carries only the result JSON
+    devices: list[str] = field(default_factory=list)  # --device: the bench step also measures there
 
 
 @dataclass
@@ -43,6 +44,7 @@ class RunContext:
     run_dir: Path
     threads: int
     steps: StepLog
+    devices: list = field(default_factory=list)  # edgekit.devices.DeviceSpec, resolved before anything is written
 
 
 @dataclass
@@ -60,6 +62,7 @@ class RunResult:
 def open_run(opts: ConvertOptions) -> RunContext:
     recipe = load_recipe(opts.recipe_path, opts.overrides)
     profile = resolve_target(opts.target)
+    devices = _resolve_devices(opts.devices)
     _say_alias(opts.target, profile)
     _require_converters(plan_combinations(profile, opts.formats, opts.quants))
     out_root = opts.out or Path(recipe.output.dir)
@@ -75,7 +78,15 @@ def open_run(opts: ConvertOptions) -> RunContext:
     threads = opts.threads or recipe.bench.threads or profile.plan.threads
     _warn_oversubscribed(threads, profile)
     recipe_hash = input_key(recipe.model_dump(mode="json"))
-    return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force))
+    return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force), devices)
+
+
+def _resolve_devices(names: list[str]) -> list:
+    if not names:
+        return []
+    from edgekit.devices.spec import resolve_device
+
+    return [resolve_device(n) for n in names]
 
 
 def _require_converters(rows: list[Row]) -> None:
@@ -137,6 +148,9 @@ def _run_steps(ctx: RunContext, opts: ConvertOptions) -> RunResult:
     checkpoint()
     stages.bench_step(ctx, data, rows)
     checkpoint()
+    if ctx.devices:
+        stages.device_bench_step(ctx, rows)
+        checkpoint()
     stages.estimate_step(ctx, reference, rows)
     checkpoint()
     report = stages.report_step(ctx, source, reference, rows)

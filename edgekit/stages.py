@@ -305,6 +305,33 @@ def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
         note(f"{measured} of {len(ok)} artifact(s) measured, {ctx.threads} thread(s)")
 
 
+def device_bench_step(ctx, rows: list[Row]) -> None:
+    """`convert --device`: the same artifacts measured on the user's devices (edgekit/devices).
+    A device that cannot be reached or drops stops the run (DeviceConnectionError): no device
+    result of this run is kept."""
+    from edgekit.bench.measure import Protocol
+    from edgekit.bench.targets import BenchTarget
+    from edgekit.devices.remote import bench_devices
+
+    b = ctx.recipe.bench
+    protocol = Protocol(threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s)
+    ok = [r for r in rows if r.status == "ok" and r.format in ("tflite", "onnx")]  # TF.js runs in Node or a browser
+    targets = [BenchTarget("artifact-dir", r.artifact.folder, r.format, ctx.run_dir / "reference") for r in ok]
+    names = ", ".join(d.name for d in ctx.devices)
+    with ctx.steps.step("device", f"{names}, {ctx.threads} thread(s), one artifact at a time per device") as note:
+        results = bench_devices(ctx.devices, targets, protocol)
+        by_folder = {}
+        for result in results:
+            by_folder.setdefault(result["artifact"]["path"], []).append(result)
+        for row in ok:
+            row.device = by_folder.get(str(row.artifact.folder.resolve()), [])
+            for r in row.device:
+                if r["status"] != "ok":
+                    progress(f"[red]device bench failed[/] {row.name} on {r['device']['name']}: {r['error']}")
+        measured = sum(r["status"] == "ok" for r in results)
+        note(f"{measured} of {len(results)} measurement(s) on {names}")
+
+
 def _host_runtime(profile, fmt: str) -> str | None:
     """The target's own runtime for FORMAT when it names one (the browser target measures TF.js
     in headless Chromium, not Node); None lets the format's default runtime run it."""

@@ -22,3 +22,12 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v docker-registry >/dev/n
     echo "chromium not found and cannot install it (not root or no apt-get): browser runtime tests will be skipped"
   fi
 fi
+
+# The device tests (-m devices) start a real OpenSSH server on 127.0.0.1; adb is the ADB client.
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client adb >/dev/null
+  else
+    echo "sshd not found and cannot install it: the device tests (-m devices) will be skipped"
+  fi
+fi

@@ -18,8 +18,8 @@ def print_progress(result: dict) -> None:
         err_console.print(f"  [red]failed[/] {result['label']}: {result['error']}")
 
 
-def print_table(results: list[dict]) -> None:
-    table = Table(title="host benchmark")
+def print_table(results: list[dict], title: str = "host benchmark") -> None:
+    table = Table(title=title)
     for col in ("artifact", "runtime", "threads", "p50", "p90", "p99", "CV", "runs", "peak RSS", "size", "verdict"):
         table.add_column(col, justify="left" if col in ("artifact", "runtime", "verdict") else "right")
     for r in results:

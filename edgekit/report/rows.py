@@ -9,6 +9,8 @@ ACCURACY = "parity-set accuracy (ref)"
 COLUMNS = ("format", "quant", "status", "size", "parity", "top-1 agree", "max |err|", ACCURACY, "host p50", "host p90", "bench")
 # Shown only when at least one artifact has a target estimate (the estimator may not have run).
 ESTIMATE_COLUMNS = ("est. target", "target verdict")
+# Shown only when artifacts were also measured on the user's devices (`convert --device`), next to the estimate.
+DEVICE_COLUMN = "device p50"
 _ESTIMATE_KEYS = ("latency_ms", "p50_ms", "estimated_ms", "mean_ms", "ms")
 
 
@@ -78,7 +80,25 @@ def reference_flags(report: dict) -> list[str]:
 
 def columns_for(report: dict) -> tuple[str, ...]:
     has_estimate = any(a.get("estimate") for a in report.get("artifacts", []))
-    return COLUMNS + ESTIMATE_COLUMNS if has_estimate else COLUMNS
+    has_device = any(a.get("device") for a in report.get("artifacts", []))
+    columns = COLUMNS + ESTIMATE_COLUMNS if has_estimate else COLUMNS
+    if has_device:
+        at = columns.index("est. target") + 1 if has_estimate else len(columns)
+        columns = columns[:at] + (DEVICE_COLUMN,) + columns[at:]
+    return columns
+
+
+def device_cell(results: list[dict] | None) -> str:
+    """Measured p50 per device, with the device's name and any verdict other than VALID."""
+    cells = []
+    for r in results or []:
+        name = (r.get("device") or {}).get("name", "?")
+        if r.get("status") != "ok":
+            cells.append(f"failed ({name})")
+            continue
+        verdict = "" if r.get("validity") == "VALID" else f" {r.get('validity')}"
+        cells.append(f"{_ms(r.get('p50_ms'))} ({name}){verdict}")
+    return "; ".join(cells) or "-"
 
 
 def display_row(a: dict) -> dict[str, str]:
@@ -97,4 +117,5 @@ def display_row(a: dict) -> dict[str, str]:
         "bench": b.get("validity", "-"),
         "est. target": _ms(estimated_ms(a.get("estimate"))),
         "target verdict": estimate_verdict(a.get("estimate")),
+        DEVICE_COLUMN: device_cell(a.get("device")),
     }

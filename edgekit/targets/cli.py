@@ -150,25 +150,43 @@ def evaluate(
 
 
 @app.command(epilog="Examples:\n\n  edgekit targets calibrate bench-pi.json --name my-pi --base rpi4\n\n  edgekit targets calibrate a.json b.json --name my-pi --base rpi4 --out my-pi.yaml\n\n"
+             "  edgekit targets calibrate --device lab-pi4 --name my-pi --threads 4   # measure the built-in suite on the device\n\n"
              "Then: edgekit convert --target my-pi.yaml. The JSON files are `edgekit bench --json` output, or lists of\n"
              "{\"artifact\": \"model.tflite\", \"p50_ms\": 41.2, \"threads\": 4} objects (see the README, section Targets).")
 def calibrate(
-    bench_json: List[Path] = typer.Argument(..., help="Measured results (JSON)."),
+    bench_json: List[Path] = typer.Argument(None, help="Measured results (JSON). Not with --device."),
     name: str = typer.Option(..., "--name", help="Name of the new profile."),
-    base: str = typer.Option("host", "--base", help="Profile whose hardware and plan the new one copies (e.g. rpi4)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Profile whose hardware and plan the new one copies (e.g. rpi4). Default: the device's profile in devices.yaml, else host."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Profile YAML to write (default: ./NAME.yaml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fitted factors as JSON."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="Measure the built-in calibration suite on this device (ssh://..., adb[:SERIAL] or a devices.yaml name) instead of reading JSON."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="With --device: measure at 1..N threads (default: the base profile's cores)."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="With --device: seconds before one measurement is stopped."),
 ) -> None:
-    """Fit a profile on your own measured results and report its held-out error."""
+    """Fit a profile on your own measured results (or on the device itself) and report its held-out error."""
+    from edgekit.errors import UsageError
     from edgekit.targets.bench_input import parse_bench_json
     from edgekit.targets.calibrate import calibrate as run
     from edgekit.targets.calibrate import write_profile
     from edgekit.targets.profile import resolve_target
     from edgekit.targets.report import calibration_table
 
-    measurements = [m for path in bench_json for m in parse_bench_json(path)]
-    result = run(measurements, resolve_target(base), name)
-    path = write_profile(result.profile, out or Path(f"{name}.yaml"))
+    if bool(device) == bool(bench_json):
+        raise UsageError("give measured results (bench JSON files) or --device, not " + ("both" if device else "neither"),
+                         hint="edgekit targets calibrate bench.json --name my-pi --base rpi4, or --device lab-pi4 --name my-pi")
+    if device:
+        from edgekit.devices.calibrate import calibrate_on_device
+
+        path = out or Path(f"{name}.yaml")
+        result, measured, dropped, base = calibrate_on_device(device, name, base, threads, path, timeout,
+                                                        lambda s: err_console.print(f"  [dim]{s}[/]", highlight=False))
+        for line in dropped:
+            err_console.print(f"[yellow]left out[/]: {line}", highlight=False)
+        err_console.print(f"measurements: {measured} (refit: edgekit targets calibrate {measured} --name {name} --base {base})", highlight=False)
+    else:
+        measurements = [m for path in bench_json for m in parse_bench_json(path)]
+        result = run(measurements, resolve_target(base or "host"), name)
+        path = write_profile(result.profile, out or Path(f"{name}.yaml"))
     if as_json:
         typer.echo(json.dumps(result.factors, indent=2))
     else:
