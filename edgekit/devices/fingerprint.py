@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,18 +47,23 @@ def model() -> str | None:
     return _read("/proc/device-tree/model") or _command(["getprop", "ro.product.model"]) or None
 
 
-def cpus() -> list[dict[str, Any]]:
+def _cpu_number(folder: str) -> int:
+    m = re.search(r"cpu(\d+)/cpufreq$", folder)
+    return int(m.group(1)) if m else -1
+
+
+def cpus(root: str = "/sys/devices/system/cpu") -> list[dict[str, Any]]:
     out = []
-    for folder in sorted(glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq"), key=lambda p: int(p.split("cpu")[-1].split("/")[0])):
+    for folder in sorted(glob.glob(f"{root}/cpu[0-9]*/cpufreq"), key=_cpu_number):
         cur, top = _int(_read(f"{folder}/scaling_cur_freq")), _int(_read(f"{folder}/cpuinfo_max_freq"))
         out.append({"cpu": folder.split("/")[-2], "mhz": cur // 1000 if cur else None, "max_mhz": top // 1000 if top else None,
                     "governor": _read(f"{folder}/scaling_governor")})
     return out
 
 
-def temperatures() -> dict[str, float]:
+def temperatures(root: str = "/sys/class/thermal") -> dict[str, float]:
     out = {}
-    for zone in sorted(glob.glob("/sys/class/thermal/thermal_zone*")):
+    for zone in sorted(glob.glob(f"{root}/thermal_zone*")):
         milli = _int(_read(f"{zone}/temp"))
         if milli is not None:
             out[_read(f"{zone}/type") or os.path.basename(zone)] = milli / 1000.0

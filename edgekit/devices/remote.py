@@ -51,6 +51,7 @@ def grace_s() -> float:
     except ValueError:
         return GRACE_S
 PUSH_TIMEOUT_S = 600.0
+ALARM_STATUS = 128 + 14  # the device shell's status for a process ended by SIGALRM (the agent's deadline)
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -144,6 +145,9 @@ class DeviceBench:
 
     def _parse(self, done, request: dict) -> dict:
         line = next((ln for ln in reversed(done.stdout.splitlines()) if ln.startswith(RESULT_PREFIX)), None)
+        if line is None and done.returncode == ALARM_STATUS:
+            return self._failed(request, f"the measurement on {self.spec.name} ran past its {self.timeout_s:g} s deadline "
+                                         "and the agent ended itself", tail(done.stderr) or None)
         if line is None or done.returncode not in (EXIT_OK, EXIT_FAILED, EXIT_INTEGRITY):
             err = tail(done.stderr)
             if "No module named" in err and "edgekit" in err:

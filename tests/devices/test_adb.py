@@ -133,3 +133,19 @@ def test_an_unplugged_device_is_a_typed_error_and_nothing_is_recorded(adb, artif
     assert "the adb connection ended before the command did" in err
     for pid_file in workdir.glob("*/.pid"):  # the unplugged device's process is still running: end it here
         os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_an_agent_ended_by_its_own_deadline_is_a_failed_row(adb, artifacts, tmp_path, monkeypatch, capsys):
+    workdir = tmp_path / "data-local-tmp"
+    workdir.mkdir()
+    alarmed = tmp_path / "python"  # stands in for the agent's SIGALRM at the deadline
+    alarmed.write_text("#!/bin/sh\nkill -ALRM $$\n")
+    alarmed.chmod(0o755)
+    write_devices(tmp_path, workdir, python=str(alarmed))
+    monkeypatch.chdir(tmp_path)
+    code = main(["bench", str(artifacts["tflite"]), "--device", "pixel", "--json", "--timeout", "5"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    [r] = json.loads(out)["results"]
+    assert r["status"] == "failed" and "ran past its 5 s deadline and the agent ended itself" in r["error"]
+    assert list(workdir.iterdir()) == []

@@ -121,3 +121,23 @@ def test_calibrate_needs_results_or_a_device(tmp_path, monkeypatch, capsys, argv
     assert main(argv) == 2
     assert says in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fingerprint_reads_clocks_and_temperatures(tmp_path):
+    from edgekit.devices.fingerprint import cpus, temperatures
+
+    for n, mhz in ((10, 600), (2, 1800), (0, 1500)):
+        folder = tmp_path / "cpu" / f"cpu{n}" / "cpufreq"
+        folder.mkdir(parents=True)
+        (folder / "scaling_cur_freq").write_text(f"{mhz * 1000}\n")
+        (folder / "cpuinfo_max_freq").write_text("1800000\n")
+        (folder / "scaling_governor").write_text("ondemand\n")
+    zone = tmp_path / "thermal" / "thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "temp").write_text("81234\n")
+    (zone / "type").write_text("cpu-thermal\n")
+    assert [(c["cpu"], c["mhz"], c["max_mhz"], c["governor"]) for c in cpus(str(tmp_path / "cpu"))] == [
+        ("cpu0", 1500, 1800, "ondemand"), ("cpu2", 1800, 1800, "ondemand"), ("cpu10", 600, 1800, "ondemand")]
+    temps = temperatures(str(tmp_path / "thermal"))
+    assert temps == {"cpu-thermal": 81.234}
+    assert trust_reasons({"temperatures_c": temps}, {})[0].startswith("overheated before the run (cpu-thermal at 81.2 °C")
