@@ -17,6 +17,12 @@ def bench_on_devices(names: list[str], paths: list[Path], protocol: Protocol, ru
 
     specs = [resolve_device(n) for n in names]  # every name checked before anything connects
     targets = expand([Path(p) for p in paths])
+    tfjs = [t for t in targets if t.format == "tfjs"]
+    if tfjs:
+        from edgekit.errors import UsageError
+
+        raise UsageError(f"{tfjs[0].label}: TF.js models cannot be measured with --device (they run in Node or a browser, "
+                         "not in the device's Python runtimes)", hint="measure the run's tflite or onnx artifacts on the device")
     for spec in specs:
         err_console.print(f"device {spec.name}: {spec.uri}" + (f" (profile {spec.profile})" if spec.profile else ""), highlight=False)
     results = bench_devices(specs, targets, protocol, runtime, timeout_s, on_result=None if as_json else _progress(print_progress))

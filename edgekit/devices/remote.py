@@ -73,11 +73,11 @@ def _device_lock(spec: DeviceSpec) -> threading.Lock:
 
 def stage(target: BenchTarget, folder: Path) -> dict:
     """Copy what the agent needs into FOLDER; the request's target with paths relative to the run folder."""
+    if target.format == "tfjs":
+        raise DeviceError(f"{target.path}: TF.js models run in Node or a browser, not in a device's Python runtime")
     if target.kind == "artifact-dir":
         shutil.copytree(target.path, folder / "artifact")
         path = "artifact"
-    elif target.format == "tfjs":
-        raise DeviceError(f"{target.path}: TF.js models run in Node or a browser, not in a device's Python runtime")
     else:
         (folder / "artifact").mkdir()
         shutil.copy2(target.path, folder / "artifact" / target.path.name)

@@ -141,3 +141,12 @@ def test_fingerprint_reads_clocks_and_temperatures(tmp_path):
     temps = temperatures(str(tmp_path / "thermal"))
     assert temps == {"cpu-thermal": 81.234}
     assert trust_reasons({"temperatures_c": temps}, {})[0].startswith("overheated before the run (cpu-thermal at 81.2 °C")
+
+
+def test_tfjs_models_are_refused_before_connecting(tmp_path, monkeypatch, capsys):
+    web = tmp_path / "web_model"
+    web.mkdir()
+    (web / "model.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", str(web), "--device", "ssh://pi@192.0.2.1"]) == 2  # TEST-NET: never reached
+    assert "TF.js models cannot be measured with --device" in capsys.readouterr().err
