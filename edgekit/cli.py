@@ -61,7 +61,8 @@ def _root(
   edgekit convert my.yaml --target rpi5 --out out/   # your recipe\n
   edgekit convert --target host --quant fp32 --quant int8 --set train.epochs=1\n
   edgekit convert my.yaml --json > result.json        # the result as JSON; progress on stderr\n
-  edgekit convert my.yaml --target rpi4,android-mid,browser   # trains and converts once, measures per target\n""",
+  edgekit convert my.yaml --target rpi4,android-mid,browser   # trains and converts once, measures per target\n
+  edgekit convert my.yaml --target rpi4,rpi5 --shard 2/3       # one CI job's share of the matrix\n""",
 )
 def convert(
     recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."),
@@ -74,37 +75,34 @@ def convert(
     force: bool = typer.Option(False, "--force", help="Redo every step even when its inputs have not changed."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (run_dir, exit_code, report); progress and the summary go to stderr."),
     devices: List[str] = typer.Option([], "--device", "-d", help="Also measure every artifact on a device: ssh://user@host[:port], adb[:SERIAL] or a devices.yaml name (repeatable)."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N of the (target, format, quant) matrix, e.g. 2/4; join the shards' reports with `edgekit report merge`."),
 ) -> None:
     """Fine-tune, convert, check parity and benchmark for each target; writes out/<recipe>/<target>/."""
-    from edgekit.multirun import expand_targets, run_convert_many
+    from edgekit.multirun import expand_targets, run_convert_many, run_shard
     from edgekit.pipeline import ConvertOptions, run_convert
     from edgekit.recipe import find_recipe
+    from edgekit.shard import parse_shard
 
     recipe_path, how = find_recipe(recipe)
-    (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
     names = expand_targets(targets)
-    run = run_convert if len(names) == 1 else (lambda o: run_convert_many(o, names))
-    result = run(
-        ConvertOptions(
-            recipe_path=recipe_path,
-            target=names[0],
-            formats=formats,
-            quants=quants,
-            out=out,
-            overrides=overrides,
-            threads=threads,
-            force=force,
-            summary_to_stderr=as_json,
-            devices=devices,
-        )
-    )
+    part = parse_shard(shard) if shard is not None else None
+    (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
+    opts = ConvertOptions(recipe_path=recipe_path, target=names[0], formats=formats, quants=quants, out=out,
+                          overrides=overrides, threads=threads, force=force, summary_to_stderr=as_json, devices=devices)
+    if part is not None:
+        result = run_shard(opts, names, part)
+        if result is None:
+            err_console.print(f"shard {shard}: no cell of this matrix falls to it; nothing to do")
+            raise typer.Exit(0)
+    else:
+        result = run_convert(opts) if len(names) == 1 else run_convert_many(opts, names)
     if as_json:
         import json
 
-        runs = result.results if len(names) > 1 else [result]
+        runs = getattr(result, "results", [result])
         doc = [{"run_dir": str(r.run_dir), "exit_code": r.exit_code, "report": r.report} for r in runs]
-        typer.echo(json.dumps(doc[0] if len(names) == 1 else {"exit_code": result.exit_code, "runs": doc},
-                              indent=2, default=str))
+        single = len(runs) == 1 and part is None
+        typer.echo(json.dumps(doc[0] if single else {"exit_code": result.exit_code, "runs": doc}, indent=2, default=str))
     raise typer.Exit(result.exit_code)
 
 

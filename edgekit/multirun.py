@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgekit.console import err_console
 from edgekit.pipeline import ConvertOptions, RunResult, run_convert
+from edgekit.shard import Shard, plan_cells, split
 
 ALL = "all"
 
@@ -59,4 +60,25 @@ def run_convert_many(opts: ConvertOptions, targets: list[str]) -> MultiRunResult
         results.append(run_convert(dataclasses.replace(opts, target=target)))
     table = write_cross_target(results[0].run_dir.parent, [(r.run_dir.name, r.report) for r in results])
     err_console.print(f"cross-target table: {table} (and {table.with_suffix('.json').name})")
+    return MultiRunResult(results, table)
+
+
+def run_shard(opts: ConvertOptions, targets: list[str], shard: Shard) -> MultiRunResult | None:
+    """Run this shard's cells of the (target, format, quant) matrix; None when it has none."""
+    from edgekit.report.build import write_reports
+    from edgekit.report.cross_target import write_cross_target
+
+    cells = plan_cells(targets, opts.formats, opts.quants)
+    mine = split(cells, shard)
+    err_console.print(f"shard {shard.index}/{shard.count}: {sum(map(len, mine.values()))} of {len(cells)} cell(s)")
+    if not mine:
+        return None
+    results = []
+    for target, own in mine.items():
+        result = run_convert(dataclasses.replace(opts, target=target, only=own))
+        result.report["shard"] = {"index": shard.index, "count": shard.count,
+                                  "planned": [[f, q] for t, f, q in cells if t == target], "cells": [list(c) for c in own]}
+        write_reports(result.report, result.run_dir)
+        results.append(result)
+    table = write_cross_target(results[0].run_dir.parent, [(r.run_dir.name, r.report) for r in results])
     return MultiRunResult(results, table)

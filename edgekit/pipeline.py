@@ -33,6 +33,8 @@ class ConvertOptions:
     force: bool = False
     summary_to_stderr: bool = False  # `convert --json`: stdout carries only the result JSON
     devices: list[str] = field(default_factory=list)  # --device: the bench step also measures there
+    # --shard: only these (format, quant) cells of the plan are converted (edgekit/shard.py)
+    only: list[tuple[str, str]] | None = None
 
 
 @dataclass
@@ -64,7 +66,7 @@ def open_run(opts: ConvertOptions) -> RunContext:
     profile = resolve_target(opts.target)
     devices = _resolve_devices(opts.devices)
     _say_alias(opts.target, profile)
-    _require_converters(plan_combinations(profile, opts.formats, opts.quants))
+    _require_converters(planned_rows(profile, opts))
     out_root = opts.out or Path(recipe.output.dir)
     if not out_root.is_absolute() and opts.out is None:
         out_root = Path.cwd() / out_root
@@ -87,6 +89,15 @@ def _resolve_devices(names: list[str]) -> list:
     from edgekit.devices.spec import resolve_device
 
     return [resolve_device(n) for n in names]
+
+
+def planned_rows(profile: TargetProfile, opts: ConvertOptions) -> list[Row]:
+    """The target's plan narrowed by --format/--quant and, for a shard, to its own cells."""
+    rows = plan_combinations(profile, opts.formats, opts.quants)
+    if opts.only is None:
+        return rows
+    only = {tuple(cell) for cell in opts.only}
+    return [r for r in rows if r.status != "pending" or (r.format, r.quant) in only]
 
 
 def _require_converters(rows: list[Row]) -> None:
@@ -135,7 +146,7 @@ def _run_steps(ctx: RunContext, opts: ConvertOptions) -> RunResult:
     from edgekit import stages
 
     # checkpoint(): a Ctrl-C whose KeyboardInterrupt was swallowed inside a step stops the run here
-    combos = plan_combinations(ctx.profile, opts.formats, opts.quants)
+    combos = planned_rows(ctx.profile, opts)
     source = stages.resolve_source_step(ctx)
     checkpoint()
     data = stages.data_step(ctx, source)

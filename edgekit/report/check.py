@@ -124,12 +124,25 @@ def _reference(report: dict) -> list[Finding]:
             for flag in reference_flags(report)]
 
 
+def _run_by_other_shards(report: dict) -> dict[str, str]:
+    """Rows of the target's plan that a shard report leaves to the other shards → why they are absent."""
+    shard = report.get("shard") or {}
+    own = {"-".join(c) for c in shard.get("cells", [])}
+    text = f"not run by this shard ({shard.get('index')}/{shard.get('count')})"
+    return {"-".join(c): text for c in shard.get("planned", []) if "-".join(c) not in own}
+
+
 def compare_reports(report: dict, baseline: dict, th: Thresholds) -> CheckResult:
     new_rows = {_key(a): a for a in report.get("artifacts", [])}
     result = CheckResult(_reference(report))
+    elsewhere = _run_by_other_shards(report)
     for old in baseline.get("artifacts", []):
         name, new = _key(old), new_rows.get(_key(old))
         if old.get("status") != "ok":
+            continue
+        if new is None and name in elsewhere:  # not missing: another shard of this run measures it
+            result.findings.append(Finding(name, "status", "ok", elsewhere[name], "-", "-", False,
+                                           note="merge the shards' reports (edgekit report merge) to check it"))
             continue
         if new is None or new.get("status") != "ok":
             why = "missing from the report" if new is None else f"{new.get('status')}: {new.get('error')}"

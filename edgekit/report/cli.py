@@ -12,6 +12,7 @@ FORMATS = ("json", "md", "html")
 
 REPORT_EPILOG = """Examples:\n\n
   edgekit report out/demo/rpi4                  # rewrite report.json, report.md and report.html\n
+  edgekit report merge s1/out/demo/rpi4 s2/out/demo/rpi4 --out merged/   # join shard reports\n
   edgekit report out/demo/rpi4 --format html    # only report.html\n
   edgekit report out/demo/rpi4 -f md -f json\n"""
 
@@ -24,10 +25,19 @@ Examples:\n\n
 
 
 def report(
-    run_dir: Path = typer.Argument(..., help="Run folder written by `edgekit convert` (holds report.json)."),
+    run_dir: Path = typer.Argument(..., help="Run folder written by `edgekit convert` (holds report.json), or `merge`."),
+    reports: List[Path] = typer.Argument(None, help="With `merge`: the shards' report.json files or run folders."),
     formats: List[str] = typer.Option([], "--format", "-f", help="html | md | json (repeatable). Default: all three."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="With `merge`: where the merged report goes (several targets: OUT/<target>/)."),
 ) -> None:
-    """Write report.json, report.md and/or report.html for a finished run."""
+    """Write report.json, report.md and/or report.html for a finished run; `report merge` joins shard reports."""
+    if str(run_dir) == "merge" and not run_dir.exists():
+        return merge(reports or [], out)
+    if reports:
+        from edgekit.errors import UsageError
+
+        raise UsageError(f"`edgekit report` takes one run folder, got {len(reports) + 1}",
+                         hint="to join the reports of shards: edgekit report merge REPORT... --out DIR")
     from edgekit.console import console
     from edgekit.errors import UsageError
     from edgekit.fsutil import atomic_write_json, atomic_write_text
@@ -45,6 +55,24 @@ def report(
                "html": lambda p: atomic_write_text(p, render_html(data))}
     for fmt in formats or FORMATS:
         console.print(f"wrote {writers[fmt](folder / f'report.{fmt}')}")
+
+
+def merge(paths: List[Path], out: Optional[Path]) -> None:
+    """Join the reports of the shards of one run (`convert --shard K/N`) into the unsharded report."""
+    from edgekit.console import console
+    from edgekit.errors import UsageError
+    from edgekit.report.build import write_reports
+    from edgekit.report.merge import merge_reports, output_folders
+    from edgekit.report.schema import load_report
+
+    if len(paths) < 1 or out is None:
+        raise UsageError("`edgekit report merge` needs the shards' reports and --out DIR",
+                         hint="edgekit report merge shard1/out/demo/rpi4 shard2/out/demo/rpi4 --out merged/")
+    merged = merge_reports([(str(p), load_report(p)) for p in paths])
+    for target, folder in output_folders(merged, out).items():
+        folder.mkdir(parents=True, exist_ok=True)
+        written = write_reports(merged[target], folder)
+        console.print(f"{target}: {len(merged[target]['artifacts'])} row(s) → {', '.join(str(w) for w in written)}")
 
 
 def check(
