@@ -169,3 +169,17 @@ def test_force_trains_again(three_targets):
     _, recipe_dir = three_targets
     assert main(["convert", "--target", "rpi5", "--out", str(recipe_dir.parent), "--force", *TINY]) == 0
     assert _records(recipe_dir / "rpi5", "train")["train"].get("made_here") is True
+
+
+def test_sharded_workflow_example_is_valid_yaml_and_uses_the_commands():
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "github" / "edgekit-sharded.yml"
+    workflow = yaml.safe_load(path.read_text())
+    shard_steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["shard"]["steps"])
+    merge_steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["merge"]["steps"])
+    assert len(workflow["jobs"]["shard"]["strategy"]["matrix"]["shard"]) == int(workflow["env"]["SHARDS"])
+    assert '--shard "${{ matrix.shard }}/$SHARDS"' in shard_steps
+    assert "edgekit report merge" in merge_steps and "edgekit check" in merge_steps
