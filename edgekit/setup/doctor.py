@@ -15,7 +15,14 @@ from edgekit import __version__
 from edgekit.fsutil import tree_size
 from edgekit.setup.extras import DISTRIBUTION, EXTRAS
 from edgekit.setup.paths import cache_root, tools_root
-from edgekit.setup.probe import CORE_MODULES, Probe, module_available, probe, probe_all, probe_modules
+from edgekit.setup.probe import (
+    CORE_MODULES,
+    Probe,
+    module_available,
+    probe,
+    probe_all,
+    probe_modules,
+)
 
 GPU_PROBE_TIMEOUT_S = 120.0
 
@@ -98,7 +105,7 @@ def _gpu(tf_gpu: bool) -> list[Check]:
     smi = shutil.which("nvidia-smi")
     devices = sorted(str(p) for p in Path("/dev").glob("nvidia[0-9]*")) if Path("/dev").is_dir() else []
     if smi:
-        proc = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30)
+        proc = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False)
         driver = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
         checks = [Check("gpu", "driver", proc.returncode == 0, "; ".join(driver) or "nvidia-smi printed nothing")]
     else:
@@ -113,7 +120,7 @@ def _tensorflow_gpus() -> Check:
     code = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=GPU_PROBE_TIMEOUT_S, env=env)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=GPU_PROBE_TIMEOUT_S, env=env, check=False)
     except subprocess.TimeoutExpired:
         return Check("gpu", "tensorflow", False, f"importing TensorFlow took over {GPU_PROBE_TIMEOUT_S:.0f} s")
     lines = proc.stdout.strip().splitlines()

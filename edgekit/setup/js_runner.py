@@ -18,11 +18,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edgekit.errors import NotInstalledError, SetupError
 from edgekit.setup.paths import tools_root
+from edgekit.setup.process import run_setup_command
 
 PACKAGED_JS = Path(__file__).resolve().parents[1] / "js"
 MIN_NODE_MAJOR = 18
@@ -59,7 +60,7 @@ def node_version(node: str | None = None) -> tuple[int, ...] | None:
     if node is None:
         return None
     try:
-        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", out.strip())
@@ -125,15 +126,8 @@ def install_runner(force: bool = False, log: Callable[[str], None] | None = None
 
 
 def _npm_ci(npm: str, folder: Path) -> None:
-    cmd = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-    try:
-        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        raise SetupError(f"npm ci took over {NPM_TIMEOUT_S:.0f} s in {folder}") from exc
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip()[-2000:]
-        raise SetupError(f"npm ci failed (exit {proc.returncode}) in {folder}:\n{tail}",
-                         hint="check that the npm registry is reachable (npm config), then run `edgekit setup js` again")
+    run_setup_command([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], f"npm ci in {folder}", NPM_TIMEOUT_S,
+                      "check that the npm registry is reachable (npm config), then run `edgekit setup js` again", cwd=folder)
 
 
 def _stderr(message: str) -> None:

@@ -75,7 +75,7 @@ def _probe_tfjs() -> Probe:
 
 
 def _probe_node() -> Probe:
-    from edgekit.setup.js_runner import NODE_HINT, require_node, node_version
+    from edgekit.setup.js_runner import NODE_HINT, node_version, require_node
 
     try:
         node = require_node()

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edgekit.errors import NotInstalledError, SetupError
 from edgekit.setup.extras import module_available, require_extra
 from edgekit.setup.paths import tools_root
+from edgekit.setup.process import run_setup_command
 
 TFJS_VERSION = "4.22.0"
 TFJS_WHEEL_SHA256 = "bd4deb1e7feab538ee7f2625fe85446742bb4765bebab345b534688ab41e3e1c"
@@ -103,15 +103,8 @@ def _run_installer(target: Path) -> None:
     requirements = target.parent / f".{target.name}.requirements.txt"
     requirements.write_text(f"tensorflowjs=={TFJS_VERSION} --hash=sha256:{TFJS_WHEEL_SHA256}\n")
     try:
-        cmd = installer_command(target, requirements)
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            raise SetupError(f"installing tensorflowjs took over {INSTALL_TIMEOUT_S:.0f} s: {' '.join(cmd)}") from exc
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip()[-2000:]
-            raise SetupError(f"installing tensorflowjs failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}",
-                             hint="check that the package index is reachable (pip/uv settings) and run it again")
+        run_setup_command(installer_command(target, requirements), "installing tensorflowjs", INSTALL_TIMEOUT_S,
+                          "check that the package index is reachable (pip/uv settings) and run it again")
     finally:
         requirements.unlink(missing_ok=True)
 

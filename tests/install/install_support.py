@@ -16,7 +16,7 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeou
     """Run CMD; the clean environment keeps the development venv and the checkout out of it."""
     clean = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT")}
     clean["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env={**clean, **(env or {})}, capture_output=True,
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env={**clean, **(env or {})}, capture_output=True, check=False,
                           text=True, timeout=timeout)
 
 

@@ -121,7 +121,7 @@ def test_resolves_with_wheels_only_on_supported_platforms(platform, extras):
 
     def compile_for(target: str) -> subprocess.CompletedProcess:
         argv = ["uv", "pip", "compile", REPO / "pyproject.toml", "--python-platform", target, "--python-version", "3.11",
-                "--only-binary", ":all:", "--quiet", *sum((["--extra", e] for e in extras), [])]
+                "--only-binary", ":all:", "--quiet", *[arg for e in extras for arg in ("--extra", e)]]
         return run(argv)
 
     pinned = ok(compile_for(platform)).stdout

@@ -55,7 +55,7 @@ def test_extras_in_pyproject_match_the_probes():
     optional = project["optional-dependencies"]
     assert set(extras.EXTRAS) <= set(optional) and "all" in optional
     core = " ".join(project["dependencies"])
-    assert "tensorflow" not in core and "tensorflowjs" not in " ".join(sum(optional.values(), []))
+    assert "tensorflow" not in core and "tensorflowjs" not in " ".join(d for deps in optional.values() for d in deps)
     for name, extra in extras.EXTRAS.items():
         declared = " ".join(optional[name]).replace("-", "_")
         assert all(module in declared for module in extra.modules), (name, extra.modules)

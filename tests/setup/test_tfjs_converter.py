@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -73,9 +74,9 @@ def test_requirements_pin_the_wheel_hash(tmp_path, monkeypatch):
 
     def fake_run(cmd, **kwargs):
         seen["req"] = Path(cmd[-1]).read_text()
-        raise tc.subprocess.TimeoutExpired(cmd, 1)
+        raise subprocess.TimeoutExpired(cmd, 1)
 
-    monkeypatch.setattr(tc.subprocess, "run", fake_run)
+    monkeypatch.setattr("edgekit.setup.process.subprocess.run", fake_run)
     with pytest.raises(SetupError, match="took over"):
         tc._run_installer(tmp_path / "target")
     assert seen["req"] == f"tensorflowjs=={tc.TFJS_VERSION} --hash=sha256:{tc.TFJS_WHEEL_SHA256}\n"
