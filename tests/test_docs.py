@@ -36,6 +36,17 @@ def test_relative_links_resolve(path: Path) -> None:
     assert not broken, f"{path.relative_to(ROOT)}: links to missing files: {', '.join(broken)}"
 
 
+REPO_PATH = re.compile(r"`((?:edgekit|tests|scripts|examples|recipes)/[\w./-]*)`")
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_repository_paths_named_in_the_docs_exist(path: Path) -> None:
+    """A file or folder named in inline code (`edgekit/convert/parity.py`) must still be there."""
+    named = set(REPO_PATH.findall(FENCE.sub("", path.read_text(encoding="utf-8"))))
+    missing = [p for p in sorted(named) if not (ROOT / p).exists()]
+    assert not missing, f"{path.relative_to(ROOT)} names paths that do not exist: {', '.join(missing)}"
+
+
 def test_link_finder_sees_links_and_skips_code(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("[a](a.md) [b](sub/b.md#x) [web](https://example.org) [top](#top) ![img](i.png)\n"
