@@ -91,6 +91,11 @@ def _calibration_set(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
 _TRAIN_OUTPUTS = ["reference/saved_model/saved_model.pb", "reference/train.json", "train/evaluation.json"]
 
 
+def _sibling(ctx, record: str, key: str, outputs: list[str]) -> Path | None:
+    """Another target's run folder that finished RECORD with KEY (never with --force)."""
+    return None if ctx.steps.force else sibling_with(ctx.run_dir, record, key, outputs)
+
+
 def train_step(ctx, source, data: PreparedData) -> Reference:
     from edgekit.train.evaluate import chance_check, loss_curve
 
@@ -99,11 +104,10 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
                     data.fingerprint, data.preproc, __version__)
     with ctx.steps.step("train", "fine-tuning") as note:
         outputs = [folder / "saved_model" / "saved_model.pb", folder / "train.json", ctx.run_dir / "train" / "evaluation.json"]
-        sibling = None if ctx.steps.force else sibling_with(ctx.run_dir, "train", key, _TRAIN_OUTPUTS)
         if ctx.steps.is_done("train", key, outputs):
             summary = json.loads((folder / "train.json").read_text())
             text = f"unchanged, reused: test accuracy {summary['test_accuracy']:.3f}"
-        elif sibling is not None:  # another target of this recipe trained on the same inputs
+        elif (sibling := _sibling(ctx, "train", key, _TRAIN_OUTPUTS)) is not None:  # another target trained on the same inputs
             link_tree(sibling / "reference", folder)
             link_tree(sibling / "train", ctx.run_dir / "train")
             summary = json.loads((folder / "train.json").read_text())
@@ -151,11 +155,11 @@ def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row])
         for row in todo:
             job, key = _conversion_job(ctx, reference, data, row)
             record = f"convert-{row.name}"
-            sibling = None if ctx.steps.force else sibling_with(ctx.run_dir, record, key, [f"artifacts/{row.name}/{ARTIFACT_JSON}"])
             if ctx.steps.is_done(record, key, [job.final / ARTIFACT_JSON]):
                 row.artifact, row.status = Artifact.load(job.final), "ok"
                 row.notes.append("unchanged, reused")
-            elif sibling is not None:  # converted for another target from the same reference and settings
+            elif (sibling := _sibling(ctx, record, key, [f"artifacts/{row.name}/{ARTIFACT_JSON}"])) is not None:
+                # converted for another target from the same reference and settings
                 link_tree(sibling / "artifacts" / row.name, job.final)
                 row.artifact, row.status = Artifact.load(job.final), "ok"
                 ctx.steps.mark_done(record, key, {"reused_from": sibling.name})
@@ -246,7 +250,7 @@ def _reuse_parity(ctx, row: Row, key: str) -> bool:
     """This run's recorded result for KEY, else another target's with the same key (same threads and runtimes)."""
     name = f"parity-{row.name}"
     record = ctx.steps.recorded(name, key)
-    sibling = None if record is not None or ctx.steps.force else sibling_with(ctx.run_dir, name, key, [])
+    sibling = None if record is not None else _sibling(ctx, name, key, [])
     if sibling is not None:
         record = json.loads((sibling / "steps" / f"{name}.json").read_text())
         ctx.steps.mark_done(name, key, {"parity": record.get("parity"), "reused_from": sibling.name})
@@ -387,11 +391,11 @@ def _estimate_one(ctx, reference: Reference, row: Row, analyses: dict) -> dict |
 
 def report_step(ctx, source, reference: Reference, rows: list[Row]) -> dict:
     from edgekit.report.build import build_report, write_reports
+    from edgekit.report.carry import carry_earlier_rows
 
     with ctx.steps.step("report") as note:
         report = build_report(ctx, source, reference, rows)
+        carried = carry_earlier_rows(report, ctx.run_dir)  # a narrowed run keeps the rows it did not redo
         paths = write_reports(report, ctx.run_dir)
         note(", ".join(str(p.relative_to(ctx.run_dir)) for p in paths) + (f" ({carried} row(s) kept from an earlier run)" if carried else ""))
     return report
-    from edgekit.report.carry import carry_earlier_rows
-        carried = carry_earlier_rows(report, ctx.run_dir)  # a narrowed run keeps the rows it did not redo
