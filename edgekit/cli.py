@@ -32,6 +32,8 @@ SUBCOMMAND_MODULES = (
     "edgekit.release.cli",
 )
 
+INTERRUPTED = "[yellow]interrupted[/]: nothing half-written was kept"
+
 app = typer.Typer(
     name="edgekit",
     help="Get trained vision models onto edge devices: pull, fine-tune, quantize, convert, check, benchmark.",
@@ -145,18 +147,20 @@ def main(argv: list[str] | None = None) -> int:
         with quiet_native_stderr(replay_if=_is_crash):
             rv = app(args=argv, standalone_mode=False)
         if isinstance(rv, int):  # --help and typer.Exit come back as a return value here
+            if rv == 130:  # typer turns a KeyboardInterrupt inside a command into exit code 130
+                err_console.print(INTERRUPTED)
             return rv
     except EdgekitError as exc:
         return _report(exc)
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: nothing half-written was kept")
+        err_console.print(INTERRUPTED)
         return 130
     except ModuleNotFoundError as exc:  # an optional part of the install that a code path needs
         return _missing_module(exc)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        err_console.print("[yellow]aborted[/]")
+        err_console.print(INTERRUPTED)
         return 130
     except Exception as exc:  # typer's own usage errors (bad option, missing argument)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):

@@ -151,5 +151,19 @@ def test_shell_completion_completes_commands(words, cword, expected, tmp_path):
 
 
 def test_show_completion_prints_a_script():
-    proc = subprocess.run([Path(sys.executable).parent / "edgekit", "--show-completion", "bash"], capture_output=True, text=True, timeout=120)
+    # SHELL set: without a value typer falls back to detecting the parent process's shell
+    env = {**os.environ, "SHELL": "/bin/bash"}
+    proc = subprocess.run([Path(sys.executable).parent / "edgekit", "--show-completion", "bash"], capture_output=True,
+                          text=True, timeout=120, env=env, check=False)
     assert proc.returncode == 0 and "_edgekit_completion" in proc.stdout
+
+
+def test_ctrl_c_inside_a_command_exits_130_with_the_message(tmp_path):
+    script = ("import sys\n"
+              "from edgekit.cli import app, main\n"
+              "@app.command('interrupt-me')\n"
+              "def interrupt_me():\n"
+              "    raise KeyboardInterrupt\n"
+              "sys.exit(main(['interrupt-me']))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert proc.returncode == 130 and "interrupted: nothing half-written was kept" in proc.stderr
