@@ -32,7 +32,9 @@ class _DefaultCreate(TyperGroup):
 
 
 release_app = typer.Typer(name="release", cls=_DefaultCreate, no_args_is_help=True, add_completion=False,
-                          help="Versioned, signed releases of a run: create, keygen, verify, push, list.", epilog=RELEASE_EPILOG)
+                          help="Versioned, signed releases of a run: create, keygen, verify, push, list. "
+                               "`edgekit release RUN_DIR --version X.Y.Z` is short for `edgekit release create RUN_DIR …`.",
+                          epilog=RELEASE_EPILOG)
 
 
 @release_app.command("create", epilog=RELEASE_EPILOG)
