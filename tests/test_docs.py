@@ -47,6 +47,21 @@ def test_repository_paths_named_in_the_docs_exist(path: Path) -> None:
     assert not missing, f"{path.relative_to(ROOT)} names paths that do not exist: {', '.join(missing)}"
 
 
+README_MAX_BYTES = 12 * 1024
+
+
+def test_readme_is_short() -> None:
+    """The README says what edgekit is, the quickstart, install, commands and links; the rest is in docs/."""
+    size = (ROOT / "README.md").stat().st_size
+    assert size <= README_MAX_BYTES, f"README.md is {size:,} bytes, more than {README_MAX_BYTES:,}: move detail into docs/"
+
+
+def test_readme_keeps_the_quickstart_ci_runs() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "python3 -m pip install --quiet uv && bash scripts/test.sh" in text
+    assert "`.ci/run` runs command 2 verbatim." in text
+
+
 def test_link_finder_sees_links_and_skips_code(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("[a](a.md) [b](sub/b.md#x) [web](https://example.org) [top](#top) ![img](i.png)\n"
