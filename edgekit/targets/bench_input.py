@@ -76,7 +76,8 @@ def _quant(r: dict[str, Any], analysis: GraphAnalysis) -> str:
 def _one(r: Any, folder: Path, where: str) -> Measurement | None:
     if not isinstance(r, dict):
         raise UsageError(f"{where}: a result must be an object, got {type(r).__name__}")
-    if r.get("status") == "failed" or r.get("validity") == "INVALID":  # no latency, or too few runs to trust
+    # no latency, too few runs to trust, or measured on a throttled or overheated device
+    if r.get("status") == "failed" or r.get("validity") in ("INVALID", "UNTRUSTED"):
         return None
     latency = r.get("p50_ms", r.get("latency_ms"))
     if not isinstance(latency, (int, float)) or latency <= 0:

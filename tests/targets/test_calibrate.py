@@ -134,6 +134,17 @@ def test_bench_json_reads_edgekit_bench_results_with_relative_paths(tiny_onnx, t
     assert e.runtime == "onnxruntime" and e.latency_ms == pytest.approx(1.25, rel=1e-3)
 
 
+@pytest.mark.parametrize("validity", ["INVALID", "UNTRUSTED"])
+def test_bench_json_skips_results_that_cannot_be_trusted(tiny_onnx, tmp_path, validity):
+    import shutil
+
+    shutil.copy(tiny_onnx, tmp_path / "model.onnx")
+    result = {"status": "ok", "artifact": {"path": "model.onnx", "format": "onnx", "quant": "fp32"},
+              "runtime": {"runtime": "onnxruntime", "threads": 2}, "protocol": {"threads": 2}, "p50_ms": 1.25}
+    path = _bench(tmp_path, {"schema_version": 1, "results": [result, {**result, "validity": validity, "p50_ms": 9.0}]})
+    assert [m.latency_ms for m in parse_bench_json(path)] == [1.25]
+
+
 def test_calibrate_refuses_mixed_runtimes(tmp_path):
     ms = _measurements(tmp_path)
     ms[0].runtime = "onnxruntime"
