@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.console import err_console
-from edgekit.pipeline import ConvertOptions, RunResult, run_convert
+from edgekit.pipeline import ConvertOptions, RunResult, planned_rows, require_converters, run_convert
 from edgekit.shard import Shard, plan_cells, split
 
 ALL = "all"
@@ -51,9 +51,18 @@ class MultiRunResult:
         return self.table.parent
 
 
+def preflight(opts: ConvertOptions, plans: dict[str, list[tuple[str, str]] | None]) -> None:
+    """Every target's converters are installed before the first target starts (else exit 2, nothing run)."""
+    from edgekit.targets.profile import resolve_target
+
+    for target, only in plans.items():
+        require_converters(planned_rows(resolve_target(target), dataclasses.replace(opts, target=target, only=only)))
+
+
 def run_convert_many(opts: ConvertOptions, targets: list[str]) -> MultiRunResult:
     from edgekit.report.cross_target import write_cross_target
 
+    preflight(opts, dict.fromkeys(targets))
     results = []
     for i, target in enumerate(targets, 1):
         err_console.rule(f"[bold]target {i}/{len(targets)}: {target}[/]")
@@ -73,6 +82,7 @@ def run_shard(opts: ConvertOptions, targets: list[str], shard: Shard) -> MultiRu
     err_console.print(f"shard {shard.index}/{shard.count}: {sum(map(len, mine.values()))} of {len(cells)} cell(s)")
     if not mine:
         return None
+    preflight(opts, mine)
     results = []
     for target, own in mine.items():
         result = run_convert(dataclasses.replace(opts, target=target, only=own))

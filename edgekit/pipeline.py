@@ -66,7 +66,7 @@ def open_run(opts: ConvertOptions) -> RunContext:
     profile = resolve_target(opts.target)
     devices = _resolve_devices(opts.devices)
     _say_alias(opts.target, profile)
-    _require_converters(planned_rows(profile, opts))
+    require_converters(planned_rows(profile, opts))
     out_root = opts.out or Path(recipe.output.dir)
     if not out_root.is_absolute() and opts.out is None:
         out_root = Path.cwd() / out_root
@@ -100,7 +100,7 @@ def planned_rows(profile: TargetProfile, opts: ConvertOptions) -> list[Row]:
     return [r for r in rows if r.status != "pending" or (r.format, r.quant) in only]
 
 
-def _require_converters(rows: list[Row]) -> None:
+def require_converters(rows: list[Row]) -> None:
     """Before any step runs: every converter the plan needs is installed (else exit 2, nothing written)."""
     from edgekit.convert import FORMATS
     from edgekit.setup.extras import require_installed

@@ -183,3 +183,13 @@ def test_sharded_workflow_example_is_valid_yaml_and_uses_the_commands():
     assert len(workflow["jobs"]["shard"]["strategy"]["matrix"]["shard"]) == int(workflow["env"]["SHARDS"])
     assert '--shard "${{ matrix.shard }}/$SHARDS"' in shard_steps
     assert "edgekit report merge" in merge_steps and "edgekit check" in merge_steps
+
+
+def test_a_missing_converter_for_a_later_target_stops_before_the_first(tmp_path, monkeypatch, capsys):
+    from edgekit.setup import tfjs_converter
+
+    monkeypatch.setattr(tfjs_converter, "converter_location", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    assert main(["convert", "--target", "rpi4,browser", "--out", str(tmp_path / "out"), *TINY[:8]]) == 2
+    assert "edgekit setup tfjs" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # rpi4 did not run
