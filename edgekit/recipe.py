@@ -326,7 +326,7 @@ def parse_recipe(raw: dict[str, Any], origin: str = "recipe") -> Recipe:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
         lines = [format_error(e) for e in exc.errors()]
-        raise RecipeError(f"{origin}: " + "\n  ".join(lines), hint="see recipes/demo.yaml and the README's recipe section") from None
+        raise RecipeError(f"{origin}: " + "\n  ".join(lines), hint="see recipes/demo.yaml and docs/recipe.md") from None
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:

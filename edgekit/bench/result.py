@@ -1,6 +1,6 @@
 """The one result type every runtime produces: a plain dict with stable field names.
 
-The fields are specified by result.schema.json (SCHEMA_VERSION); the README (section Benchmarks) explains them.
+The fields are specified by result.schema.json (SCHEMA_VERSION); docs/benchmarks.md explains them.
 A failed measurement is a result too (status "failed", error, stderr tail), so a matrix of
 artifacts always yields one row per artifact.
 """

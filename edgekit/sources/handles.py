@@ -1,6 +1,6 @@
 """Parse what a user writes as a source into one typed handle with one canonical id.
 
-Spellings accepted (see the README, section Sources):
+Spellings accepted (see docs/sources.md):
     https://tfhub.dev/<publisher>/<path...>/<version>          tfhub:<publisher>/<path...>/<version>
     https://www.kaggle.com/models/<owner>/<model>/<framework>/<variation>/<version>
     https://www.kaggle.com/models/<o>/<m>/frameworks/<f>/variations/<v>/versions/<n>   (Kaggle page URL)

@@ -152,7 +152,7 @@ def evaluate(
 @app.command(epilog="Examples:\n\n  edgekit targets calibrate bench-pi.json --name my-pi --base rpi4\n\n  edgekit targets calibrate a.json b.json --name my-pi --base rpi4 --out my-pi.yaml\n\n"
              "  edgekit targets calibrate --device lab-pi4 --name my-pi --threads 4   # measure the built-in suite on the device\n\n"
              "Then: edgekit convert --target my-pi.yaml. The JSON files are `edgekit bench --json` output, or lists of\n"
-             "{\"artifact\": \"model.tflite\", \"p50_ms\": 41.2, \"threads\": 4} objects (see the README, section Targets).")
+             "{\"artifact\": \"model.tflite\", \"p50_ms\": 41.2, \"threads\": 4} objects (see docs/targets.md).")
 def calibrate(
     bench_json: List[Path] = typer.Argument(None, help="Measured results (JSON). Not with --device."),
     name: str = typer.Option(..., "--name", help="Name of the new profile."),

@@ -147,7 +147,7 @@ def load_profile_file(path: str | Path) -> TargetProfile:
         first = exc.errors()[0]
         raise UsageError(
             f"{path}: {_field_path(first['loc'])}: {first['msg']}, got {first.get('input')!r}",
-            hint="profile fields are described in the README (section Targets); `edgekit targets show rpi4` prints a complete one",
+            hint="profile fields are described in docs/targets.md; `edgekit targets show rpi4` prints a complete one",
         ) from None
 
 

@@ -49,7 +49,7 @@ def _strategy_name(setting: str, gpus: int) -> str:
     if setting == "multi-worker" and not os.environ.get("TF_CONFIG"):
         raise TrainingError("train.distribute is 'multi-worker' but TF_CONFIG is not set",
                             hint='set TF_CONFIG on every machine, e.g. {"cluster": {"worker": ["h1:12345", "h2:12345"]}, '
-                                 '"task": {"type": "worker", "index": 0}} (see the README, section Training)')
+                                 '"task": {"type": "worker", "index": 0}} (see docs/training.md)')
     return {"none": "default"}.get(setting, setting)
 
 
