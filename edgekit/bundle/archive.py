@@ -79,15 +79,19 @@ class Entry:
 
 
 def _read_tar(path: Path) -> list[Entry]:
-    entries = []
     with tarfile.open(path, "r:*") as tar:
-        for m in tar.getmembers():
-            if m.isfile():
-                entries.append(Entry(m.name, "file", tar.extractfile(m).read()))
-            elif m.issym() or m.islnk():
-                entries.append(Entry(m.name, "symlink", link=m.linkname))
-            else:
-                entries.append(Entry(m.name, "dir" if m.isdir() else "other"))
+        return _tar_entries(tar)
+
+
+def _tar_entries(tar: tarfile.TarFile) -> list[Entry]:
+    entries = []
+    for m in tar.getmembers():
+        if m.isfile():
+            entries.append(Entry(m.name, "file", tar.extractfile(m).read()))
+        elif m.issym() or m.islnk():
+            entries.append(Entry(m.name, "symlink", link=m.linkname))
+        else:
+            entries.append(Entry(m.name, "dir" if m.isdir() else "other"))
     return entries
 
 
@@ -138,15 +142,7 @@ def read_bundle_bytes(data: bytes, name: str) -> list[Entry]:
     try:
         if archive_kind(Path(name)) == "zip":
             return _read_zip(io.BytesIO(data))  # type: ignore[arg-type]  # ZipFile reads file objects too
-        entries = []
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-            for m in tar.getmembers():
-                if m.isfile():
-                    entries.append(Entry(m.name, "file", tar.extractfile(m).read()))
-                elif m.issym() or m.islnk():
-                    entries.append(Entry(m.name, "symlink", link=m.linkname))
-                else:
-                    entries.append(Entry(m.name, "dir" if m.isdir() else "other"))
-        return entries
+            return _tar_entries(tar)
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise BundleError(f"bundle {name} is not a readable archive: {exc}") from exc
