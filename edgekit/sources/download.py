@@ -84,10 +84,13 @@ def _http_error(url: str, exc: urllib.error.HTTPError) -> SourceError:
     return SourceError(f"HTTP {exc.code} {exc.reason} from {where}")
 
 
-def download_file(url: str, dest: Path, *, timeout_s: float = 60.0, auth: str | None = None) -> Downloaded:
-    """Stream URL into DEST (created or truncated). Raises TransientError on any truncation."""
+def download_file(url: str, dest: Path, *, timeout_s: float = 60.0, auth: str | None = None,
+                  progress: Callable[[int, int | None], None] | None = None) -> Downloaded:
+    """Stream URL into DEST (created or truncated). Raises TransientError on any truncation.
+    PROGRESS, when given, is called with (bytes so far, Content-Length or None) after every chunk."""
     with _open(url, timeout_s, auth) as resp:
         expected = resp.headers.get("Content-Length")
+        total = int(expected) if expected is not None and expected.isdigit() else None
         goog_md5 = _goog_md5(resp.headers.get_all("x-goog-hash") or [])
         sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
         try:
@@ -97,6 +100,8 @@ def download_file(url: str, dest: Path, *, timeout_s: float = 60.0, auth: str | 
                     sha.update(chunk)
                     md5.update(chunk)
                     size += len(chunk)
+                    if progress is not None:
+                        progress(size, total)
                 fh.flush()
                 os.fsync(fh.fileno())
         except (http.client.HTTPException, OSError, socket.timeout) as exc:

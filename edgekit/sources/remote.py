@@ -17,10 +17,16 @@ from edgekit.errors import IntegrityError, SourceError, UntrustedSourceError
 from edgekit.fsutil import sha256_file
 from edgekit.sources.base import SourceSettings
 from edgekit.sources.cache import Cache, CacheEntry
-from edgekit.sources.download import download_file, fetch_json, kaggle_auth, with_retries
+from edgekit.sources.download import (
+    download_file,
+    fetch_json,
+    kaggle_auth,
+    with_retries,
+)
 from edgekit.sources.extract import find_module_root, move_module, safe_extract
 from edgekit.sources.handles import HubHandle, KaggleHandle, RemoteHandle
 from edgekit.sources.lockfile import ACCEPT_HINT, LockEntry, Lockfile, check_locked
+from edgekit.sources.progress import DownloadProgress
 
 
 @dataclass
@@ -126,12 +132,16 @@ def _download_into(staging: Path, handle: RemoteHandle, settings: SourceSettings
     url = handle.download_url(settings)
     auth = kaggle_auth() if isinstance(handle, KaggleHandle) else None
     archive = staging / "archive.part"
-    got = with_retries(
-        lambda: download_file(url, archive, timeout_s=settings.timeout_s, auth=auth),
-        retries=settings.retries,
-        backoff_s=settings.retry_backoff_s,
-        what=f"download of {handle.canonical}",
-    )
+    progress = DownloadProgress(handle.canonical)
+    try:
+        got = with_retries(
+            lambda: download_file(url, archive, timeout_s=settings.timeout_s, auth=auth, progress=progress),
+            retries=settings.retries,
+            backoff_s=settings.retry_backoff_s,
+            what=f"download of {handle.canonical}",
+        )
+    finally:
+        progress.close()
     if expected is not None and got.sha256 != expected:
         raise IntegrityError(
             f"{handle.canonical}: downloaded archive has sha256 {got.sha256} but {lock.path if lock else 'the lockfile'} "

@@ -239,3 +239,25 @@ def test_damaged_cache_is_detected_before_use(server, settings, tiny_archive, da
     repaired = resolve_source(MOBILENET_KAGGLE, settings)
     assert any("damaged" in n for n in repaired.notes) and server.hits[key] == 2
     assert repaired.sha256 == first.sha256
+
+
+def test_download_reports_progress_up_to_the_content_length(server, settings, tiny_archive, tmp_path):
+    from edgekit.sources.download import download_file
+
+    server.add_tfhub("google/tiny/feature_vector/1", tiny_archive)
+    url = f"{server.url}/google/tiny/feature_vector/1?tf-hub-format=compressed"
+    calls = []
+    got = download_file(url, tmp_path / "a", progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1] == (got.size, len(tiny_archive)) and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+
+
+def test_progress_in_a_log_prints_quarter_steps(capsys):
+    from edgekit.sources.progress import DownloadProgress
+
+    progress = DownloadProgress("kaggle:google/x/1")
+    progress.interactive = False
+    for done in range(0, 1_000_001, 100_000):
+        progress(done, 1_000_000)
+    progress.close()
+    lines = [line for line in capsys.readouterr().err.splitlines() if "downloading" in line]
+    assert [line.split(": ")[1].split(" %")[0] for line in lines] == ["25", "50", "75", "100"]
