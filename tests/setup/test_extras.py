@@ -74,3 +74,28 @@ def test_convert_to_tfjs_without_the_converter_stops_before_any_step(tmp_path, m
     err = capsys.readouterr().err
     assert "TF.js converter" in err and "edgekit setup tfjs" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no run folder, no tools folder
+
+
+def test_the_package_imports_only_core_dependencies_at_module_level():
+    """What a module imports when it loads must be in the core install (extras are imported inside
+    functions). click, for one, comes with the dev tools (mkdocs) but not with edgekit-ml."""
+    import ast
+    import sys
+
+    core = {"numpy", "ai_edge_litert", "onnx", "onnxruntime", "pydantic", "yaml", "typer", "rich", "edgekit"}
+    allowed = core | set(sys.stdlib_module_names) | {"__future__"}
+
+    def top_level_imports(tree):
+        for node in tree.body:
+            for inner in ast.walk(node) if isinstance(node, (ast.If, ast.Try)) else [node]:
+                if isinstance(inner, ast.Import):
+                    yield from (a.name for a in inner.names)
+                elif isinstance(inner, ast.ImportFrom) and inner.level == 0:
+                    yield inner.module or ""
+
+    loaded_by = {"edgekit/bench/pytest_plugin.py": {"pytest"}}  # loaded by pytest itself
+    found = [f"{rel}: {name}" for path in sorted((REPO / "edgekit").rglob("*.py"))
+             for rel in [path.relative_to(REPO).as_posix()]
+             for name in top_level_imports(ast.parse(path.read_text()))
+             if name.split(".")[0] not in allowed | loaded_by.get(rel, set())]
+    assert found == []
