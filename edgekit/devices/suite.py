@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,8 +39,9 @@ SUITE = (
 
 
 def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "edgekit" / "device-suite"
+    from edgekit.paths import user_cache_base
+
+    return user_cache_base() / "device-suite"
 
 
 def _key() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekit.fsutil import atomic_write_json, atomic_write_text
-from edgekit.report.rows import estimate_verdict, estimated_ms, human_size
+from edgekit.report.rows import estimate_verdict, estimated_ms, human_size, ms_text
 
 COLUMNS = ("target", "format", "quant", "status", "size", "parity", "host p50", "est. target", "target verdict")
 
@@ -24,15 +24,11 @@ def cross_target_rows(reports: list[tuple[str, dict]]) -> list[dict]:
     return rows
 
 
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.3f} ms"
-
-
 def markdown(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
         cells = [r["target"], r["format"], r["quant"], r["status"], human_size(r["size_bytes"]), r["parity"] or "-",
-                 _ms(r["host_p50_ms"]), _ms(r["estimated_ms"]), r["target_verdict"] or "-"]
+                 ms_text(r["host_p50_ms"]), ms_text(r["estimated_ms"]), r["target_verdict"] or "-"]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -24,7 +24,7 @@ def human_size(n: int | None) -> str:
     return f"{n:.1f} GB"
 
 
-def _ms(v: float | None) -> str:
+def ms_text(v: float | None) -> str:
     return "-" if v is None else (f"{v:.3f} ms" if v < 1 else f"{v:.2f} ms")
 
 
@@ -97,7 +97,7 @@ def device_cell(results: list[dict] | None) -> str:
             cells.append(f"failed ({name})")
             continue
         verdict = "" if r.get("validity") == "VALID" else f" {r.get('validity')}"
-        cells.append(f"{_ms(r.get('p50_ms'))} ({name}){verdict}")
+        cells.append(f"{ms_text(r.get('p50_ms'))} ({name}){verdict}")
     return "; ".join(cells) or "-"
 
 
@@ -112,10 +112,10 @@ def display_row(a: dict) -> dict[str, str]:
         "top-1 agree": f"{p['top1_agreement']:.3f}" if p else "-",
         "max |err|": f"{p['max_abs_err']:.2g}" if p else "-",
         ACCURACY: _parity_accuracy(p),
-        "host p50": _ms(b.get("p50_ms")) + (f" ⚠ {slow['ratio']:.1f}× fp32" if (slow := a.get("slower_than_fp32")) else ""),
-        "host p90": _ms(b.get("p90_ms")),
+        "host p50": ms_text(b.get("p50_ms")) + (f" ⚠ {slow['ratio']:.1f}× fp32" if (slow := a.get("slower_than_fp32")) else ""),
+        "host p90": ms_text(b.get("p90_ms")),
         "bench": b.get("validity", "-"),
-        "est. target": _ms(estimated_ms(a.get("estimate"))),
+        "est. target": ms_text(estimated_ms(a.get("estimate"))),
         "target verdict": estimate_verdict(a.get("estimate")),
         DEVICE_COLUMN: device_cell(a.get("device")),
     }

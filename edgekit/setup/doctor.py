@@ -13,8 +13,9 @@ from pathlib import Path
 
 from edgekit import __version__
 from edgekit.fsutil import tree_size
+from edgekit.paths import cache_root, tools_root
+from edgekit.report.rows import human_size
 from edgekit.setup.extras import DISTRIBUTION, EXTRAS
-from edgekit.setup.paths import cache_root, tools_root
 from edgekit.setup.probe import (
     CORE_MODULES,
     Probe,
@@ -97,7 +98,7 @@ def _storage() -> list[Check]:
     checks = []
     for name, folder, env in (("cache", cache_root(), "EDGEKIT_CACHE"), ("tools", tools_root(), "EDGEKIT_TOOLS")):
         size = tree_size(folder) if folder.is_dir() else 0
-        checks.append(Check("storage", name, True, f"{folder} ({_human(size)}; set {env} to move it)"))
+        checks.append(Check("storage", name, True, f"{folder} ({human_size(size)}; set {env} to move it)"))
     return checks
 
 
@@ -128,12 +129,3 @@ def _tensorflow_gpus() -> Check:
         return Check("gpu", "tensorflow", False, f"TensorFlow failed to start: {proc.stderr.strip()[-300:]}")
     count = int(lines[-1])
     return Check("gpu", "tensorflow", True, f"TensorFlow sees {count} GPU(s)" + ("" if count else ": fine-tuning runs on the CPU"))
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"

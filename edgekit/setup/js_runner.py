@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgekit.errors import NotInstalledError, SetupError
-from edgekit.setup.paths import tools_root
+from edgekit.paths import tools_root
 from edgekit.setup.process import run_setup_command
 
 PACKAGED_JS = Path(__file__).resolve().parents[1] / "js"

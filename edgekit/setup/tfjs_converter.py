@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgekit.errors import NotInstalledError, SetupError
+from edgekit.paths import tools_root
 from edgekit.setup.extras import module_available, require_extra
-from edgekit.setup.paths import tools_root
 from edgekit.setup.process import run_setup_command
 
 TFJS_VERSION = "4.22.0"

@@ -77,11 +77,9 @@ class SourceSettings:
     def cache_root(self) -> Path:
         if self.cache_dir is not None:
             return Path(self.cache_dir).expanduser()
-        env = os.environ.get("EDGEKIT_CACHE")
-        if env:
-            return Path(env).expanduser()
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        return Path(base) / "edgekit"
+        from edgekit.paths import cache_root
+
+        return cache_root()
 
     def is_offline(self) -> bool:
         return self.offline or os.environ.get("EDGEKIT_OFFLINE", "").strip().lower() in _TRUE

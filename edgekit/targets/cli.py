@@ -7,7 +7,6 @@ converts the calibration models.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -19,8 +18,9 @@ app = typer.Typer(name="targets", help="Device profiles, graph analysis and late
 
 
 def _default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "edgekit" / "calibration-models"
+    from edgekit.paths import user_cache_base
+
+    return user_cache_base() / "calibration-models"
 
 
 @app.command(epilog="Examples:\n\n  edgekit targets show rpi\n\n  edgekit targets show mcu-m7 --json\n\n  edgekit targets show ./my-pi.yaml\n")
