@@ -46,49 +46,41 @@ class MultiRunResult:
     def exit_code(self) -> int:
         return max(r.exit_code for r in self.results)
 
-    @property
-    def run_dir(self) -> Path:
-        return self.table.parent
 
-
-def preflight(opts: ConvertOptions, plans: dict[str, list[tuple[str, str]] | None]) -> None:
+def preflight(opts: ConvertOptions, plans: dict[str, dict]) -> None:
     """Every target's converters are installed before the first target starts (else exit 2, nothing run)."""
     from edgekit.targets.profile import resolve_target
 
-    for target, only in plans.items():
-        require_converters(planned_rows(resolve_target(target), dataclasses.replace(opts, target=target, only=only)))
+    for target, changes in plans.items():
+        require_converters(planned_rows(resolve_target(target), dataclasses.replace(opts, target=target, **changes)))
 
 
 def run_convert_many(opts: ConvertOptions, targets: list[str]) -> MultiRunResult:
-    from edgekit.report.cross_target import write_cross_target
-
-    preflight(opts, dict.fromkeys(targets))
-    results = []
-    for i, target in enumerate(targets, 1):
-        err_console.rule(f"[bold]target {i}/{len(targets)}: {target}[/]")
-        results.append(run_convert(dataclasses.replace(opts, target=target)))
-    table = write_cross_target(results[0].run_dir.parent, [(r.run_dir.name, r.report) for r in results])
-    err_console.print(f"cross-target table: {table} (and {table.with_suffix('.json').name})")
-    return MultiRunResult(results, table)
+    return _run_targets(opts, {target: {} for target in targets})
 
 
 def run_shard(opts: ConvertOptions, targets: list[str], shard: Shard) -> MultiRunResult | None:
     """Run this shard's cells of the (target, format, quant) matrix; None when it has none."""
-    from edgekit.report.build import write_reports
-    from edgekit.report.cross_target import write_cross_target
-
     cells = plan_cells(targets, opts.formats, opts.quants)
     mine = split(cells, shard)
     err_console.print(f"shard {shard.index}/{shard.count}: {sum(map(len, mine.values()))} of {len(cells)} cell(s)")
     if not mine:
         return None
-    preflight(opts, mine)
+    return _run_targets(opts, {target: {"only": own, "shard": {
+        "index": shard.index, "count": shard.count,
+        "planned": [[f, q] for t, f, q in cells if t == target], "cells": [list(c) for c in own]}}
+        for target, own in mine.items()})
+
+
+def _run_targets(opts: ConvertOptions, plans: dict[str, dict]) -> MultiRunResult:
+    """Run each target with its changes to OPTS, one after another; then the cross-target table."""
+    from edgekit.report.cross_target import write_cross_target
+
+    preflight(opts, plans)
     results = []
-    for target, own in mine.items():
-        result = run_convert(dataclasses.replace(opts, target=target, only=own))
-        result.report["shard"] = {"index": shard.index, "count": shard.count,
-                                  "planned": [[f, q] for t, f, q in cells if t == target], "cells": [list(c) for c in own]}
-        write_reports(result.report, result.run_dir)
-        results.append(result)
+    for i, (target, changes) in enumerate(plans.items(), 1):
+        err_console.rule(f"[bold]target {i}/{len(plans)}: {target}[/]")
+        results.append(run_convert(dataclasses.replace(opts, target=target, **changes)))
     table = write_cross_target(results[0].run_dir.parent, [(r.run_dir.name, r.report) for r in results])
+    err_console.print(f"cross-target table: {table} (and {table.with_suffix('.json').name})")
     return MultiRunResult(results, table)

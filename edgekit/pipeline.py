@@ -35,6 +35,7 @@ class ConvertOptions:
     devices: list[str] = field(default_factory=list)  # --device: the bench step also measures there
     # --shard: only these (format, quant) cells of the plan are converted (edgekit/shard.py)
     only: list[tuple[str, str]] | None = None
+    shard: dict | None = None  # recorded in report.json: which shard of how many, the plan, its cells
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RunContext:
     threads: int
     steps: StepLog
     devices: list = field(default_factory=list)  # edgekit.devices.DeviceSpec, resolved before anything is written
+    shard: dict | None = None  # `--shard`: goes into report.json as is
 
 
 @dataclass
@@ -80,7 +82,8 @@ def open_run(opts: ConvertOptions) -> RunContext:
     threads = opts.threads or recipe.bench.threads or profile.plan.threads
     _warn_oversubscribed(threads, profile)
     recipe_hash = input_key(recipe.model_dump(mode="json"))
-    return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force), devices)
+    return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force), devices,
+                      opts.shard)
 
 
 def _resolve_devices(names: list[str]) -> list:

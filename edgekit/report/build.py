@@ -32,6 +32,7 @@ def build_report(ctx, source, reference, rows) -> dict:
         "host": host_fingerprint(),
         "timings_s": {k: round(v, 3) for k, v in ctx.steps.timings.items()},
         "artifacts": [r.to_dict() for r in rows],
+        **({"shard": ctx.shard} if ctx.shard else {}),
     })
 
 
