@@ -55,7 +55,7 @@ class Artifact:
         return atomic_write_json(self.folder / ARTIFACT_JSON, self.to_dict())
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Artifact":
+    def load(cls, folder: str | Path) -> Artifact:
         folder = Path(folder)
         meta = folder / ARTIFACT_JSON
         if not meta.is_file():

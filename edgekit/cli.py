@@ -12,7 +12,6 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -52,7 +51,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """edgekit: one command from a pretrained backbone to checked, benchmarked edge artifacts."""
 
@@ -67,17 +68,49 @@ def _root(
   edgekit convert my.yaml --target rpi4,rpi5 --shard 2/3       # one CI job's share of the matrix\n""",
 )
 def convert(
-    recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."),
-    targets: List[str] = typer.Option(["host"], "--target", "-t", help="Device profile name, alias or YAML path (see `edgekit list targets`); repeatable or comma-separated, `all` for every built-in profile."),
-    formats: List[str] = typer.Option([], "--format", "-f", help="Only these formats (repeatable). Default: the target's plan."),
-    quants: List[str] = typer.Option([], "--quant", "-q", help="Only these quant modes (repeatable). Default: the target's plan."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output root. Default: the recipe's output.dir (out/)."),
-    overrides: List[str] = typer.Option([], "--set", help="Override a recipe field: --set train.epochs=2 (repeatable)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Threads for host measurement. Default: the target's plan."),
-    force: bool = typer.Option(False, "--force", help="Redo every step even when its inputs have not changed."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout (run_dir, exit_code, report); progress and the summary go to stderr."),
-    devices: List[str] = typer.Option([], "--device", "-d", help="Also measure every artifact on a device: ssh://user@host[:port], adb[:SERIAL] or a devices.yaml name (repeatable)."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N of the (target, format, quant) matrix, e.g. 2/4; join the shards' reports with `edgekit report merge`."),
+    recipe: Path | None = typer.Argument(
+        None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."
+    ),
+    targets: list[str] = typer.Option(
+        ["host"],
+        "--target",
+        "-t",
+        help="Device profile name, alias or YAML path (see `edgekit list targets`); repeatable or comma-separated, `all` for every built-in profile.",
+    ),
+    formats: list[str] = typer.Option(
+        [], "--format", "-f", help="Only these formats (repeatable). Default: the target's plan."
+    ),
+    quants: list[str] = typer.Option(
+        [], "--quant", "-q", help="Only these quant modes (repeatable). Default: the target's plan."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output root. Default: the recipe's output.dir (out/)."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a recipe field: --set train.epochs=2 (repeatable)."
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="Threads for host measurement. Default: the target's plan."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Redo every step even when its inputs have not changed."
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the result as JSON on stdout (run_dir, exit_code, report); progress and the summary go to stderr.",
+    ),
+    devices: list[str] = typer.Option(
+        [],
+        "--device",
+        "-d",
+        help="Also measure every artifact on a device: ssh://user@host[:port], adb[:SERIAL] or a devices.yaml name (repeatable).",
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="Run only shard K of N of the (target, format, quant) matrix, e.g. 2/4; join the shards' reports with `edgekit report merge`.",
+    ),
 ) -> None:
     """Fine-tune, convert, check parity and benchmark for each target; writes out/<recipe>/<target>/."""
     from edgekit.multirun import expand_targets, run_convert_many, run_shard
@@ -89,8 +122,18 @@ def convert(
     names = expand_targets(targets)
     part = parse_shard(shard) if shard is not None else None
     (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
-    opts = ConvertOptions(recipe_path=recipe_path, target=names[0], formats=formats, quants=quants, out=out,
-                          overrides=overrides, threads=threads, force=force, summary_to_stderr=as_json, devices=devices)
+    opts = ConvertOptions(
+        recipe_path=recipe_path,
+        target=names[0],
+        formats=formats,
+        quants=quants,
+        out=out,
+        overrides=overrides,
+        threads=threads,
+        force=force,
+        summary_to_stderr=as_json,
+        devices=devices,
+    )
     if part is not None:
         result = run_shard(opts, names, part)
         if result is None:
@@ -104,7 +147,11 @@ def convert(
         runs = getattr(result, "results", [result])
         doc = [{"run_dir": str(r.run_dir), "exit_code": r.exit_code, "report": r.report} for r in runs]
         single = len(runs) == 1 and part is None
-        typer.echo(json.dumps(doc[0] if single else {"exit_code": result.exit_code, "runs": doc}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                doc[0] if single else {"exit_code": result.exit_code, "runs": doc}, indent=2, default=str
+            )
+        )
     raise typer.Exit(result.exit_code)
 
 
@@ -171,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_crash(exc: BaseException) -> bool:
-    return not isinstance(exc, (EdgekitError, KeyboardInterrupt, typer.Exit, typer.Abort, ModuleNotFoundError, SystemExit))
+    return not isinstance(
+        exc, (EdgekitError, KeyboardInterrupt, typer.Exit, typer.Abort, ModuleNotFoundError, SystemExit)
+    )
 
 
 def _missing_module(exc: ModuleNotFoundError) -> int:

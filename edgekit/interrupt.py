@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 _interrupted = threading.Event()
 
@@ -31,7 +31,10 @@ def interruptible() -> Iterator[None]:
     Only the default Ctrl-C behaviour is replaced: a process that ignores SIGINT (started in the
     background by a shell) or that installed its own handler keeps it.
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield
         return
     _interrupted.clear()

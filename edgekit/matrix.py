@@ -33,7 +33,10 @@ class Row:
         self.status, self.error = "failed", str(error).split("\n  hint:")[0]
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("format", "quant", "status", "error", "parity", "bench", "estimate", "device", "notes")}
+        d = {
+            k: getattr(self, k)
+            for k in ("format", "quant", "status", "error", "parity", "bench", "estimate", "device", "notes")
+        }
         d["artifact"] = self.artifact.to_dict() if self.artifact is not None else None
         return d
 
@@ -43,7 +46,9 @@ def plan_combinations(profile: TargetProfile, formats: list[str], quants: list[s
     from edgekit.convert import FORMATS
     from edgekit.quant import QUANT_MODES
 
-    wanted_formats = [FORMATS.canonical(f) for f in formats] or [FORMATS.canonical(f) for f in profile.plan.formats]
+    wanted_formats = [FORMATS.canonical(f) for f in formats] or [
+        FORMATS.canonical(f) for f in profile.plan.formats
+    ]
     wanted_quants = [QUANT_MODES.canonical(q) for q in quants]
     rows = []
     for fmt in wanted_formats:
@@ -51,7 +56,11 @@ def plan_combinations(profile: TargetProfile, formats: list[str], quants: list[s
         modes = wanted_quants or profile.plan.quant.get(fmt) or ["fp32"]
         rows += [Row(fmt, q) for q in modes if q in declared]
         # Never drop a request silently: an explicitly asked mode the format lacks is a visible row.
-        rows += [Row(fmt, q, "skipped", f"{fmt} has no quant mode {q} (it has {', '.join(declared)})") for q in wanted_quants if q not in declared]
+        rows += [
+            Row(fmt, q, "skipped", f"{fmt} has no quant mode {q} (it has {', '.join(declared)})")
+            for q in wanted_quants
+            if q not in declared
+        ]
     if not any(r.status == "pending" for r in rows):
         raise UsageError(
             f"nothing to convert: no format among {', '.join(wanted_formats)} supports quant mode(s) {', '.join(wanted_quants)}",

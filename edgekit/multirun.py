@@ -27,7 +27,9 @@ def expand_targets(values: list[str]) -> list[str]:
 
     names = [part.strip() for value in values for part in value.split(",") if part.strip()]
     if not names:
-        raise UsageError("--target is empty", hint="give a profile name, several separated by commas, or `all`")
+        raise UsageError(
+            "--target is empty", hint="give a profile name, several separated by commas, or `all`"
+        )
     if any(n.lower() == ALL for n in names):
         return [entry.name for entry in builtin_targets()]
     seen: dict[str, str] = {}
@@ -52,7 +54,9 @@ def preflight(opts: ConvertOptions, plans: dict[str, dict]) -> None:
     from edgekit.targets.profile import resolve_target
 
     for target, changes in plans.items():
-        require_converters(planned_rows(resolve_target(target), dataclasses.replace(opts, target=target, **changes)))
+        require_converters(
+            planned_rows(resolve_target(target), dataclasses.replace(opts, target=target, **changes))
+        )
 
 
 def run_convert_many(opts: ConvertOptions, targets: list[str]) -> MultiRunResult:
@@ -63,13 +67,26 @@ def run_shard(opts: ConvertOptions, targets: list[str], shard: Shard) -> MultiRu
     """Run this shard's cells of the (target, format, quant) matrix; None when it has none."""
     cells = plan_cells(targets, opts.formats, opts.quants)
     mine = split(cells, shard)
-    err_console.print(f"shard {shard.index}/{shard.count}: {sum(map(len, mine.values()))} of {len(cells)} cell(s)")
+    err_console.print(
+        f"shard {shard.index}/{shard.count}: {sum(map(len, mine.values()))} of {len(cells)} cell(s)"
+    )
     if not mine:
         return None
-    return _run_targets(opts, {target: {"only": own, "shard": {
-        "index": shard.index, "count": shard.count,
-        "planned": [[f, q] for t, f, q in cells if t == target], "cells": [list(c) for c in own]}}
-        for target, own in mine.items()})
+    return _run_targets(
+        opts,
+        {
+            target: {
+                "only": own,
+                "shard": {
+                    "index": shard.index,
+                    "count": shard.count,
+                    "planned": [[f, q] for t, f, q in cells if t == target],
+                    "cells": [list(c) for c in own],
+                },
+            }
+            for target, own in mine.items()
+        },
+    )
 
 
 def _run_targets(opts: ConvertOptions, plans: dict[str, dict]) -> MultiRunResult:

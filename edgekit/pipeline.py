@@ -47,7 +47,9 @@ class RunContext:
     run_dir: Path
     threads: int
     steps: StepLog
-    devices: list = field(default_factory=list)  # edgekit.devices.DeviceSpec, resolved before anything is written
+    devices: list = field(
+        default_factory=list
+    )  # edgekit.devices.DeviceSpec, resolved before anything is written
     shard: dict | None = None  # `--shard`: goes into report.json as is
 
 
@@ -76,14 +78,25 @@ def open_run(opts: ConvertOptions) -> RunContext:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # --out names a file, a folder without write access, ...
-        raise UsageError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}",
-                         hint="pass --out a folder you can write to (or set output.dir in the recipe)") from None
+        raise UsageError(
+            f"cannot create the run folder {run_dir}: {exc.strerror or exc}",
+            hint="pass --out a folder you can write to (or set output.dir in the recipe)",
+        ) from None
     remove_stale_temporaries(run_dir)  # leftovers of an interrupted run are never trusted
     threads = opts.threads or recipe.bench.threads or profile.plan.threads
     _warn_oversubscribed(threads, profile)
     recipe_hash = input_key(recipe.model_dump(mode="json"))
-    return RunContext(recipe, opts.recipe_path, recipe_hash, profile, run_dir, threads, StepLog(run_dir, opts.force), devices,
-                      opts.shard)
+    return RunContext(
+        recipe,
+        opts.recipe_path,
+        recipe_hash,
+        profile,
+        run_dir,
+        threads,
+        StepLog(run_dir, opts.force),
+        devices,
+        opts.shard,
+    )
 
 
 def _resolve_devices(names: list[str]) -> list:
@@ -116,8 +129,10 @@ def _warn_oversubscribed(threads: int, profile: TargetProfile) -> None:
     """The plan's thread count is the target's; on a smaller host the measurement says so."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if threads > cores:
-        err_console.print(f"[yellow]note[/]: measuring with {threads} threads ({profile.name}'s plan) on a host with "
-                          f"{cores} usable core(s): host latency will be noisy; --threads {cores} measures this host's best")
+        err_console.print(
+            f"[yellow]note[/]: measuring with {threads} threads ({profile.name}'s plan) on a host with "
+            f"{cores} usable core(s): host latency will be noisy; --threads {cores} measures this host's best"
+        )
 
 
 def _say_alias(name: str, profile: TargetProfile) -> None:
@@ -172,5 +187,3 @@ def _run_steps(ctx: RunContext, opts: ConvertOptions) -> RunResult:
 
     print_summary(report, ctx.run_dir, err_console if opts.summary_to_stderr else None)
     return RunResult(ctx.run_dir, rows, report)
-
-

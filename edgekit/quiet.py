@@ -13,7 +13,7 @@ import io
 import os
 import sys
 import tempfile
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 
 def _stderr_fd() -> int | None:
@@ -35,7 +35,9 @@ def quiet_native_stderr(replay_if: Callable[[BaseException], bool] = lambda exc:
     python_stderr = sys.stderr
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
-        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="replace")
+        sys.stderr = os.fdopen(
+            os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="replace"
+        )
         try:
             yield
         except BaseException as exc:

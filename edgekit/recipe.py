@@ -37,12 +37,16 @@ def _on_off(value: Any) -> Any:
 class SourceSection(_Section):
     handle: str = Field(min_length=1)
     # override what the module says: [H, W]
-    input_size: tuple[Annotated[int, Field(ge=1, le=8192)], Annotated[int, Field(ge=1, le=8192)]] | None = None
+    input_size: tuple[Annotated[int, Field(ge=1, le=8192)], Annotated[int, Field(ge=1, le=8192)]] | None = (
+        None
+    )
     value_range: tuple[float, float] | None = None
     allow_unpinned: bool = False
     allow_publishers: list[str] = ["google", "tensorflow", "keras"]
     allow_unsafe_ops: bool = False
-    hub_url: str | None = Field(None, pattern=r"^https?://[^/\s]+")  # base URL of a TF Hub mirror (tests: loopback)
+    hub_url: str | None = Field(
+        None, pattern=r"^https?://[^/\s]+"
+    )  # base URL of a TF Hub mirror (tests: loopback)
     kaggle_url: str | None = Field(None, pattern=r"^https?://[^/\s]+")
 
     @field_validator("value_range")
@@ -59,7 +63,7 @@ class SplitSection(_Section):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _leaves_training_data(self) -> "SplitSection":
+    def _leaves_training_data(self) -> SplitSection:
         if self.validation + self.test >= 0.95:
             raise ValueError(
                 f"validation + test is {self.validation + self.test:g}, which leaves "
@@ -74,8 +78,13 @@ class TFRecordSpec(_Section):
     image_key: str = "image"
     label_key: str = "label"
     encoding: Literal["encoded", "raw"] = "encoded"  # encoded: PNG/JPEG bytes; raw: uint8 bytes of [H, W, C]
-    shape: tuple[Annotated[int, Field(ge=1, le=8192)], Annotated[int, Field(ge=1, le=8192)], Literal[1, 3, 4]] | None = None  # raw: [H, W, C]
-    class_names: list[Annotated[str, Field(min_length=1)]] | None = Field(None, min_length=2)  # default: class_0 .. class_{max label}
+    shape: (
+        tuple[Annotated[int, Field(ge=1, le=8192)], Annotated[int, Field(ge=1, le=8192)], Literal[1, 3, 4]]
+        | None
+    ) = None  # raw: [H, W, C]
+    class_names: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, min_length=2
+    )  # default: class_0 .. class_{max label}
 
     @field_validator("class_names")
     @classmethod
@@ -89,15 +98,19 @@ class TFRecordSpec(_Section):
 class DataSection(_Section):
     kind: Literal["shapes", "folder", "npz", "tfrecord", "tfds"] = "folder"
     path: str | None = None  # folder of class subfolders, .npz file, TFRecord file/glob, or TFDS data_dir
-    num_images: int = Field(800, ge=8, le=20_000)  # shapes only: how many images to generate (64x64 each, in memory)
+    num_images: int = Field(
+        800, ge=8, le=20_000
+    )  # shapes only: how many images to generate (64x64 each, in memory)
     noise: float = Field(0.35, ge=0.0, le=2.0)  # shapes only: pixel noise; higher = harder task
     tfrecord: TFRecordSpec = TFRecordSpec()
-    tfds_name: str | None = None  # tfds only: e.g. "tf_flowers" (must already be in path / ~/tensorflow_datasets)
+    tfds_name: str | None = (
+        None  # tfds only: e.g. "tf_flowers" (must already be in path / ~/tensorflow_datasets)
+    )
     tfds_split: str = "train"  # tfds only: the split to read before edgekit's own split
     split: SplitSection = SplitSection()
 
     @model_validator(mode="after")
-    def _path_needed(self) -> "DataSection":
+    def _path_needed(self) -> DataSection:
         if self.kind not in ("shapes", "tfds") and not self.path:
             raise ValueError(f"data.path is required when data.kind is {self.kind!r}")
         if self.kind == "tfds" and not self.tfds_name:
@@ -135,9 +148,11 @@ class FineTuneSection(_Section):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)  # phase 2 only
 
     @model_validator(mode="after")
-    def _positive_layers(self) -> "FineTuneSection":
+    def _positive_layers(self) -> FineTuneSection:
         if isinstance(self.unfreeze, int) and self.unfreeze < 1:
-            raise ValueError(f"train.fine_tune.unfreeze: 'all' or a number of layers ≥ 1, got {self.unfreeze}")
+            raise ValueError(
+                f"train.fine_tune.unfreeze: 'all' or a number of layers ≥ 1, got {self.unfreeze}"
+            )
         return self
 
 
@@ -159,7 +174,9 @@ class TrainSection(_Section):
     head: HeadSection = HeadSection()
     fine_tune: FineTuneSection = FineTuneSection()
     augment: AugmentSection = AugmentSection()
-    early_stopping: int | None = Field(None, ge=1, le=10_000)  # patience in epochs on validation loss; None: off
+    early_stopping: int | None = Field(
+        None, ge=1, le=10_000
+    )  # patience in epochs on validation loss; None: off
     class_weights: Literal["auto", "none"] = "none"  # auto: weight classes by inverse frequency
     mixed_precision: Literal["auto", "on", "off"] = "auto"  # auto: on when a GPU is present
     jit_compile: bool = False  # XLA
@@ -201,7 +218,9 @@ class ConvertSection(_Section):
 
 
 class ParitySection(_Section):
-    max_samples: int = Field(500, ge=1, le=1_000_000)  # held-out images compared (the whole test split up to this)
+    max_samples: int = Field(
+        500, ge=1, le=1_000_000
+    )  # held-out images compared (the whole test split up to this)
     # per quant mode overrides of edgekit.convert.parity.PARITY_THRESHOLDS, e.g. {int8: {min_top1: 0.95}}
     thresholds: dict[str, dict[Literal["min_top1", "warn_top1", "max_abs", "min_cosine"], float]] = {}
 
@@ -213,7 +232,9 @@ class ParitySection(_Section):
         for mode, limits in v.items():
             try:
                 QUANT_MODES.get(mode)
-            except UsageError as exc:  # unknown mode: keep the registry's did-you-mean, under this field's path
+            except (
+                UsageError
+            ) as exc:  # unknown mode: keep the registry's did-you-mean, under this field's path
                 raise ValueError(exc.message) from None
             for name, value in limits.items():
                 if name == "max_abs":
@@ -255,7 +276,9 @@ def find_recipe(given: Path | None) -> tuple[Path, str]:
     """The recipe to use and how it was chosen (printed so the user knows)."""
     if given is not None:
         if not given.is_file():
-            raise RecipeError(f"recipe file not found: {given}", hint="check the path, or run without RECIPE for the demo")
+            raise RecipeError(
+                f"recipe file not found: {given}", hint="check the path, or run without RECIPE for the demo"
+            )
         return given, "given"
     local = Path.cwd() / DEFAULT_RECIPE_NAME
     if local.is_file():
@@ -284,20 +307,32 @@ def check_recipe_paths(recipe: Recipe, base_dir: Path, origin: str = "recipe") -
     from edgekit.sources.handles import LocalHandle, parse_handle
 
     try:
-        handle = parse_handle(recipe.source.handle, SourceSettings.from_recipe(recipe.source), base_dir=base_dir)
+        handle = parse_handle(
+            recipe.source.handle, SourceSettings.from_recipe(recipe.source), base_dir=base_dir
+        )
     except (SourceError, UsageError) as exc:
         raise RecipeError(f"{origin}: source.handle: {exc.message}", hint=exc.hint) from None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte: no file system has this path
-        raise RecipeError(f"{origin}: source.handle: {recipe.source.handle[:80]!r} is not a usable path: "
-                          f"{getattr(exc, 'strerror', None) or exc}") from None
-    if isinstance(handle, LocalHandle) and handle.form == "folder" and not (handle.path / "saved_model.pb").is_file():
-        raise RecipeError(f"{origin}: source.handle: {handle.path} has no saved_model.pb, so it is not a SavedModel folder",
-                          hint="give the folder that contains saved_model.pb")
+        raise RecipeError(
+            f"{origin}: source.handle: {recipe.source.handle[:80]!r} is not a usable path: "
+            f"{getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    if (
+        isinstance(handle, LocalHandle)
+        and handle.form == "folder"
+        and not (handle.path / "saved_model.pb").is_file()
+    ):
+        raise RecipeError(
+            f"{origin}: source.handle: {handle.path} has no saved_model.pb, so it is not a SavedModel folder",
+            hint="give the folder that contains saved_model.pb",
+        )
     try:
         _check_data_path(recipe.data, base_dir, origin)
     except (OSError, ValueError) as exc:
-        raise RecipeError(f"{origin}: data.path: {str(recipe.data.path)[:80]!r} is not a usable path: "
-                          f"{getattr(exc, 'strerror', None) or exc}") from None
+        raise RecipeError(
+            f"{origin}: data.path: {str(recipe.data.path)[:80]!r} is not a usable path: "
+            f"{getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 def _check_data_path(d: DataSection, base_dir: Path, origin: str) -> None:
@@ -306,12 +341,19 @@ def _check_data_path(d: DataSection, base_dir: Path, origin: str) -> None:
     where = Path(d.path).expanduser()
     where = where if where.is_absolute() else base_dir / where
     if d.kind in ("folder", "tfds") and not where.is_dir():
-        what = "a folder with one subfolder of images per class" if d.kind == "folder" else "a TFDS data_dir folder"
+        what = (
+            "a folder with one subfolder of images per class"
+            if d.kind == "folder"
+            else "a TFDS data_dir folder"
+        )
         state = "is not a folder" if where.exists() else "does not exist"
         raise RecipeError(f"{origin}: data.path: {where} {state}", hint=f"data.kind {d.kind!r} needs {what}")
     if d.kind == "npz" and not where.is_file():
         state = "is a folder" if where.is_dir() else "does not exist"
-        raise RecipeError(f"{origin}: data.path: {where} {state}", hint="data.kind 'npz' needs an .npz file with 'images' and 'labels'")
+        raise RecipeError(
+            f"{origin}: data.path: {where} {state}",
+            hint="data.kind 'npz' needs an .npz file with 'images' and 'labels'",
+        )
     if d.kind == "tfrecord":
         from edgekit.train.tfrecord import find_record_files
 
@@ -326,7 +368,9 @@ def parse_recipe(raw: dict[str, Any], origin: str = "recipe") -> Recipe:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
         lines = [format_error(e) for e in exc.errors()]
-        raise RecipeError(f"{origin}: " + "\n  ".join(lines), hint="see recipes/demo.yaml and docs/recipe.md") from None
+        raise RecipeError(
+            f"{origin}: " + "\n  ".join(lines), hint="see recipes/demo.yaml and docs/recipe.md"
+        ) from None
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:

@@ -31,7 +31,10 @@ def parse_shard(text: str) -> Shard:
         raise UsageError(f"--shard must look like K/N (e.g. 2/4), got {text!r}")
     k, n = int(match.group(1)), int(match.group(2))
     if n < 1 or not 1 <= k <= n:
-        raise UsageError(f"--shard {text}: K must be between 1 and N, and N at least 1", hint="shards are 1/N, 2/N, ..., N/N")
+        raise UsageError(
+            f"--shard {text}: K must be between 1 and N, and N at least 1",
+            hint="shards are 1/N, 2/N, ..., N/N",
+        )
     return Shard(k, n)
 
 

@@ -67,8 +67,10 @@ def data_step(ctx, source) -> PreparedData:
         calibration = _calibration_set(xs[0], ctx.recipe.quantize.calibration_samples, d.split.seed)
         subset = _array_hash(data.subset) if data.subset is not None else None
         fingerprint = input_key(_array_hash(data.images), _array_hash(data.labels), data.class_names, subset)
-        note(f"{len(data)} images, {len(data.class_names)} classes: train {len(splits.train)}, "
-             f"validation {len(splits.validation)}, test {len(splits.test)}")
+        note(
+            f"{len(data)} images, {len(data.class_names)} classes: train {len(splits.train)}, "
+            f"validation {len(splits.validation)}, test {len(splits.test)}"
+        )
     return PreparedData(splits, preproc, *xs, calibration, fingerprint)
 
 
@@ -82,7 +84,9 @@ def _calibration_set(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
     """Representative data for int8: a seeded sample of the preprocessed training split."""
     n = min(count, len(x_train))
     if n < MIN_CALIBRATION_WARNING:
-        progress(f"[yellow]warning[/]: only {n} calibration samples (fewer than {MIN_CALIBRATION_WARNING}); int8 ranges may be poor")
+        progress(
+            f"[yellow]warning[/]: only {n} calibration samples (fewer than {MIN_CALIBRATION_WARNING}); int8 ranges may be poor"
+        )
     idx = np.sort(np.random.default_rng(seed).choice(len(x_train), n, replace=False))
     return x_train[idx]
 
@@ -100,14 +104,26 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
     from edgekit.train.evaluate import chance_check, loss_curve
 
     folder = ctx.run_dir / "reference"
-    key = input_key(ctx.recipe.section_dict("train"), ctx.recipe.section_dict("data"), source.sha256,
-                    data.fingerprint, data.preproc, __version__)
+    key = input_key(
+        ctx.recipe.section_dict("train"),
+        ctx.recipe.section_dict("data"),
+        source.sha256,
+        data.fingerprint,
+        data.preproc,
+        __version__,
+    )
     with ctx.steps.step("train", "fine-tuning") as note:
-        outputs = [folder / "saved_model" / "saved_model.pb", folder / "train.json", ctx.run_dir / "train" / "evaluation.json"]
+        outputs = [
+            folder / "saved_model" / "saved_model.pb",
+            folder / "train.json",
+            ctx.run_dir / "train" / "evaluation.json",
+        ]
         if ctx.steps.is_done("train", key, outputs):
             summary = json.loads((folder / "train.json").read_text())
             text = f"unchanged, reused: test accuracy {summary['test_accuracy']:.3f}"
-        elif (sibling := _sibling(ctx, "train", key, _TRAIN_OUTPUTS)) is not None:  # another target trained on the same inputs
+        elif (
+            sibling := _sibling(ctx, "train", key, _TRAIN_OUTPUTS)
+        ) is not None:  # another target trained on the same inputs
             link_tree(sibling / "reference", folder)
             link_tree(sibling / "train", ctx.run_dir / "train")
             summary = json.loads((folder / "train.json").read_text())
@@ -116,11 +132,17 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
         else:
             summary = _train_and_export(ctx, source, data, folder)
             ctx.steps.mark_done("train", key, {"made_here": True})
-            text = (f"test accuracy {summary['test_accuracy']:.3f} on {summary['test_images']} images "
-                    f"(chance {1 / len(summary['class_names']):.3f})")
+            text = (
+                f"test accuracy {summary['test_accuracy']:.3f} on {summary['test_images']} images "
+                f"(chance {1 / len(summary['class_names']):.3f})"
+            )
         # Judged on every run, reused or not: a reference that learned nothing must never look done.
-        health = chance_check(summary["test_accuracy"], data.splits.test.labels, len(summary["class_names"]),
-                              loss_curve(summary.get("phases", [])))
+        health = chance_check(
+            summary["test_accuracy"],
+            data.splits.test.labels,
+            len(summary["class_names"]),
+            loss_curve(summary.get("phases", [])),
+        )
         note(text + ("  [bold red]⚠ not clearly better than chance[/]" if health["flags"] else ""))
     for flag in health["flags"]:
         progress(f"[bold yellow]warning[/]: {flag}")
@@ -140,8 +162,14 @@ def _train_and_export(ctx, source, data: PreparedData, folder: Path) -> dict:
     evaluation = evaluate(trained.test_probabilities, data.splits.test.labels, names)
     write_evaluation(evaluation, workdir)
     export_reference(trained.model, folder, data.preproc, names)
-    summary = {"test_accuracy": evaluation["accuracy"], "test_images": len(data.x_test), "class_names": list(names),
-               "placement": trained.placement.__dict__, "source": source.to_dict(), **trained.result.to_dict()}
+    summary = {
+        "test_accuracy": evaluation["accuracy"],
+        "test_images": len(data.x_test),
+        "class_names": list(names),
+        "placement": trained.placement.__dict__,
+        "source": source.to_dict(),
+        **trained.result.to_dict(),
+    }
     atomic_write_json(folder / "train.json", summary)
     return summary
 
@@ -158,7 +186,9 @@ def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row])
             if ctx.steps.is_done(record, key, [job.final / ARTIFACT_JSON]):
                 row.artifact, row.status = Artifact.load(job.final), "ok"
                 row.notes.append("unchanged, reused")
-            elif (sibling := _sibling(ctx, record, key, [f"artifacts/{row.name}/{ARTIFACT_JSON}"])) is not None:
+            elif (
+                sibling := _sibling(ctx, record, key, [f"artifacts/{row.name}/{ARTIFACT_JSON}"])
+            ) is not None:
                 # converted for another target from the same reference and settings
                 link_tree(sibling / "artifacts" / row.name, job.final)
                 row.artifact, row.status = Artifact.load(job.final), "ok"
@@ -185,8 +215,11 @@ def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row])
         run_jobs([job for _, job, _ in jobs.values()], ctx.recipe.convert.parallel, finished)
         ok = sum(r.status == "ok" for r in todo)
         shared = sum(any(n.endswith("'s, reused") for n in r.notes) for r in todo)
-        note(f"{ok} of {len(todo)} converted" + (f" ({shared} shared with another target)" if shared else "")
-             + ("" if ok == len(todo) else f", {len(todo) - ok} failed"))
+        note(
+            f"{ok} of {len(todo)} converted"
+            + (f" ({shared} shared with another target)" if shared else "")
+            + ("" if ok == len(todo) else f", {len(todo) - ok} failed")
+        )
     return rows
 
 
@@ -195,16 +228,26 @@ def _conversion_job(ctx, reference: Reference, data: PreparedData, row: Row):
 
     options = ctx.recipe.convert.options_for(row.format)
     key = input_key(reference.key, row.format, row.quant, options, _array_hash(data.calibration), __version__)
-    job = ConvertJob(row.format, row.quant, reference.folder, ctx.run_dir / "artifacts" / row.name, options,
-                     data.calibration, _artifact_metadata(ctx, reference, data))
+    job = ConvertJob(
+        row.format,
+        row.quant,
+        reference.folder,
+        ctx.run_dir / "artifacts" / row.name,
+        options,
+        data.calibration,
+        _artifact_metadata(ctx, reference, data),
+    )
     return job, key
 
 
 def _artifact_metadata(ctx, reference: Reference, data: PreparedData) -> dict:
     return {
         "labels": reference.class_names,
-        "preprocessing": {"input_size": list(data.preproc.input_size), "value_range": list(data.preproc.value_range),
-                          "resize": data.preproc.resize},
+        "preprocessing": {
+            "input_size": list(data.preproc.input_size),
+            "value_range": list(data.preproc.value_range),
+            "resize": data.preproc.resize,
+        },
         "input": {"name": "image", "shape": [1, *data.preproc.input_shape], "dtype": "float32"},
         "edgekit_version": __version__,
         "recipe": ctx.recipe.name,
@@ -235,15 +278,29 @@ def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) 
                 row.fail(exc)
         verdicts = [r.parity["verdict"] for r in ok if r.parity]
         reused = f"; {len(ok) - len(todo)} unchanged, reused" if len(todo) < len(ok) else ""
-        note((", ".join(f"{v} {verdicts.count(v)}" for v in ("pass", "warn", "fail") if v in verdicts) or "nothing to check") + reused)
+        note(
+            (
+                ", ".join(f"{v} {verdicts.count(v)}" for v in ("pass", "warn", "fail") if v in verdicts)
+                or "nothing to check"
+            )
+            + reused
+        )
 
 
 def _parity_key(ctx, reference: Reference, data: PreparedData, row: Row, n: int) -> str:
     """Everything a parity result depends on: the two models, the images, the thresholds, the runtimes."""
     thresholds = ctx.recipe.parity.thresholds.get(row.quant)
-    return input_key(reference.key, row.artifact.sha256, data.fingerprint, n, ctx.threads,
-                     _host_runtime(ctx.profile, row.format), sorted(ctx.profile.runtimes),
-                     thresholds.model_dump(mode="json") if hasattr(thresholds, "model_dump") else thresholds, __version__)
+    return input_key(
+        reference.key,
+        row.artifact.sha256,
+        data.fingerprint,
+        n,
+        ctx.threads,
+        _host_runtime(ctx.profile, row.format),
+        sorted(ctx.profile.runtimes),
+        thresholds.model_dump(mode="json") if hasattr(thresholds, "model_dump") else thresholds,
+        __version__,
+    )
 
 
 def _reuse_parity(ctx, row: Row, key: str) -> bool:
@@ -290,7 +347,9 @@ def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
     from edgekit.fsutil import atomic_write_bytes
 
     b = ctx.recipe.bench
-    protocol = Protocol(threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s)
+    protocol = Protocol(
+        threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s
+    )
     reference = ctx.run_dir / "reference"
     buf = io.BytesIO()
     np.save(buf, data.x_test[:8])  # real held-out inputs for every later `edgekit bench <run dir>`
@@ -318,11 +377,19 @@ def device_bench_step(ctx, rows: list[Row]) -> None:
     from edgekit.devices.remote import bench_devices
 
     b = ctx.recipe.bench
-    protocol = Protocol(threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s)
-    ok = [r for r in rows if r.status == "ok" and r.format in ("tflite", "onnx")]  # TF.js runs in Node or a browser
-    targets = [BenchTarget("artifact-dir", r.artifact.folder, r.format, ctx.run_dir / "reference") for r in ok]
+    protocol = Protocol(
+        threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s
+    )
+    ok = [
+        r for r in rows if r.status == "ok" and r.format in ("tflite", "onnx")
+    ]  # TF.js runs in Node or a browser
+    targets = [
+        BenchTarget("artifact-dir", r.artifact.folder, r.format, ctx.run_dir / "reference") for r in ok
+    ]
     names = ", ".join(d.name for d in ctx.devices)
-    with ctx.steps.step("device", f"{names}, {ctx.threads} thread(s), one artifact at a time per device") as note:
+    with ctx.steps.step(
+        "device", f"{names}, {ctx.threads} thread(s), one artifact at a time per device"
+    ) as note:
         results = bench_devices(ctx.devices, targets, protocol)
         by_folder = {}
         for result in results:
@@ -397,5 +464,8 @@ def report_step(ctx, source, reference: Reference, rows: list[Row]) -> dict:
         report = build_report(ctx, source, reference, rows)
         carried = carry_earlier_rows(report, ctx.run_dir)  # a narrowed run keeps the rows it did not redo
         paths = write_reports(report, ctx.run_dir)
-        note(", ".join(str(p.relative_to(ctx.run_dir)) for p in paths) + (f" ({carried} row(s) kept from an earlier run)" if carried else ""))
+        note(
+            ", ".join(str(p.relative_to(ctx.run_dir)) for p in paths)
+            + (f" ({carried} row(s) kept from an earlier run)" if carried else "")
+        )
     return report

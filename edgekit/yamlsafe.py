@@ -55,41 +55,59 @@ def _bounded_loader(max_depth: int) -> type[yaml.SafeLoader]:
     return BoundedLoader
 
 
-def read_text(path: Path, *, what: str, error: type[UsageError] = UsageError, max_bytes: int = MAX_BYTES) -> str:
+def read_text(
+    path: Path, *, what: str, error: type[UsageError] = UsageError, max_bytes: int = MAX_BYTES
+) -> str:
     """PATH's text, refused (as ERROR) when it is too big or not UTF-8."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise error(f"{path}: {what} is {size} bytes, more than the {max_bytes} a {what} may have",
-                        hint=f"is this really a {what}?")
+            raise error(
+                f"{path}: {what} is {size} bytes, more than the {max_bytes} a {what} may have",
+                hint=f"is this really a {what}?",
+            )
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except FileNotFoundError:
         raise error(f"{what} file not found: {path}", hint="check the path") from None
     except IsADirectoryError:
-        raise error(f"{path}: a {what} is a file, but this is a folder", hint="give the YAML file inside it") from None
+        raise error(
+            f"{path}: a {what} is a file, but this is a folder", hint="give the YAML file inside it"
+        ) from None
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if len(data) > max_bytes:  # grew since stat, or a special file that reports no size
         raise error(f"{path}: {what} is more than {max_bytes} bytes", hint=f"is this really a {what}?")
     for bom, name in _BOMS:
         if data.startswith(bom):
-            raise error(f"{path}: {what} is encoded as {name}; edgekit reads YAML as UTF-8",
-                        hint="save the file as UTF-8 (most editors: 'Save with encoding')")
+            raise error(
+                f"{path}: {what} is encoded as {name}; edgekit reads YAML as UTF-8",
+                hint="save the file as UTF-8 (most editors: 'Save with encoding')",
+            )
     try:
         text = data.decode("utf-8-sig")  # a UTF-8 byte-order mark is harmless
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise error(f"{path}: {what} is not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at offset {exc.start} (line {line})",
-                    hint="save the file as UTF-8") from None
+        raise error(
+            f"{path}: {what} is not UTF-8 text: byte {data[exc.start : exc.start + 1]!r} at offset {exc.start} (line {line})",
+            hint="save the file as UTF-8",
+        ) from None
     if "\x00" in text:  # UTF-16 without a byte-order mark decodes as ASCII with NULs between
-        raise error(f"{path}: {what} contains NUL bytes (UTF-16 without a byte-order mark, or a binary file)",
-                    hint="save the file as UTF-8")
+        raise error(
+            f"{path}: {what} contains NUL bytes (UTF-16 without a byte-order mark, or a binary file)",
+            hint="save the file as UTF-8",
+        )
     return text
 
 
-def parse(text: str, *, origin: str, error: type[UsageError] = UsageError, max_depth: int = MAX_DEPTH,
-          max_nodes: int = MAX_NODES) -> Any:
+def parse(
+    text: str,
+    *,
+    origin: str,
+    error: type[UsageError] = UsageError,
+    max_depth: int = MAX_DEPTH,
+    max_nodes: int = MAX_NODES,
+) -> Any:
     """TEXT parsed as one YAML document with bounded depth and alias expansion."""
     try:
         loader = _bounded_loader(max_depth)(text)  # the reader refuses control characters right here
@@ -111,8 +129,15 @@ def parse(text: str, *, origin: str, error: type[UsageError] = UsageError, max_d
         loader.dispose()
 
 
-def load(path: Path, *, what: str, error: type[UsageError] = UsageError, max_bytes: int = MAX_BYTES,
-         max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+def load(
+    path: Path,
+    *,
+    what: str,
+    error: type[UsageError] = UsageError,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    max_nodes: int = MAX_NODES,
+) -> Any:
     """The YAML file PATH, read within all the bounds; WHAT names it in messages ("recipe")."""
     path = Path(path)
     text = read_text(path, what=what, error=error, max_bytes=max_bytes)
@@ -129,9 +154,13 @@ def _check_expansion(root: Node, max_depth: int, max_nodes: int) -> None:
         known = sizes.get(key)
         if known is None:
             if key in on_path:
-                raise _TooDeep(f"an alias refers to itself (line {node.start_mark.line + 1}); recursive YAML is not accepted")
+                raise _TooDeep(
+                    f"an alias refers to itself (line {node.start_mark.line + 1}); recursive YAML is not accepted"
+                )
             if depth > max_depth:
-                raise _TooDeep(f"nested more than {max_depth} levels deep once aliases are expanded (line {node.start_mark.line + 1})")
+                raise _TooDeep(
+                    f"nested more than {max_depth} levels deep once aliases are expanded (line {node.start_mark.line + 1})"
+                )
             on_path.add(key)
             count, height = 1, 1
             children: list[Node] = []
@@ -144,12 +173,16 @@ def _check_expansion(root: Node, max_depth: int, max_nodes: int) -> None:
                 count += c
                 height = max(height, h + 1)
                 if count > max_nodes:
-                    raise _TooDeep(f"expands to more than {max_nodes} values (aliases of aliases, line "
-                                   f"{node.start_mark.line + 1}); this looks like a 'billion laughs' file")
+                    raise _TooDeep(
+                        f"expands to more than {max_nodes} values (aliases of aliases, line "
+                        f"{node.start_mark.line + 1}); this looks like a 'billion laughs' file"
+                    )
             on_path.discard(key)
             known = sizes[key] = (count, height)
         if depth + known[1] - 1 > max_depth:
-            raise _TooDeep(f"nested more than {max_depth} levels deep once aliases are expanded (line {node.start_mark.line + 1})")
+            raise _TooDeep(
+                f"nested more than {max_depth} levels deep once aliases are expanded (line {node.start_mark.line + 1})"
+            )
         return known
 
     visit(root, 1)

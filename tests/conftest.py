@@ -23,7 +23,9 @@ def pytest_collection_modifyitems(config, items):
         return
     kept = [item for item in items if item.get_closest_marker("fuzz") is None]
     if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("fuzz") is not None])
+        config.hook.pytest_deselected(
+            items=[item for item in items if item.get_closest_marker("fuzz") is not None]
+        )
         items[:] = kept
 
 

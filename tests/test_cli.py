@@ -14,7 +14,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "recipes"
 
 
 def edgekit(*args, cwd=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "edgekit", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "edgekit", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
 
 
 def test_version():
@@ -90,7 +92,9 @@ def test_unknown_option_is_a_usage_error():
 
 
 def test_convert_says_which_recipe_it_uses(tmp_path):
-    (tmp_path / "edgekit.yaml").write_text("name: x\nsource: {handle: 'demo:shapes-cnn'}\ndata: {kind: shapes}\ntrain: {epochs: 0}\n")
+    (tmp_path / "edgekit.yaml").write_text(
+        "name: x\nsource: {handle: 'demo:shapes-cnn'}\ndata: {kind: shapes}\ntrain: {epochs: 0}\n"
+    )
     r = edgekit("convert", cwd=tmp_path)
     assert "found ./edgekit.yaml" in r.stdout and r.returncode == 2
 
@@ -115,7 +119,9 @@ def test_every_command_has_help_with_examples(capsys):
     from edgekit.cli import main
 
     commands = _all_commands()
-    assert {"convert", "list", "train", "bench", "pull", "report", "bundle", "verify", "check"} <= {c[0] for c in commands}
+    assert {"convert", "list", "train", "bench", "pull", "report", "bundle", "verify", "check"} <= {
+        c[0] for c in commands
+    }
     missing = []
     for path in commands:
         assert main([*path, "--help"]) == 0
@@ -126,23 +132,37 @@ def test_every_command_has_help_with_examples(capsys):
 
 def test_tensorflow_import_noise_stays_out_of_a_command(tmp_path):
     """absl logs 'Could not find cuda drivers' / 'failed call to cuInit' before TF_CPP_MIN_LOG_LEVEL applies."""
-    script = ("import sys\n"
-              "from edgekit.cli import app, main\n"
-              "@app.command('import-tf')\n"
-              "def import_tf():\n"
-              "    import tensorflow  # noqa: F401\n"
-              "    print('imported')\n"
-              "sys.exit(main(['import-tf']))\n")
+    script = (
+        "import sys\n"
+        "from edgekit.cli import app, main\n"
+        "@app.command('import-tf')\n"
+        "def import_tf():\n"
+        "    import tensorflow  # noqa: F401\n"
+        "    print('imported')\n"
+        "sys.exit(main(['import-tf']))\n"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("EDGEKIT_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "imported", proc.stderr
     assert proc.stderr == ""
-    verbose = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                             env={**env, "EDGEKIT_VERBOSE": "1"}, timeout=300)
-    assert verbose.returncode == 0  # and with EDGEKIT_VERBOSE=1 nothing is hidden (what TF prints varies by machine)
+    verbose = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "EDGEKIT_VERBOSE": "1"},
+        timeout=300,
+    )
+    assert (
+        verbose.returncode == 0
+    )  # and with EDGEKIT_VERBOSE=1 nothing is hidden (what TF prints varies by machine)
 
 
-@pytest.mark.parametrize("words, cword, expected", [("edgekit con", 1, "convert"), ("edgekit setup t", 2, "tfjs")])
+@pytest.mark.parametrize(
+    "words, cword, expected", [("edgekit con", 1, "convert"), ("edgekit setup t", 2, "tfjs")]
+)
 def test_shell_completion_completes_commands(words, cword, expected, tmp_path):
     env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(cword), "_EDGEKIT_COMPLETE": "complete_bash"}
     script = Path(sys.executable).parent / "edgekit"  # the console script: completion keys on its name
@@ -153,17 +173,27 @@ def test_shell_completion_completes_commands(words, cword, expected, tmp_path):
 def test_show_completion_prints_a_script():
     # SHELL set: without a value typer falls back to detecting the parent process's shell
     env = {**os.environ, "SHELL": "/bin/bash"}
-    proc = subprocess.run([Path(sys.executable).parent / "edgekit", "--show-completion", "bash"], capture_output=True,
-                          text=True, timeout=120, env=env, check=False)
+    proc = subprocess.run(
+        [Path(sys.executable).parent / "edgekit", "--show-completion", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0 and "_edgekit_completion" in proc.stdout
 
 
 def test_ctrl_c_inside_a_command_exits_130_with_the_message(tmp_path):
-    script = ("import sys\n"
-              "from edgekit.cli import app, main\n"
-              "@app.command('interrupt-me')\n"
-              "def interrupt_me():\n"
-              "    raise KeyboardInterrupt\n"
-              "sys.exit(main(['interrupt-me']))\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    script = (
+        "import sys\n"
+        "from edgekit.cli import app, main\n"
+        "@app.command('interrupt-me')\n"
+        "def interrupt_me():\n"
+        "    raise KeyboardInterrupt\n"
+        "sys.exit(main(['interrupt-me']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False
+    )
     assert proc.returncode == 130 and "interrupted: nothing half-written was kept" in proc.stderr

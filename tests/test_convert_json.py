@@ -15,8 +15,18 @@ import pytest
 
 from edgekit.cli import main
 
-TINY = ["--set", "data.num_images=160", "--set", "train.epochs=2", "--set", "bench.min_runs=5",
-        "--set", "bench.min_time_s=0.05", "--quant", "fp32"]
+TINY = [
+    "--set",
+    "data.num_images=160",
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "bench.min_runs=5",
+    "--set",
+    "bench.min_time_s=0.05",
+    "--quant",
+    "fp32",
+]
 # No second phase: unfreezing lets batch norm's moving statistics change the model whatever the
 # learning rate. With 1e-9 the validation loss is then the same fixed model's loss every epoch.
 LEARNS_NOTHING = ["--set", "train.learning_rate=1e-9", "--set", "train.fine_tune.enabled=false"]
@@ -28,14 +38,18 @@ def cache(tmp_path, monkeypatch):
 
 
 def test_convert_json_of_a_run_that_learned_nothing(cache, tmp_path, capsys):
-    rc = main(["convert", "--target", "host", "--out", str(tmp_path / "out"), "--json", *TINY, *LEARNS_NOTHING])
+    rc = main(
+        ["convert", "--target", "host", "--out", str(tmp_path / "out"), "--json", *TINY, *LEARNS_NOTHING]
+    )
     out, err = capsys.readouterr()
     doc = json.loads(out)  # the whole of stdout parses: nothing else was printed there
     assert rc == 0 == doc["exit_code"]  # a useless reference is flagged, not an error of the run
     run_dir = tmp_path / "out" / "demo" / "host"
     assert doc["run_dir"] == str(run_dir)
     assert doc["report"] == json.loads((run_dir / "report.json").read_text())
-    assert [(a["format"], a["quant"], a["status"]) for a in doc["report"]["artifacts"]] == [("tflite", "fp32", "ok")]
+    assert [(a["format"], a["quant"], a["status"]) for a in doc["report"]["artifacts"]] == [
+        ("tflite", "fp32", "ok")
+    ]
     assert "recipe:" in err and "parity-set accuracy (ref)" in err and "wrote " in err
 
     health = doc["report"]["reference"]["health"]

@@ -53,7 +53,9 @@ README_MAX_BYTES = 12 * 1024
 def test_readme_is_short() -> None:
     """The README says what edgekit is, the quickstart, install, commands and links; the rest is in docs/."""
     size = (ROOT / "README.md").stat().st_size
-    assert size <= README_MAX_BYTES, f"README.md is {size:,} bytes, more than {README_MAX_BYTES:,}: move detail into docs/"
+    assert size <= README_MAX_BYTES, (
+        f"README.md is {size:,} bytes, more than {README_MAX_BYTES:,}: move detail into docs/"
+    )
 
 
 def test_readme_keeps_the_quickstart_ci_runs() -> None:
@@ -64,15 +66,32 @@ def test_readme_keeps_the_quickstart_ci_runs() -> None:
 
 def test_link_finder_sees_links_and_skips_code(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("[a](a.md) [b](sub/b.md#x) [web](https://example.org) [top](#top) ![img](i.png)\n"
-                    "`[c](in-code.md)`\n```\n[d](in-fence.md)\n```\n")
+    page.write_text(
+        "[a](a.md) [b](sub/b.md#x) [web](https://example.org) [top](#top) ![img](i.png)\n"
+        "`[c](in-code.md)`\n```\n[d](in-fence.md)\n```\n"
+    )
     assert relative_links(page) == ["a.md", "sub/b.md#x", "i.png"]
 
 
 def test_site_builds_strict(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
-                          "--site-dir", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(ROOT / "mkdocs.yml"),
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, f"mkdocs build --strict failed:\n{out.stdout}\n{out.stderr}"
     assert (tmp_path / "site" / "index.html").is_file()
     # The figures come from the files edgekit writes: a placeholder left unrendered is a bug in docs/hooks.py.
@@ -95,16 +114,22 @@ def test_hooks_render_figures_from_the_files() -> None:
     hooks = load_hooks()
     fitted = json.loads(hooks.find("fitted.json").read_text())
     loso = fitted["held_out"]["pooled"]["loso"]["median_abs_pct"]
-    assert hooks.render("{{ value fitted.json held_out/pooled/loso/median_abs_pct pct }}", "t.md") == f"{loso:.1f} %"
+    assert (
+        hooks.render("{{ value fitted.json held_out/pooled/loso/median_abs_pct pct }}", "t.md")
+        == f"{loso:.1f} %"
+    )
     table = hooks.render("{{ table held-out-pooled }}", "t.md")
     assert f"{loso:.1f} %" in table and table.count("\n") >= 4
 
 
-@pytest.mark.parametrize("placeholder, message", [
-    ("{{ table no-such-table }}", "unknown table 'no-such-table'"),
-    ("{{ value fitted.json held_out/nope pct }}", "key 'nope'"),
-    ("{{ include no-such-file.json }}", "expected exactly one no-such-file.json"),
-])
+@pytest.mark.parametrize(
+    "placeholder, message",
+    [
+        ("{{ table no-such-table }}", "unknown table 'no-such-table'"),
+        ("{{ value fitted.json held_out/nope pct }}", "key 'nope'"),
+        ("{{ include no-such-file.json }}", "expected exactly one no-such-file.json"),
+    ],
+)
 def test_hooks_fail_loudly_on_a_bad_placeholder(placeholder: str, message: str) -> None:
     from mkdocs.exceptions import PluginError
 

@@ -9,16 +9,24 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
 from edgekit.cli import main
 
 TINY = [
-    "--set", "data.num_images=160", "--set", "train.epochs=2", "--set", "train.fine_tune.epochs=1",
-    "--set", "bench.min_runs=5", "--set", "bench.min_time_s=0.05", "--set", "quantize.calibration_samples=60",
+    "--set",
+    "data.num_images=160",
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "train.fine_tune.epochs=1",
+    "--set",
+    "bench.min_runs=5",
+    "--set",
+    "bench.min_time_s=0.05",
+    "--set",
+    "quantize.calibration_samples=60",
 ]
 
 
@@ -44,15 +52,26 @@ def demo_run(cache, tmp_path_factory):
 def test_demo_run_succeeds_and_writes_the_run_directory(demo_run):
     rc, run_dir = demo_run
     assert rc == 0
-    for rel in ("reference/saved_model/saved_model.pb", "reference/labels.txt", "reference/preprocessing.json",
-                "artifacts/tflite-fp32/model.tflite", "artifacts/tflite-int8/model.tflite", "report.json", "report.md"):
+    for rel in (
+        "reference/saved_model/saved_model.pb",
+        "reference/labels.txt",
+        "reference/preprocessing.json",
+        "artifacts/tflite-fp32/model.tflite",
+        "artifacts/tflite-int8/model.tflite",
+        "report.json",
+        "report.md",
+    ):
         assert (run_dir / rel).exists(), rel
 
 
 def test_report_has_parity_accuracy_and_latency_per_artifact(demo_run):
     _, run_dir = demo_run
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["schema_version"] == 1 and report["target"]["name"] == "rpi4" and report["target"]["threads"] == 4
+    assert (
+        report["schema_version"] == 1
+        and report["target"]["name"] == "rpi4"
+        and report["target"]["threads"] == 4
+    )
     rows = {(a["format"], a["quant"]): a for a in report["artifacts"]}
     assert set(rows) == {("tflite", "fp32"), ("tflite", "int8")}
     for row in rows.values():
@@ -94,7 +113,9 @@ def test_rerun_reuses_parity_and_redoes_it_when_thresholds_change(demo_run, monk
 
 
 def test_unsupported_request_is_a_visible_row(cache, tmp_path):
-    rc = main(["convert", "--target", "rpi", "--out", str(tmp_path), *TINY, "--quant", "fp32", "--quant", "uint8"])
+    rc = main(
+        ["convert", "--target", "rpi", "--out", str(tmp_path), *TINY, "--quant", "fp32", "--quant", "uint8"]
+    )
     report = json.loads((tmp_path / "demo/rpi4/report.json").read_text())
     rows = {a["quant"]: a for a in report["artifacts"]}
     assert rows["fp32"]["status"] == "ok" and rows["uint8"]["status"] == "skipped"
@@ -103,8 +124,7 @@ def test_unsupported_request_is_a_visible_row(cache, tmp_path):
 
 
 def test_a_failing_converter_becomes_a_failed_row_and_exit_1(cache, tmp_path, monkeypatch):
-    from edgekit.convert import FORMATS
-    from edgekit.convert import tflite
+    from edgekit.convert import FORMATS, tflite
 
     real = tflite.convert_tflite
 
@@ -139,7 +159,10 @@ def cpu_hog():
 def test_ctrl_c_exits_130_and_leaves_nothing_half_written(cache, tmp_path, cpu_hog):
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgekit", "convert", "--target", "rpi", "--out", str(tmp_path), *TINY],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, "EDGEKIT_CACHE": str(cache)},
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "EDGEKIT_CACHE": str(cache)},
     )
     trained, seen = threading.Event(), threading.Event()
     lines: list[str] = []

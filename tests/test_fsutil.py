@@ -2,7 +2,13 @@ import os
 
 import pytest
 
-from edgekit.fsutil import atomic_dir, atomic_write_bytes, atomic_write_json, remove_stale_temporaries, sha256_tree
+from edgekit.fsutil import (
+    atomic_dir,
+    atomic_write_bytes,
+    atomic_write_json,
+    remove_stale_temporaries,
+    sha256_tree,
+)
 
 
 def test_atomic_write_replaces_and_leaves_no_temporaries(tmp_path):

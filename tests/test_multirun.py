@@ -11,9 +11,28 @@ from edgekit.cli import main
 from edgekit.errors import UnknownNameError, UsageError
 from edgekit.multirun import expand_targets
 
-TINY = ["--set", "data.num_images=160", "--set", "train.epochs=1", "--set", "train.fine_tune.epochs=1",
-        "--set", "bench.min_runs=5", "--set", "bench.min_time_s=0.05", "--set", "quantize.calibration_samples=60",
-        "--format", "tflite", "--quant", "fp32", "--quant", "int8", "--threads", "1"]
+TINY = [
+    "--set",
+    "data.num_images=160",
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "train.fine_tune.epochs=1",
+    "--set",
+    "bench.min_runs=5",
+    "--set",
+    "bench.min_time_s=0.05",
+    "--set",
+    "quantize.calibration_samples=60",
+    "--format",
+    "tflite",
+    "--quant",
+    "fp32",
+    "--quant",
+    "int8",
+    "--threads",
+    "1",
+]
 TARGETS = ("rpi4", "rpi5", "android-mid")
 
 
@@ -22,7 +41,9 @@ def test_expand_targets_commas_repeats_aliases_and_all():
     assert expand_targets(["rpi", "rpi4"]) == ["rpi"]  # an alias and its profile are one target
     from edgekit.targets.profile import builtin_targets
 
-    assert expand_targets(["all"]) == [e.name for e in builtin_targets()] and len(expand_targets(["all"])) >= 8
+    assert (
+        expand_targets(["all"]) == [e.name for e in builtin_targets()] and len(expand_targets(["all"])) >= 8
+    )
     with pytest.raises(UnknownNameError):
         expand_targets(["rpi4,rpi44"])
 
@@ -51,7 +72,9 @@ def test_three_targets_train_once_and_convert_each_artifact_once(three_targets):
     runs = [recipe_dir / t for t in TARGETS]
     train = [_records(r, "train")["train"] for r in runs]
     assert sum(bool(t.get("made_here")) for t in train) == 1
-    assert [t.get("reused_from") for t in train[1:]] == ["rpi4", "rpi4"] and len({t["key"] for t in train}) == 1
+    assert [t.get("reused_from") for t in train[1:]] == ["rpi4", "rpi4"] and len(
+        {t["key"] for t in train}
+    ) == 1
     for name in ("convert-tflite-fp32", "convert-tflite-int8"):
         records = [_records(r, name)[name] for r in runs]
         assert sum(bool(r.get("made_here")) for r in records) == 1, (name, records)
@@ -87,7 +110,10 @@ def test_shard_split_is_deterministic_and_covers_every_cell_once():
 
 
 def _verdicts(report):
-    return [(a["format"], a["quant"], a["status"], (a.get("parity") or {}).get("verdict")) for a in report["artifacts"]]
+    return [
+        (a["format"], a["quant"], a["status"], (a.get("parity") or {}).get("verdict"))
+        for a in report["artifacts"]
+    ]
 
 
 def test_shards_merged_equal_the_unsharded_report(three_targets, tmp_path, capsys):
@@ -95,15 +121,29 @@ def test_shards_merged_equal_the_unsharded_report(three_targets, tmp_path, capsy
     shard_dirs = []
     for k in (1, 2):
         out = tmp_path / f"shard{k}"
-        assert main(["convert", "--target", ",".join(TARGETS), "--out", str(out), "--shard", f"{k}/2", *TINY]) == 0
+        assert (
+            main(["convert", "--target", ",".join(TARGETS), "--out", str(out), "--shard", f"{k}/2", *TINY])
+            == 0
+        )
         shard_dirs.append(out / "demo")
     first = json.loads((shard_dirs[0] / "rpi4" / "report.json").read_text())
     assert first["shard"]["cells"] == [["tflite", "fp32"]] and len(first["artifacts"]) == 1
     # a shard report checked against the full baseline: the other shard's row is not a regression
     capsys.readouterr()
-    main(["check", str(shard_dirs[0] / "rpi4"), "--baseline", str(unsharded / "rpi4" / "report.json"), "--json"])
+    main(
+        [
+            "check",
+            str(shard_dirs[0] / "rpi4"),
+            "--baseline",
+            str(unsharded / "rpi4" / "report.json"),
+            "--json",
+        ]
+    )
     findings = {f["artifact"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
-    assert findings["tflite-int8"]["new"] == "not run by this shard (1/2)" and not findings["tflite-int8"]["regression"]
+    assert (
+        findings["tflite-int8"]["new"] == "not run by this shard (1/2)"
+        and not findings["tflite-int8"]["regression"]
+    )
     # (the tiny training does not beat chance, so check still fails on the reference flag, which is right)
     reports = [str(d / t) for d in shard_dirs for t in TARGETS]
     assert main(["report", "merge", *reports, "--out", str(tmp_path / "merged")]) == 0
@@ -116,7 +156,12 @@ def test_shards_merged_equal_the_unsharded_report(three_targets, tmp_path, capsy
 def test_merge_refuses_an_incomplete_set_of_shards(three_targets, tmp_path, capsys):
     _, unsharded = three_targets
     report = json.loads((unsharded / "rpi4" / "report.json").read_text())
-    report["shard"] = {"index": 1, "count": 2, "planned": [["tflite", "fp32"], ["tflite", "int8"]], "cells": [["tflite", "fp32"]]}
+    report["shard"] = {
+        "index": 1,
+        "count": 2,
+        "planned": [["tflite", "fp32"], ["tflite", "int8"]],
+        "cells": [["tflite", "fp32"]],
+    }
     report["artifacts"] = [a for a in report["artifacts"] if a["quant"] == "fp32"]
     (tmp_path / "report.json").write_text(json.dumps(report))
     assert main(["report", "merge", str(tmp_path / "report.json"), "--out", str(tmp_path / "m")]) == 1
@@ -125,9 +170,19 @@ def test_merge_refuses_an_incomplete_set_of_shards(three_targets, tmp_path, caps
     # and a row the shard should have had, but lacks, is a regression
     report["shard"]["cells"].append(["tflite", "int8"])
     (tmp_path / "report.json").write_text(json.dumps(report))
-    main(["check", str(tmp_path / "report.json"), "--baseline", str(unsharded / "rpi4" / "report.json"), "--json"])
+    main(
+        [
+            "check",
+            str(tmp_path / "report.json"),
+            "--baseline",
+            str(unsharded / "rpi4" / "report.json"),
+            "--json",
+        ]
+    )
     findings = {f["artifact"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
-    assert findings["tflite-int8"]["new"] == "missing from the report" and findings["tflite-int8"]["regression"]
+    assert (
+        findings["tflite-int8"]["new"] == "missing from the report" and findings["tflite-int8"]["regression"]
+    )
 
 
 def test_a_later_single_target_run_reuses_the_training_too(three_targets):
@@ -144,7 +199,10 @@ def test_a_narrowed_run_keeps_the_other_rows_of_the_report(three_targets):
     narrowed = [a for a in TINY if a not in ("fp32",)]
     narrowed.remove("--quant")  # TINY without "--quant fp32": only int8 is redone
     assert main(["convert", "--target", "android-mid", "--out", str(recipe_dir.parent), *narrowed]) == 0
-    rows = {a["quant"]: a for a in json.loads((recipe_dir / "android-mid" / "report.json").read_text())["artifacts"]}
+    rows = {
+        a["quant"]: a
+        for a in json.loads((recipe_dir / "android-mid" / "report.json").read_text())["artifacts"]
+    }
     assert set(rows) == {"fp32", "int8"}
     assert EARLIER in rows["fp32"]["notes"] and EARLIER not in rows["int8"]["notes"]
 
@@ -152,8 +210,11 @@ def test_a_narrowed_run_keeps_the_other_rows_of_the_report(three_targets):
 def test_earlier_rows_are_dropped_when_the_reference_changed(tmp_path):
     from edgekit.report.carry import carry_earlier_rows
 
-    previous = {"reference": {"key": "old"}, "target": {"name": "rpi4"},
-                "artifacts": [{"format": "tflite", "quant": "fp32", "status": "failed", "notes": []}]}
+    previous = {
+        "reference": {"key": "old"},
+        "target": {"name": "rpi4"},
+        "artifacts": [{"format": "tflite", "quant": "fp32", "status": "failed", "notes": []}],
+    }
     (tmp_path / "report.json").write_text(json.dumps(previous))
     report = {"reference": {"key": "new"}, "target": {"name": "rpi4"}, "artifacts": []}
     assert carry_earlier_rows(report, tmp_path) == 0 and report["artifacts"] == []

@@ -46,8 +46,14 @@ def test_bundled_demo_is_valid():
 
 
 def test_overrides_keep_types_and_validate():
-    recipe = load_recipe(BUNDLED_DEMO, ["train.epochs=2", "train.fine_tune.enabled=false", "bench.min_time_s=0.1"])
-    assert recipe.train.epochs == 2 and recipe.train.fine_tune.enabled is False and recipe.bench.min_time_s == 0.1
+    recipe = load_recipe(
+        BUNDLED_DEMO, ["train.epochs=2", "train.fine_tune.enabled=false", "bench.min_time_s=0.1"]
+    )
+    assert (
+        recipe.train.epochs == 2
+        and recipe.train.fine_tune.enabled is False
+        and recipe.bench.min_time_s == 0.1
+    )
     with pytest.raises(RecipeError, match=r"train.epochs: must be ≥ 1, got -3"):
         load_recipe(BUNDLED_DEMO, ["train.epochs=-3"])
 
@@ -97,48 +103,96 @@ def _yaml(raw) -> bytes:
     return yaml.safe_dump(raw).encode()
 
 
-BILLION_LAUGHS = b"name: t\na: &a [x, x, x, x, x, x, x, x, x]\n" + b"".join(
-    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n".encode() for p, c in zip("abcdefgh", "bcdefghi")
-) + b"source: {handle: demo:shapes-cnn}\ndata: {kind: shapes, items: *i}\n"
+BILLION_LAUGHS = (
+    b"name: t\na: &a [x, x, x, x, x, x, x, x, x]\n"
+    + b"".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n".encode() for p, c in zip("abcdefgh", "bcdefghi"))
+    + b"source: {handle: demo:shapes-cnn}\ndata: {kind: shapes, items: *i}\n"
+)
 DEEP = b"name: t\nsource: {handle: demo:shapes-cnn}\ndata: " + b"[" * 2000 + b"]" * 2000 + b"\n"
 
 # case → (recipe bytes, or a function of the tmp folder that returns them; words the message must hold)
 RECIPES = {
-    "threshold above 1": (_yaml(_with("parity.thresholds", {"int8": {"min_top1": 1.5}})), "parity.thresholds: int8.min_top1 must be in [0, 1]"),
-    "negative max_abs": (_yaml(_with("parity.thresholds", {"fp16": {"max_abs": -0.1}})), "parity.thresholds: fp16.max_abs"),
-    "threshold for an unknown mode": (_yaml(_with("parity.thresholds", {"int9": {"min_top1": 0.9}})), "parity.thresholds: unknown quant mode 'int9'"),
+    "threshold above 1": (
+        _yaml(_with("parity.thresholds", {"int8": {"min_top1": 1.5}})),
+        "parity.thresholds: int8.min_top1 must be in [0, 1]",
+    ),
+    "negative max_abs": (
+        _yaml(_with("parity.thresholds", {"fp16": {"max_abs": -0.1}})),
+        "parity.thresholds: fp16.max_abs",
+    ),
+    "threshold for an unknown mode": (
+        _yaml(_with("parity.thresholds", {"int9": {"min_top1": 0.9}})),
+        "parity.thresholds: unknown quant mode 'int9'",
+    ),
     "negative batch size": (_yaml(_with("train.batch_size", -4)), "train.batch_size: must be ≥ 1, got -4"),
     "absurd batch size": (_yaml(_with("train.batch_size", 10**9)), "train.batch_size: must be ≤ 65536"),
     "absurd epochs": (_yaml(_with("train.epochs", 10**9)), "train.epochs: must be ≤ 10000"),
-    "infinite learning rate": (b"name: t\nsource: {handle: demo:shapes-cnn}\ndata: {kind: shapes}\ntrain: {learning_rate: .inf}\n", "train.learning_rate"),
-    "NaN learning rate": (b"name: t\nsource: {handle: demo:shapes-cnn}\ndata: {kind: shapes}\ntrain: {learning_rate: .nan}\n", "train.learning_rate"),
+    "infinite learning rate": (
+        b"name: t\nsource: {handle: demo:shapes-cnn}\ndata: {kind: shapes}\ntrain: {learning_rate: .inf}\n",
+        "train.learning_rate",
+    ),
+    "NaN learning rate": (
+        b"name: t\nsource: {handle: demo:shapes-cnn}\ndata: {kind: shapes}\ntrain: {learning_rate: .nan}\n",
+        "train.learning_rate",
+    ),
     "absurd image count": (_yaml(_with("data.num_images", 10**7)), "data.num_images: must be ≤ 20000"),
-    "split leaves no training data": (_yaml(_with("data.split", {"validation": 0.5, "test": 0.49})), "leaves 1% of the images for training"),
-    "split leaves no training image per class": (_yaml(_with("data", {"kind": "shapes", "num_images": 8, "split": {"validation": 0.4, "test": 0.4}})),
-                                                 "data.split: with 8 images (2 per class)"),
-    "zero input size": (_yaml(_with("source.input_size", [0, 224])), "source.input_size[0]: must be ≥ 1, got 0"),
-    "reversed value range": (_yaml(_with("source.value_range", [1.0, 0.0])), "source.value_range: must be [low, high]"),
-    "negative hidden units": (_yaml(_with("train.head", {"hidden": [-1]})), "train.head.hidden[0]: must be ≥ 1"),
+    "split leaves no training data": (
+        _yaml(_with("data.split", {"validation": 0.5, "test": 0.49})),
+        "leaves 1% of the images for training",
+    ),
+    "split leaves no training image per class": (
+        _yaml(_with("data", {"kind": "shapes", "num_images": 8, "split": {"validation": 0.4, "test": 0.4}})),
+        "data.split: with 8 images (2 per class)",
+    ),
+    "zero input size": (
+        _yaml(_with("source.input_size", [0, 224])),
+        "source.input_size[0]: must be ≥ 1, got 0",
+    ),
+    "reversed value range": (
+        _yaml(_with("source.value_range", [1.0, 0.0])),
+        "source.value_range: must be [low, high]",
+    ),
+    "negative hidden units": (
+        _yaml(_with("train.head", {"hidden": [-1]})),
+        "train.head.hidden[0]: must be ≥ 1",
+    ),
     "zero threads": (_yaml(_with("bench.threads", 0)), "bench.threads: must be ≥ 1"),
     "negative bench time": (_yaml(_with("bench.min_time_s", -1)), "bench.min_time_s: must be > 0"),
     "opset out of range": (_yaml(_with("convert.onnx", {"opset": 99})), "convert.onnx.opset: must be ≤ 18"),
     "mirror that is not http": (_yaml(_with("source.hub_url", "ftp://mirror")), "source.hub_url: must match"),
-    "duplicate class names": (_yaml(_with("data", {"kind": "tfrecord", "path": "recs", "tfrecord": {"class_names": ["a", "a"]}})),
-                              "data.tfrecord.class_names: class names must be unique"),
-    "mixed precision sometimes": (_yaml(_with("train.mixed_precision", "sometimes")), "train.mixed_precision: must be one of 'auto', 'on' or 'off'"),
+    "duplicate class names": (
+        _yaml(_with("data", {"kind": "tfrecord", "path": "recs", "tfrecord": {"class_names": ["a", "a"]}})),
+        "data.tfrecord.class_names: class names must be unique",
+    ),
+    "mixed precision sometimes": (
+        _yaml(_with("train.mixed_precision", "sometimes")),
+        "train.mixed_precision: must be one of 'auto', 'on' or 'off'",
+    ),
     "empty output dir": (_yaml(_with("output.dir", "")), "output.dir: must not be empty"),
     "data folder missing": (_yaml(_with("data", {"kind": "folder", "path": "nope"})), "data.path: "),
-    "data folder is a file": (_yaml(_with("data", {"kind": "folder", "path": "recipe.yaml"})), "is not a folder"),
+    "data folder is a file": (
+        _yaml(_with("data", {"kind": "folder", "path": "recipe.yaml"})),
+        "is not a folder",
+    ),
     "npz is a folder": (_yaml(_with("data", {"kind": "npz", "path": "."})), "data.path: "),
-    "no tfrecord files": (_yaml(_with("data", {"kind": "tfrecord", "path": "records/*.tfrecord"})), "no TFRecord files found"),
+    "no tfrecord files": (
+        _yaml(_with("data", {"kind": "tfrecord", "path": "records/*.tfrecord"})),
+        "no TFRecord files found",
+    ),
     "local source missing": (_yaml(_with("source.handle", "./models/net")), "source.handle: "),
     "local source without saved_model.pb": (_yaml(_with("source.handle", "./")), "has no saved_model.pb"),
     "billion laughs": (BILLION_LAUGHS, "expands to more than 100000 values"),
     "deep nesting": (DEEP, "nested more than 32 levels deep"),
-    "recursive alias": (b"name: t\nsource: {handle: demo:shapes-cnn}\ndata: &d {kind: shapes, x: *d}\n", "refers to itself"),
+    "recursive alias": (
+        b"name: t\nsource: {handle: demo:shapes-cnn}\ndata: &d {kind: shapes, x: *d}\n",
+        "refers to itself",
+    ),
     "UTF-16 with BOM": (_yaml(BASE).decode().encode("utf-16"), "encoded as UTF-16"),
     "UTF-16 without BOM": (_yaml(BASE).decode().encode("utf-16-le"), "NUL bytes"),
-    "non-UTF-8 byte": (b"name: t\xe9\nsource: {handle: demo:shapes-cnn}\ndata: {kind: shapes}\n", "not UTF-8 text: byte b'\\xe9' at offset 7 (line 1)"),
+    "non-UTF-8 byte": (
+        b"name: t\xe9\nsource: {handle: demo:shapes-cnn}\ndata: {kind: shapes}\n",
+        "not UTF-8 text: byte b'\\xe9' at offset 7 (line 1)",
+    ),
     "source path too long": (_yaml(_with("source.handle", "./" + "a" * 5000)), "source.handle: './aaaa"),
     "data path too long": (_yaml(_with("data", {"kind": "folder", "path": "a" * 5000})), "data.path: 'aaaa"),
     "huge file": (b"name: t\n" + b"# padding\n" * 120_000, "more than the 1048576 a recipe may have"),
@@ -194,11 +248,15 @@ def test_malformed_command_line_exits_2_before_any_step(case, tmp_path, monkeypa
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize("written,expected", [("on", "on"), ("off", "off"), ("yes", "on"), ("false", "off"), ("auto", "auto")])
+@pytest.mark.parametrize(
+    "written,expected", [("on", "on"), ("off", "off"), ("yes", "on"), ("false", "off"), ("auto", "auto")]
+)
 def test_on_off_fields_mean_what_the_user_wrote(written, expected, tmp_path):
     # YAML 1.1 reads on/off/yes/false as booleans: in the file and in --set alike
     without_train = {k: v for k, v in BASE.items() if k != "train"}
-    (tmp_path / "r.yaml").write_text(yaml.safe_dump(without_train) + f"train: {{mixed_precision: {written}}}\n")
+    (tmp_path / "r.yaml").write_text(
+        yaml.safe_dump(without_train) + f"train: {{mixed_precision: {written}}}\n"
+    )
     assert load_recipe(tmp_path / "r.yaml").train.mixed_precision == expected
     assert load_recipe(BUNDLED_DEMO, [f"train.mixed_precision={written}"]).train.mixed_precision == expected
 
@@ -208,7 +266,12 @@ def test_the_help_example_for_mixed_precision_is_accepted():
 
     source = Path(train_cli.__file__).read_text()
     assert "--set train.mixed_precision=on" in source
-    assert load_recipe(BUNDLED_DEMO, ["train.mixed_precision=on", "train.jit_compile=true"]).train.mixed_precision == "on"
+    assert (
+        load_recipe(
+            BUNDLED_DEMO, ["train.mixed_precision=on", "train.jit_compile=true"]
+        ).train.mixed_precision
+        == "on"
+    )
 
 
 def test_paths_are_checked_relative_to_the_recipe(tmp_path):

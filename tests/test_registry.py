@@ -64,8 +64,15 @@ def test_public_api_names_resolve():
         edgekit.no_such_thing  # noqa: B018
 
 
-@pytest.mark.parametrize("target,fmt,runtime", [("browser", "tfjs", "tfjs-browser"), ("rpi4", "tfjs", "tfjs-node"),
-                                                ("rpi4", "tflite", "litert"), ("rpi4", "onnx", "onnxruntime")])
+@pytest.mark.parametrize(
+    "target,fmt,runtime",
+    [
+        ("browser", "tfjs", "tfjs-browser"),
+        ("rpi4", "tfjs", "tfjs-node"),
+        ("rpi4", "tflite", "litert"),
+        ("rpi4", "onnx", "onnxruntime"),
+    ],
+)
 def test_parity_and_bench_use_the_targets_own_runtime(target, fmt, runtime):
     from edgekit.stages import _host_runtime
     from edgekit.targets.profile import resolve_target

@@ -8,4 +8,12 @@ from edgekit.bench.runner import bench_paths, bench_target
 from edgekit.bench.samples import decode_samples
 from edgekit.bench.stats import LatencyStats, summarize, validity
 
-__all__ = ["Protocol", "bench_paths", "bench_target", "decode_samples", "LatencyStats", "summarize", "validity"]
+__all__ = [
+    "Protocol",
+    "bench_paths",
+    "bench_target",
+    "decode_samples",
+    "LatencyStats",
+    "summarize",
+    "validity",
+]

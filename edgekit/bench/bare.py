@@ -13,8 +13,19 @@ from edgekit.errors import RuntimeLoadError
 from edgekit.fsutil import sha256_tree, tree_size
 
 UNKNOWN_QUANT = "unknown"  # a bare file does not say how it was quantized; never guess
-_TF_DTYPES = {"DT_FLOAT": "float32", "DT_HALF": "float16", "DT_INT32": "int32", "DT_INT8": "int8", "DT_UINT8": "uint8"}
-_ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8", "tensor(uint8)": "uint8"}
+_TF_DTYPES = {
+    "DT_FLOAT": "float32",
+    "DT_HALF": "float16",
+    "DT_INT32": "int32",
+    "DT_INT8": "int8",
+    "DT_UINT8": "uint8",
+}
+_ORT_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+}
 
 
 def artifact_from_file(path: Path, fmt: str) -> Artifact:
@@ -23,8 +34,16 @@ def artifact_from_file(path: Path, fmt: str) -> Artifact:
         raise RuntimeLoadError(f"{path}: no way to describe a bare {fmt!r} file")
     inputs, outputs = describe(path)
     files = path.parent if fmt == "tfjs" else path  # a TF.js model is model.json plus weight shards
-    return Artifact(format=fmt, quant=UNKNOWN_QUANT, path=path, sha256=sha256_tree(files), size_bytes=tree_size(files),
-                    inputs=inputs, outputs=outputs, metadata={"described_from": "bare file, no artifact.json"})
+    return Artifact(
+        format=fmt,
+        quant=UNKNOWN_QUANT,
+        path=path,
+        sha256=sha256_tree(files),
+        size_bytes=tree_size(files),
+        inputs=inputs,
+        outputs=outputs,
+        metadata={"described_from": "bare file, no artifact.json"},
+    )
 
 
 def _tflite_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -46,7 +65,11 @@ def _onnx_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
         raise RuntimeLoadError(f"onnxruntime cannot read {path}: {str(exc).splitlines()[0]}") from None
 
     def spec(arg) -> TensorSpec:
-        return TensorSpec(arg.name, [d if isinstance(d, int) else 1 for d in arg.shape], _ORT_DTYPES.get(arg.type, "float32"))
+        return TensorSpec(
+            arg.name,
+            [d if isinstance(d, int) else 1 for d in arg.shape],
+            _ORT_DTYPES.get(arg.type, "float32"),
+        )
 
     return [spec(a) for a in session.get_inputs()], [spec(a) for a in session.get_outputs()]
 
@@ -64,5 +87,11 @@ def _tfjs_side(side: dict) -> list[TensorSpec]:
     for key, t in side.items():
         dims = [int(d.get("size", 1)) for d in t.get("tensorShape", {}).get("dim", [])]
         # TF.js writes a dynamic batch as -1; edgekit artifacts run one sample at a time
-        specs.append(TensorSpec(t.get("name", key), [1 if d < 0 else d for d in dims], _TF_DTYPES.get(t.get("dtype"), "float32")))
+        specs.append(
+            TensorSpec(
+                t.get("name", key),
+                [1 if d < 0 else d for d in dims],
+                _TF_DTYPES.get(t.get("dtype"), "float32"),
+            )
+        )
     return specs

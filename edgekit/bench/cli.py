@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -20,15 +19,34 @@ both --min-runs and --min-time are reached. Exit status 1 when any artifact fail
 
 
 def bench(
-    paths: List[Path] = typer.Argument(..., help="Run directories (out/<recipe>/<target>/), artifact folders, or .tflite/.onnx/model.json files."),
-    threads: int = typer.Option(1, "--threads", min=1, help="Threads the runtime may use (explicit, recorded with the result)."),
-    runtime: Optional[str] = typer.Option(None, "--runtime", "-r", help="Runtime name (see `edgekit list runtimes`). Default: the format's runtime."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Run directories (out/<recipe>/<target>/), artifact folders, or .tflite/.onnx/model.json files.",
+    ),
+    threads: int = typer.Option(
+        1, "--threads", min=1, help="Threads the runtime may use (explicit, recorded with the result)."
+    ),
+    runtime: str | None = typer.Option(
+        None,
+        "--runtime",
+        "-r",
+        help="Runtime name (see `edgekit list runtimes`). Default: the format's runtime.",
+    ),
     min_runs: int = typer.Option(20, "--min-runs", min=1, help="Timed runs at least."),
     min_time: float = typer.Option(0.5, "--min-time", min=0.0, help="Seconds of timed runs at least."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed runs after the first inference."),
-    timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds before one artifact's measurement is killed."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (schema_version 1) on stdout."),
-    devices: List[str] = typer.Option([], "--device", "-d", help="Measure on a device instead of this host: ssh://user@host[:port], adb[:SERIAL] or a devices.yaml name (repeatable: in parallel)."),
+    timeout: float = typer.Option(
+        600.0, "--timeout", min=1.0, help="Seconds before one artifact's measurement is killed."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the results as JSON (schema_version 1) on stdout."
+    ),
+    devices: list[str] = typer.Option(
+        [],
+        "--device",
+        "-d",
+        help="Measure on a device instead of this host: ssh://user@host[:port], adb[:SERIAL] or a devices.yaml name (repeatable: in parallel).",
+    ),
 ) -> None:
     """Benchmark artifacts on this host: latency percentiles, CV, validity, peak RSS, size."""
     from edgekit.bench.measure import Protocol
@@ -41,7 +59,9 @@ def bench(
 
         results = bench_on_devices(devices, paths, protocol, runtime, timeout, as_json)
     else:
-        results = bench_paths(paths, protocol, runtime, timeout, on_result=None if as_json else print_progress)
+        results = bench_paths(
+            paths, protocol, runtime, timeout, on_result=None if as_json else print_progress
+        )
     if as_json:
         typer.echo(json.dumps({"schema_version": 1, "results": results}, indent=2))
     elif not devices:

@@ -9,8 +9,14 @@ from pathlib import Path
 
 RUNTIME_PACKAGES = ("tensorflow", "ai-edge-litert", "onnxruntime", "tensorflowjs", "tf2onnx", "onnx", "numpy")
 # Variables that change how many threads a runtime really uses, whatever it was asked for.
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-              "TF_NUM_INTEROP_THREADS", "ORT_NUM_THREADS")
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "ORT_NUM_THREADS",
+)
 
 
 def _cpu_model() -> str:

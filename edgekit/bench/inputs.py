@@ -27,8 +27,13 @@ class Inputs:
     detail: str  # the file, or how the images were made
 
     def describe(self) -> dict:
-        return {"source": self.source, "detail": self.detail, "count": int(len(self.x)), "shape": list(self.x.shape[1:]),
-                "dtype": str(self.x.dtype)}
+        return {
+            "source": self.source,
+            "detail": self.detail,
+            "count": int(len(self.x)),
+            "shape": list(self.x.shape[1:]),
+            "dtype": str(self.x.dtype),
+        }
 
 
 def run_dir_inputs(reference: Path) -> Inputs | None:
@@ -38,9 +43,13 @@ def run_dir_inputs(reference: Path) -> Inputs | None:
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise BenchError(f"{path} is not a readable .npy array: {exc}", hint="rerun `edgekit convert` to rewrite it") from None
+        raise BenchError(
+            f"{path} is not a readable .npy array: {exc}", hint="rerun `edgekit convert` to rewrite it"
+        ) from None
     if x.ndim < 2 or len(x) == 0:
-        raise BenchError(f"{path} holds shape {list(x.shape)}; expected [N, ...] preprocessed images with N >= 1")
+        raise BenchError(
+            f"{path} holds shape {list(x.shape)}; expected [N, ...] preprocessed images with N >= 1"
+        )
     return Inputs(x.astype(np.float32), "run-dir", str(path))
 
 
@@ -51,13 +60,19 @@ def generated_inputs(artifact: Artifact, value_range: tuple[float, float] | None
 
     shape = artifact.inputs[0].shape
     if len(shape) != 4 or shape[-1] != 3 or min(shape[1:3]) < 1:
-        raise BenchError(f"{artifact.path}: input shape {shape} is not an image batch [1, H, W, 3]",
-                         hint="benchmark it from a run directory that has reference/bench_inputs.npy")
+        raise BenchError(
+            f"{artifact.path}: input shape {shape} is not an image batch [1, H, W, 3]",
+            hint="benchmark it from a run directory that has reference/bench_inputs.npy",
+        )
     height, width = int(shape[1]), int(shape[2])
     value_range = value_range or _value_range(artifact)
     images, _, _ = generate_shapes(GENERATED_COUNT, size=max(height, width), seed=GENERATED_SEED)
     x = preprocess(images, Preprocessing((height, width), value_range))
-    return Inputs(x, "generated", f"edgekit.train.shapes seed {GENERATED_SEED}, {height}x{width}, value range {list(value_range)}")
+    return Inputs(
+        x,
+        "generated",
+        f"edgekit.train.shapes seed {GENERATED_SEED}, {height}x{width}, value range {list(value_range)}",
+    )
 
 
 def _value_range(artifact: Artifact) -> tuple[float, float]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +24,16 @@ class Protocol:
     max_runs: int = 100_000  # a bound, so a sub-microsecond model cannot loop forever
 
     def __post_init__(self) -> None:
-        if self.threads < 1 or self.warmup_runs < 0 or self.min_runs < 1 or self.min_time_s < 0 or self.max_runs < self.min_runs:
-            raise UsageError(f"bench protocol needs threads >= 1, warmup >= 0, 1 <= min_runs <= max_runs, min_time >= 0; got {self}")
+        if (
+            self.threads < 1
+            or self.warmup_runs < 0
+            or self.min_runs < 1
+            or self.min_time_s < 0
+            or self.max_runs < self.min_runs
+        ):
+            raise UsageError(
+                f"bench protocol needs threads >= 1, warmup >= 0, 1 <= min_runs <= max_runs, min_time >= 0; got {self}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,8 +52,12 @@ class Measurement:
 
     def to_dict(self) -> dict:
         return {
-            "load_ms": self.load_ms, "first_inference_ms": self.first_ms, **self.stats.to_dict(),
-            "validity": self.validity, "validity_reasons": self.validity_reasons, "runtime": self.runtime,
+            "load_ms": self.load_ms,
+            "first_inference_ms": self.first_ms,
+            **self.stats.to_dict(),
+            "validity": self.validity,
+            "validity_reasons": self.validity_reasons,
+            "runtime": self.runtime,
             "timer": self.timer,
         }
 
@@ -81,7 +94,9 @@ def measure(load: Callable[[], Any], x: np.ndarray, protocol: Protocol) -> Measu
         timer, wall_s = Measurement.timer, None
         if hasattr(session, "time_runs"):  # runtimes in another process time inside themselves (TF.js)
             loop_start = time.perf_counter()
-            samples = session.time_runs(prepared, protocol.warmup_runs, protocol.min_runs, protocol.min_time_s, protocol.max_runs)
+            samples = session.time_runs(
+                prepared, protocol.warmup_runs, protocol.min_runs, protocol.min_time_s, protocol.max_runs
+            )
             # The runtime's loop ran until min_time by its own clock, but the samples alone sum to
             # less (loop overhead between runs); the duration check uses this call's wall time,
             # which also holds the warm-up and one IPC round trip.

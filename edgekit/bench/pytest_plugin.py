@@ -22,9 +22,10 @@ first blocks the other (see pytest_addoption).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     me = sys.modules[__name__]
     registered_as = pluginmanager.get_name(me)
     for other in (ENTRY_POINT, __name__):
-        if other != registered_as and pluginmanager.get_plugin(other) is None and not pluginmanager.is_blocked(other):
+        if (
+            other != registered_as
+            and pluginmanager.get_plugin(other) is None
+            and not pluginmanager.is_blocked(other)
+        ):
             pluginmanager.set_blocked(other)
 
 
@@ -101,9 +106,19 @@ def _runner(benchmark) -> Callable[..., BenchResult]:
     from edgekit.bench.measure import Protocol
     from edgekit.bench.runner import bench_paths
 
-    def run(path: str | Path, threads: int = 1, runtime: str | None = None, min_runs: int = 20,
-            min_time_s: float = 0.5, warmup_runs: int = 3, timeout_s: float = 600.0, allow_failure: bool = False) -> BenchResult:
-        protocol = Protocol(threads=threads, warmup_runs=warmup_runs, min_runs=min_runs, min_time_s=min_time_s)
+    def run(
+        path: str | Path,
+        threads: int = 1,
+        runtime: str | None = None,
+        min_runs: int = 20,
+        min_time_s: float = 0.5,
+        warmup_runs: int = 3,
+        timeout_s: float = 600.0,
+        allow_failure: bool = False,
+    ) -> BenchResult:
+        protocol = Protocol(
+            threads=threads, warmup_runs=warmup_runs, min_runs=min_runs, min_time_s=min_time_s
+        )
         results = bench_paths([Path(path)], protocol, runtime, timeout_s)
         if len(results) != 1:
             raise ValueError(f"edgekit_bench measures one artifact per call; {path} holds {len(results)}")
@@ -111,7 +126,9 @@ def _runner(benchmark) -> Callable[..., BenchResult]:
         if result["status"] != "ok":
             if allow_failure:
                 return BenchResult(result)
-            raise BenchFailed(f"{result['label']}: {result['error']}\n{result.get('stderr_tail') or ''}".rstrip())
+            raise BenchFailed(
+                f"{result['label']}: {result['error']}\n{result.get('stderr_tail') or ''}".rstrip()
+            )
         if benchmark is not None:
             _feed_pytest_benchmark(benchmark, result)
         return BenchResult(result)
@@ -119,7 +136,19 @@ def _runner(benchmark) -> Callable[..., BenchResult]:
     return run
 
 
-_KEEP = ("label", "validity", "validity_reasons", "p90_ms", "p99_ms", "cv", "peak_rss_kb", "model_size_bytes", "runtime", "host", "input")
+_KEEP = (
+    "label",
+    "validity",
+    "validity_reasons",
+    "p90_ms",
+    "p99_ms",
+    "cv",
+    "peak_rss_kb",
+    "model_size_bytes",
+    "runtime",
+    "host",
+    "input",
+)
 
 
 def _feed_pytest_benchmark(fixture, result: dict) -> None:

@@ -8,7 +8,7 @@ artifacts always yields one row per artifact.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -16,38 +16,84 @@ from typing import Any
 from edgekit.bench.samples import SAMPLES_FIELD, encode_samples
 
 SCHEMA_VERSION = 1
-STAT_FIELDS = ("runs", "total_s", "mean_ms", "std_ms", "min_ms", "max_ms", "p50_ms", "p90_ms", "p99_ms", "cv", "throughput_per_s")
+STAT_FIELDS = (
+    "runs",
+    "total_s",
+    "mean_ms",
+    "std_ms",
+    "min_ms",
+    "max_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "cv",
+    "throughput_per_s",
+)
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def artifact_summary(artifact) -> dict[str, Any]:
-    return {"name": artifact.name, "format": artifact.format, "quant": artifact.quant, "path": str(artifact.path),
-            "sha256": artifact.sha256, "size_bytes": artifact.size_bytes,
-            "input": {"shape": artifact.inputs[0].shape, "dtype": artifact.inputs[0].dtype}}
-
-
-def ok_result(artifact, measurement, protocol, inputs, host: dict, peak_rss_kb: int | None, started: str) -> dict[str, Any]:
-    m = measurement.to_dict()
     return {
-        "schema_version": SCHEMA_VERSION, "status": "ok", "error": None, "stderr_tail": None,
-        "label": artifact.name, "artifact": artifact_summary(artifact), "model_size_bytes": artifact.size_bytes,
-        "runtime": m.pop("runtime"), "protocol": protocol.to_dict(), "input": inputs.describe(), "host": host,
-        **m, "peak_rss_kb": peak_rss_kb, SAMPLES_FIELD: encode_samples(measurement.samples_ms),
-        "started_at": started, "finished_at": now(),
+        "name": artifact.name,
+        "format": artifact.format,
+        "quant": artifact.quant,
+        "path": str(artifact.path),
+        "sha256": artifact.sha256,
+        "size_bytes": artifact.size_bytes,
+        "input": {"shape": artifact.inputs[0].shape, "dtype": artifact.inputs[0].dtype},
     }
 
 
-def failed_result(label: str, target: dict, protocol: dict, runtime: str | None, error: str,
-                  stderr_tail: str | None = None, host: dict | None = None) -> dict[str, Any]:
+def ok_result(
+    artifact, measurement, protocol, inputs, host: dict, peak_rss_kb: int | None, started: str
+) -> dict[str, Any]:
+    m = measurement.to_dict()
     return {
-        "schema_version": SCHEMA_VERSION, "status": "failed", "error": error, "stderr_tail": stderr_tail,
-        "label": label, "artifact": {"path": target.get("path"), "format": target.get("format")},
-        "runtime": {"runtime": runtime, "threads": protocol.get("threads")}, "protocol": protocol, "host": host,
-        "validity": "FAILED", "validity_reasons": [error.splitlines()[0] if error else "failed"],
-        **{k: None for k in STAT_FIELDS}, "finished_at": now(),
+        "schema_version": SCHEMA_VERSION,
+        "status": "ok",
+        "error": None,
+        "stderr_tail": None,
+        "label": artifact.name,
+        "artifact": artifact_summary(artifact),
+        "model_size_bytes": artifact.size_bytes,
+        "runtime": m.pop("runtime"),
+        "protocol": protocol.to_dict(),
+        "input": inputs.describe(),
+        "host": host,
+        **m,
+        "peak_rss_kb": peak_rss_kb,
+        SAMPLES_FIELD: encode_samples(measurement.samples_ms),
+        "started_at": started,
+        "finished_at": now(),
+    }
+
+
+def failed_result(
+    label: str,
+    target: dict,
+    protocol: dict,
+    runtime: str | None,
+    error: str,
+    stderr_tail: str | None = None,
+    host: dict | None = None,
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "failed",
+        "error": error,
+        "stderr_tail": stderr_tail,
+        "label": label,
+        "artifact": {"path": target.get("path"), "format": target.get("format")},
+        "runtime": {"runtime": runtime, "threads": protocol.get("threads")},
+        "protocol": protocol,
+        "host": host,
+        "validity": "FAILED",
+        "validity_reasons": [error.splitlines()[0] if error else "failed"],
+        **{k: None for k in STAT_FIELDS},
+        "finished_at": now(),
     }
 
 
@@ -61,8 +107,15 @@ def schema_errors(result: dict[str, Any]) -> list[str]:
     return _check(result, schema(), "result")
 
 
-_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
-          "integer": int, "number": (int, float)}
+_TYPES = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
+    "integer": int,
+    "number": (int, float),
+}
 
 
 def _check(value: Any, rule: dict, where: str) -> list[str]:

@@ -22,24 +22,41 @@ DEFAULT_TIMEOUT_S = 600.0
 STDERR_TAIL = 4000  # characters: enough for a Python traceback or a runtime's abort message
 
 
-def bench_target(target: BenchTarget, protocol: Protocol, runtime: str | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
+def bench_target(
+    target: BenchTarget, protocol: Protocol, runtime: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> dict:
     """One result dict for one artifact, measured in a fresh `python -m edgekit.bench.worker`."""
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
         out = Path(tmp) / "result.json"
-        request = {"target": target.to_request(), "runtime": runtime, "protocol": protocol.to_dict(), "out": str(out)}
+        request = {
+            "target": target.to_request(),
+            "runtime": runtime,
+            "protocol": protocol.to_dict(),
+            "out": str(out),
+        }
         proc, stderr, error = _run_worker(request, timeout_s)
         if out.is_file():  # the worker finished and said what happened, ok or failed
             return _read_result(out, target, request, stderr)
-    return failed_result(target.label, request["target"], request["protocol"], runtime,
-                         error or _exit_message(proc.returncode), _tail(stderr))
+    return failed_result(
+        target.label,
+        request["target"],
+        request["protocol"],
+        runtime,
+        error or _exit_message(proc.returncode),
+        _tail(stderr),
+    )
 
 
 def _run_worker(request: dict, timeout_s: float) -> tuple[subprocess.Popen, str, str | None]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    proc = subprocess.Popen([sys.executable, "-m", "edgekit.bench.worker", json.dumps(request)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)  # its own group: a timeout kills the Node/Chromium children too
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgekit.bench.worker", json.dumps(request)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )  # its own group: a timeout kills the Node/Chromium children too
     try:
         _, stderr = proc.communicate(timeout=timeout_s)
         return proc, stderr, None
@@ -53,8 +70,14 @@ def _read_result(out: Path, target: BenchTarget, request: dict, stderr: str) -> 
     try:
         result = json.loads(out.read_text())
     except ValueError as exc:
-        return failed_result(target.label, request["target"], request["protocol"], request["runtime"],
-                             f"the worker wrote an unreadable result: {exc}", _tail(stderr))
+        return failed_result(
+            target.label,
+            request["target"],
+            request["protocol"],
+            request["runtime"],
+            f"the worker wrote an unreadable result: {exc}",
+            _tail(stderr),
+        )
     if result["status"] == "failed":
         result["label"] = target.label
         result["stderr_tail"] = result.get("stderr_tail") or _tail(stderr)
@@ -76,8 +99,13 @@ def _tail(text: str | None) -> str | None:
     return text[-STDERR_TAIL:] or None
 
 
-def bench_paths(paths: list[Path], protocol: Protocol, runtime: str | None = None,
-                timeout_s: float = DEFAULT_TIMEOUT_S, on_result=None) -> list[dict]:
+def bench_paths(
+    paths: list[Path],
+    protocol: Protocol,
+    runtime: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_result=None,
+) -> list[dict]:
     """Measure every artifact the paths name, one worker each, in order; never raises for one artifact."""
     from edgekit.bench.targets import expand
 

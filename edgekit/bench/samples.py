@@ -32,5 +32,7 @@ def decode_samples(result: dict[str, Any]) -> np.ndarray:
         return np.frombuffer(raw, dtype="<f8").astype(np.float64)
     if result.get(PLAIN_FIELD) is not None:
         return np.asarray(result[PLAIN_FIELD], dtype=np.float64)
-    raise BenchError(f"the result has neither {SAMPLES_FIELD} nor {PLAIN_FIELD}",
-                     hint="failed results carry no samples; check result['status'] first")
+    raise BenchError(
+        f"the result has neither {SAMPLES_FIELD} nor {PLAIN_FIELD}",
+        hint="failed results carry no samples; check result['status'] first",
+    )

@@ -41,14 +41,23 @@ def summarize(samples_ms: list[float] | np.ndarray, wall_s: float | None = None)
     std = float(s.std(ddof=1)) if s.size > 1 else 0.0
     total = wall_s if wall_s is not None else float(s.sum()) / 1000.0
     return LatencyStats(
-        runs=int(s.size), total_s=total, mean_ms=mean, std_ms=std, min_ms=float(s.min()), max_ms=float(s.max()),
-        p50_ms=percentile(s, 50), p90_ms=percentile(s, 90), p99_ms=percentile(s, 99),
-        cv=std / mean if mean > 0 else 0.0, throughput_per_s=s.size / total if total > 0 else 0.0,
+        runs=int(s.size),
+        total_s=total,
+        mean_ms=mean,
+        std_ms=std,
+        min_ms=float(s.min()),
+        max_ms=float(s.max()),
+        p50_ms=percentile(s, 50),
+        p90_ms=percentile(s, 90),
+        p99_ms=percentile(s, 99),
+        cv=std / mean if mean > 0 else 0.0,
+        throughput_per_s=s.size / total if total > 0 else 0.0,
     )
 
 
-def validity(stats: LatencyStats, min_runs: int, min_time_s: float, max_cv: float = MAX_CV,
-             max_tail: float = MAX_TAIL) -> tuple[str, list[str]]:
+def validity(
+    stats: LatencyStats, min_runs: int, min_time_s: float, max_cv: float = MAX_CV, max_tail: float = MAX_TAIL
+) -> tuple[str, list[str]]:
     """VALID, UNSTABLE (noisy) or INVALID (too little data), with the reasons."""
     reasons = []
     if stats.runs < min_runs:

@@ -28,8 +28,12 @@ class BenchTarget:
         return self.path.name if self.kind == "artifact-dir" else str(self.path)
 
     def to_request(self) -> dict:
-        return {"kind": self.kind, "path": str(self.path.resolve()), "format": self.format,
-                "reference": str(self.reference.resolve()) if self.reference else None}
+        return {
+            "kind": self.kind,
+            "path": str(self.path.resolve()),
+            "format": self.format,
+            "reference": str(self.reference.resolve()) if self.reference else None,
+        }
 
 
 def is_run_dir(path: Path) -> bool:
@@ -48,8 +52,10 @@ def _expand_one(path: Path) -> list[BenchTarget]:
     if is_run_dir(path):
         folders = sorted(p.parent for p in (path / "artifacts").glob(f"*/{ARTIFACT_JSON}"))
         if not folders:
-            raise UsageError(f"{path} is a run directory with no artifacts (no artifacts/*/{ARTIFACT_JSON})",
-                             hint="run `edgekit convert` first")
+            raise UsageError(
+                f"{path} is a run directory with no artifacts (no artifacts/*/{ARTIFACT_JSON})",
+                hint="run `edgekit convert` first",
+            )
         return [_artifact_dir(f, path / "reference") for f in folders]
     if path.is_dir() and (path / ARTIFACT_JSON).is_file():
         run = path.parent.parent
@@ -60,10 +66,14 @@ def _expand_one(path: Path) -> list[BenchTarget]:
         fmt = "tfjs" if path.name.endswith(".json") else MODEL_SUFFIXES.get(path.suffix.lower())
         if fmt is not None:
             return [BenchTarget("file", path, fmt)]
-        raise UsageError(f"{path}: cannot tell the format from the name",
-                         hint="give a .tflite or .onnx file, a TF.js model.json, an artifact folder or a run directory")
-    raise UsageError(f"{path} does not exist" if not path.exists() else f"{path} holds no model edgekit can benchmark",
-                     hint="give a run directory (out/<recipe>/<target>/), an artifact folder, or a model file")
+        raise UsageError(
+            f"{path}: cannot tell the format from the name",
+            hint="give a .tflite or .onnx file, a TF.js model.json, an artifact folder or a run directory",
+        )
+    raise UsageError(
+        f"{path} does not exist" if not path.exists() else f"{path} holds no model edgekit can benchmark",
+        hint="give a run directory (out/<recipe>/<target>/), an artifact folder, or a model file",
+    )
 
 
 def _artifact_dir(folder: Path, reference: Path | None) -> BenchTarget:

@@ -30,7 +30,11 @@ def _load_artifact(target: dict):
     from edgekit.bench.bare import artifact_from_file
 
     path = Path(target["path"])
-    return Artifact.load(path) if target["kind"] == "artifact-dir" else artifact_from_file(path, target["format"])
+    return (
+        Artifact.load(path)
+        if target["kind"] == "artifact-dir"
+        else artifact_from_file(path, target["format"])
+    )
 
 
 def measure_request(request: dict) -> dict:
@@ -46,8 +50,12 @@ def measure_request(request: dict) -> dict:
     target, protocol = request["target"], Protocol(**request["protocol"])
     artifact = _load_artifact(target)
     inputs = inputs_for(artifact, Path(target["reference"]) if target.get("reference") else None)
-    m = measure(lambda: load_session(artifact, protocol.threads, request.get("runtime")), inputs.x[:1], protocol)
-    result = ok_result(artifact, m, protocol, inputs, host_fingerprint(), _peak_rss_kb(resource.RUSAGE_SELF), started)
+    m = measure(
+        lambda: load_session(artifact, protocol.threads, request.get("runtime")), inputs.x[:1], protocol
+    )
+    result = ok_result(
+        artifact, m, protocol, inputs, host_fingerprint(), _peak_rss_kb(resource.RUSAGE_SELF), started
+    )
     result["peak_rss_children_kb"] = _peak_rss_kb(resource.RUSAGE_CHILDREN) or None
     if target["kind"] == "file":
         result["label"] = target["path"]
@@ -64,11 +72,20 @@ def main(argv: list[str]) -> int:
     try:
         result, code = measure_request(request), 0
     except EdgekitError as exc:
-        result, code = failed_result(target["path"], target, request["protocol"], request.get("runtime"), str(exc)), EXIT_FAILED
+        result, code = (
+            failed_result(target["path"], target, request["protocol"], request.get("runtime"), str(exc)),
+            EXIT_FAILED,
+        )
     except Exception as exc:  # a runtime bug must become a failed row with its trace, not a lost one
         error = f"{type(exc).__name__}: {exc}"
-        result = failed_result(target["path"], target, request["protocol"], request.get("runtime"), error,
-                               stderr_tail=traceback.format_exc()[-4000:])
+        result = failed_result(
+            target["path"],
+            target,
+            request["protocol"],
+            request.get("runtime"),
+            error,
+            stderr_tail=traceback.format_exc()[-4000:],
+        )
         code = EXIT_FAILED
     atomic_write_json(request["out"], result)
     return code

@@ -29,8 +29,10 @@ def source_date_epoch() -> int:
     if not raw:
         return 0
     if not raw.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, got {raw!r}",
-                         hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)")
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH must be a whole number of seconds, got {raw!r}",
+            hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
+        )
     return int(raw)
 
 
@@ -129,10 +131,19 @@ def read_bundle(path: Path) -> list[Entry]:
     if path.is_dir():
         return _read_folder(path)
     if not path.is_file():
-        raise UsageError(f"bundle {path} does not exist", hint="pass a .tar.gz/.zip written by `edgekit bundle`, or its extracted folder")
+        raise UsageError(
+            f"bundle {path} does not exist",
+            hint="pass a .tar.gz/.zip written by `edgekit bundle`, or its extracted folder",
+        )
     try:
         return _read_tar(path) if archive_kind(path) == "tar.gz" else _read_zip(path)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # zlib: damaged gzip data
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        zlib.error,
+    ) as exc:  # zlib: damaged gzip data
         raise BundleError(f"bundle {path} is not a readable {archive_kind(path)} archive: {exc}") from exc
 
 

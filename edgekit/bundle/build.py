@@ -27,23 +27,37 @@ def resolve_run_dir(run_dir: Path, target: str | None) -> Path:
     if target and (run_dir / target / "report.json").is_file():
         return run_dir / target
     found = sorted(p.parent.name for p in run_dir.glob("*/report.json"))
-    hint = f"run folders here: {', '.join(found)}; pick one with --target" if found else "run `edgekit convert` first"
-    raise UsageError(f"{run_dir} holds no report.json" + (f" and no {target}/report.json" if target else ""), hint=hint)
+    hint = (
+        f"run folders here: {', '.join(found)}; pick one with --target"
+        if found
+        else "run `edgekit convert` first"
+    )
+    raise UsageError(
+        f"{run_dir} holds no report.json" + (f" and no {target}/report.json" if target else ""), hint=hint
+    )
 
 
 def choose_rows(report: dict, names: list[str]) -> list[dict]:
     """Requested artifacts, or by default every converted one whose parity did not fail."""
-    ok = {f"{a['format']}-{a['quant']}": a for a in report["artifacts"] if a.get("status") == "ok" and a.get("artifact")}
+    ok = {
+        f"{a['format']}-{a['quant']}": a
+        for a in report["artifacts"]
+        if a.get("status") == "ok" and a.get("artifact")
+    }
     if names:
         unknown = [n for n in names if n not in ok]
         if unknown:
-            raise UsageError(f"artifact {unknown[0]!r} is not a converted artifact of this run",
-                             hint=f"available: {', '.join(sorted(ok)) or 'none'}")
+            raise UsageError(
+                f"artifact {unknown[0]!r} is not a converted artifact of this run",
+                hint=f"available: {', '.join(sorted(ok)) or 'none'}",
+            )
         return [ok[n] for n in names]
     rows = [a for n, a in sorted(ok.items()) if (a.get("parity") or {}).get("verdict") != "fail"]
     if not rows:
-        raise BundleError("no artifact to bundle: none converted with a parity verdict other than fail",
-                          hint="pick one explicitly with --artifact FORMAT-QUANT")
+        raise BundleError(
+            "no artifact to bundle: none converted with a parity verdict other than fail",
+            hint="pick one explicitly with --artifact FORMAT-QUANT",
+        )
     return rows
 
 
@@ -52,12 +66,20 @@ def _artifact_files(run: Path, row: dict) -> tuple[dict[str, bytes], str]:
     folder = run / "artifacts" / name
     model = folder / row["artifact"]["path"]
     if not model.is_file():
-        raise BundleError(f"{model} is missing: the run folder does not match its report.json", hint="rerun `edgekit convert`")
+        raise BundleError(
+            f"{model} is missing: the run folder does not match its report.json",
+            hint="rerun `edgekit convert`",
+        )
     if row["format"] != "tfjs" and sha256_bytes(model.read_bytes()) != row["artifact"]["sha256"]:
-        raise BundleError(f"{model} changed after the report was written (sha256 differs from report.json)",
-                          hint="rerun `edgekit convert` so the report describes these bytes")
-    files = {f"artifacts/{name}/{p.relative_to(folder).as_posix()}": p.read_bytes()
-             for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in SKIP_IN_ARTIFACT}
+        raise BundleError(
+            f"{model} changed after the report was written (sha256 differs from report.json)",
+            hint="rerun `edgekit convert` so the report describes these bytes",
+        )
+    files = {
+        f"artifacts/{name}/{p.relative_to(folder).as_posix()}": p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in SKIP_IN_ARTIFACT
+    }
     return files, f"artifacts/{name}/{row['artifact']['path']}"
 
 
@@ -71,7 +93,9 @@ def bundle_files(run: Path, report: dict, rows: list[dict]) -> dict[str, bytes]:
         c_files = None
         if row["format"] == "tflite":
             symbol = model_symbol(report["recipe"]["name"], row["quant"])
-            header, source = c_source_pair(symbol, art_files[model_path], model_path, row["artifact"]["sha256"])
+            header, source = c_source_pair(
+                symbol, art_files[model_path], model_path, row["artifact"]["sha256"]
+            )
             c_files = {"symbol": symbol, "header": f"firmware/{symbol}.h", "source": f"firmware/{symbol}.cc"}
             files[c_files["header"]], files[c_files["source"]] = header.encode(), source.encode()
         entries.append(artifact_entry(row, model_path, c_files))
@@ -83,14 +107,18 @@ def bundle_files(run: Path, report: dict, rows: list[dict]) -> dict[str, bytes]:
     return files
 
 
-def write_bundle(run_dir: Path, out: Path | None, target: str | None = None, names: list[str] | None = None) -> Path:
+def write_bundle(
+    run_dir: Path, out: Path | None, target: str | None = None, names: list[str] | None = None
+) -> Path:
     from edgekit.report.schema import load_report
 
     run = resolve_run_dir(run_dir, target)
     report = load_report(run)
     if target and report["target"]["name"] != target:
-        raise UsageError(f"--target {target} does not match the run's target {report['target']['name']!r} ({run})",
-                         hint="leave --target out, or point RUN_DIR at the parent folder out/<recipe>")
+        raise UsageError(
+            f"--target {target} does not match the run's target {report['target']['name']!r} ({run})",
+            hint="leave --target out, or point RUN_DIR at the parent folder out/<recipe>",
+        )
     if not (run / "reference" / "labels.txt").is_file():
         raise BundleError(f"{run / 'reference' / 'labels.txt'} is missing", hint="rerun `edgekit convert`")
     out = out or run / f"{report['recipe']['name']}-{report['target']['name']}.bundle.tar.gz"

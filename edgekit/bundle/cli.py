@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -21,10 +20,21 @@ Examples:\n\n
 
 
 def bundle(
-    run_dir: Path = typer.Argument(..., help="Run folder out/<recipe>/<target>, or out/<recipe> with --target."),
-    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target whose run to bundle (must match the run's)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="FILE.tar.gz or FILE.zip. Default: <run>/<recipe>-<target>.bundle.tar.gz"),
-    artifacts: List[str] = typer.Option([], "--artifact", "-a", help="FORMAT-QUANT to include (repeatable). Default: all whose parity did not fail."),
+    run_dir: Path = typer.Argument(
+        ..., help="Run folder out/<recipe>/<target>, or out/<recipe> with --target."
+    ),
+    target: str | None = typer.Option(
+        None, "--target", "-t", help="Target whose run to bundle (must match the run's)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="FILE.tar.gz or FILE.zip. Default: <run>/<recipe>-<target>.bundle.tar.gz"
+    ),
+    artifacts: list[str] = typer.Option(
+        [],
+        "--artifact",
+        "-a",
+        help="FORMAT-QUANT to include (repeatable). Default: all whose parity did not fail.",
+    ),
 ) -> None:
     """Write a deterministic bundle: artifacts, labels.txt, manifest.json, SHA256SUMS, C arrays for TFLite Micro."""
     from edgekit.bundle.build import write_bundle
@@ -34,7 +44,11 @@ def bundle(
     console.print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 
-def verify(bundle_path: Path = typer.Argument(..., metavar="BUNDLE", help="Bundle archive (.tar.gz/.zip) or extracted folder.")) -> None:
+def verify(
+    bundle_path: Path = typer.Argument(
+        ..., metavar="BUNDLE", help="Bundle archive (.tar.gz/.zip) or extracted folder."
+    ),
+) -> None:
     """Check every file of a bundle against SHA256SUMS and manifest.json."""
     from edgekit.bundle.verify import verify_bundle
     from edgekit.console import console

@@ -9,7 +9,15 @@ from __future__ import annotations
 import hashlib
 
 MANIFEST_VERSION = 1
-PARITY_KEYS = ("verdict", "accuracy", "reference_accuracy", "top1_agreement", "cosine", "max_abs_err", "samples")
+PARITY_KEYS = (
+    "verdict",
+    "accuracy",
+    "reference_accuracy",
+    "top1_agreement",
+    "cosine",
+    "max_abs_err",
+    "samples",
+)
 BENCH_KEYS = ("runs", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cv", "validity", "runtime")
 
 
@@ -50,14 +58,19 @@ def build_manifest(report: dict, preprocessing: dict, artifacts: list[dict], fil
         "manifest_version": MANIFEST_VERSION,
         "edgekit_version": report["edgekit_version"],
         "recipe": {"name": report["recipe"]["name"], "hash": report["recipe"]["hash"]},
-        "source": {"handle": report["source"]["canonical"], "spec": report["source"].get("spec"),
-                   "sha256": report["source"]["sha256"]},
+        "source": {
+            "handle": report["source"]["canonical"],
+            "spec": report["source"].get("spec"),
+            "sha256": report["source"]["sha256"],
+        },
         "target": {"name": report["target"]["name"], "description": report["target"].get("description")},
         "toolchain": {"python": host.get("python"), **host.get("packages", {})},
         "preprocessing": preprocessing,
         "labels": {"path": "labels.txt", "classes": report["reference"]["classes"]},
         "artifacts": artifacts,
-        "files": [{"path": p, "size_bytes": len(files[p]), "sha256": sha256_bytes(files[p])} for p in sorted(files)],
+        "files": [
+            {"path": p, "size_bytes": len(files[p]), "sha256": sha256_bytes(files[p])} for p in sorted(files)
+        ],
     }
 
 

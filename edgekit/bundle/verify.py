@@ -41,9 +41,13 @@ def _entry_problems(entries: list[Entry]) -> tuple[dict[str, bytes], list[str]]:
     for e in entries:
         parts = PurePosixPath(e.name).parts
         if e.name.startswith("/") or ".." in parts:
-            problems.append(f"{e.name}: unsafe path (absolute or with ..); a bundle holds only relative paths")
+            problems.append(
+                f"{e.name}: unsafe path (absolute or with ..); a bundle holds only relative paths"
+            )
         elif e.kind == "symlink":
-            problems.append(f"{e.name} is a symbolic link (to {e.link!r}), not a regular file: it was replaced after bundling")
+            problems.append(
+                f"{e.name} is a symbolic link (to {e.link!r}), not a regular file: it was replaced after bundling"
+            )
         elif e.kind == "file":
             if e.name in files:
                 problems.append(f"{e.name} appears twice in the archive")
@@ -61,8 +65,14 @@ def _manifest_problems(files: dict[str, bytes], sums: dict[str, str]) -> list[st
         return [f"{MANIFEST} is not a valid edgekit manifest: {exc}"]
     expected = {p: d for p, d in sums.items() if p != MANIFEST}
     problems = [f"{MANIFEST} lists {p} but {SUMS} does not" for p in sorted(set(listed) - set(expected))]
-    problems += [f"{MANIFEST} does not list {p}, which {SUMS} does" for p in sorted(set(expected) - set(listed))]
-    problems += [f"{MANIFEST} and {SUMS} disagree on the sha256 of {p}" for p in sorted(set(listed) & set(expected)) if listed[p] != expected[p]]
+    problems += [
+        f"{MANIFEST} does not list {p}, which {SUMS} does" for p in sorted(set(expected) - set(listed))
+    ]
+    problems += [
+        f"{MANIFEST} and {SUMS} disagree on the sha256 of {p}"
+        for p in sorted(set(listed) & set(expected))
+        if listed[p] != expected[p]
+    ]
     return problems
 
 
@@ -70,7 +80,10 @@ def verify_entries(entries: list[Entry]) -> VerifyResult:
     files, problems = _entry_problems(entries)
     symlinked = {e.name for e in entries if e.kind == "symlink"}
     if SUMS not in files:
-        raise BundleError(f"no {SUMS} in the bundle: not an edgekit bundle, or {SUMS} was removed", hint="rebuild it with `edgekit bundle`")
+        raise BundleError(
+            f"no {SUMS} in the bundle: not an edgekit bundle, or {SUMS} was removed",
+            hint="rebuild it with `edgekit bundle`",
+        )
     sums = _parse_sums(files.pop(SUMS))
     for name in sorted(set(files) - set(sums)):
         problems.append(f"extra file {name}: not listed in {SUMS} (added after bundling)")
@@ -79,8 +92,14 @@ def verify_entries(entries: list[Entry]) -> VerifyResult:
     for name in sorted(set(sums) & set(files)):
         actual = hashlib.sha256(files[name]).hexdigest()
         if actual != sums[name]:
-            what = "the manifest was edited after bundling" if name == MANIFEST else "its bytes changed after bundling"
-            problems.append(f"{name}: sha256 {actual[:16]}… differs from {sums[name][:16]}… in {SUMS}: {what}")
+            what = (
+                "the manifest was edited after bundling"
+                if name == MANIFEST
+                else "its bytes changed after bundling"
+            )
+            problems.append(
+                f"{name}: sha256 {actual[:16]}… differs from {sums[name][:16]}… in {SUMS}: {what}"
+            )
     if MANIFEST in files and not any(p.startswith(f"{MANIFEST}:") for p in problems):
         problems += _manifest_problems(files, sums)
     return VerifyResult(files=len(files) + 1, problems=problems)
@@ -91,6 +110,8 @@ def verify_bundle(path: Path) -> VerifyResult:
     result = verify_entries(read_bundle(path))
     if result.problems:
         listing = "\n  - ".join(result.problems)
-        raise BundleError(f"bundle {path} does not verify ({len(result.problems)} problem(s)):\n  - {listing}",
-                          hint="rebuild the bundle with `edgekit bundle`, or find who changed it")
+        raise BundleError(
+            f"bundle {path} does not verify ({len(result.problems)} problem(s)):\n  - {listing}",
+            hint="rebuild the bundle with `edgekit bundle`, or find who changed it",
+        )
     return result

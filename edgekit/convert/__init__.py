@@ -12,7 +12,9 @@ PLUGIN_MODULES = ("edgekit.convert.tflite", "edgekit.convert.onnx", "edgekit.con
 for _name in PLUGIN_MODULES:
     try:
         importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # a plugin not written yet; a missing dependency inside one still raises
+    except (
+        ModuleNotFoundError
+    ) as exc:  # a plugin not written yet; a missing dependency inside one still raises
         if exc.name != _name:
             raise
 

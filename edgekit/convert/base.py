@@ -7,9 +7,10 @@ every format keeps the matrix runner format-agnostic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -56,5 +57,7 @@ def declared_mode(fmt: str, quant: str, declared: tuple[str, ...]) -> str:
 
     mode = QUANT_MODES.canonical(quant) if quant in QUANT_MODES else quant
     if mode not in declared:
-        raise ConversionError(f"{fmt} has no quant mode {quant!r}", hint=f"{fmt} supports: {', '.join(declared)}")
+        raise ConversionError(
+            f"{fmt} has no quant mode {quant!r}", hint=f"{fmt} supports: {', '.join(declared)}"
+        )
     return mode

@@ -16,16 +16,17 @@ import difflib
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
+from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
-from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
 
 MODEL_FILE = "model.onnx"
 SIGNATURE = "serving_default"
@@ -44,11 +45,16 @@ def _opset(options: dict[str, Any]) -> int:
         close = difflib.get_close_matches(unknown[0], OPTIONS, n=1)
         guess = f" Did you mean {close[0]!r}?" if close else ""
         raise UsageError(
-            f"unknown onnx option(s): {', '.join(map(repr, unknown))}.{guess}", hint=f"onnx options: {', '.join(OPTIONS)}"
+            f"unknown onnx option(s): {', '.join(map(repr, unknown))}.{guess}",
+            hint=f"onnx options: {', '.join(OPTIONS)}",
         )
     value = options.get("opset", DEFAULT_OPSET)
     # bool is an int in Python; `opset: true` in a recipe is a mistake, not opset 1.
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not OPSET_MIN <= value <= OPSET_MAX:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not OPSET_MIN <= value <= OPSET_MAX
+    ):
         raise UsageError(
             f"onnx option 'opset' must be an integer from {OPSET_MIN} to {OPSET_MAX}; got {value!r}",
             hint=f"tf2onnx 1.17 emits opsets {OPSET_MIN}-{OPSET_MAX}; remove the option to use {DEFAULT_OPSET}",
@@ -101,7 +107,8 @@ def _export_fp32(reference: Path, opset: int, out: Path, warnings: list[str]) ->
     saved_model = reference / "saved_model"
     if not (saved_model / "saved_model.pb").is_file():
         raise ConversionError(
-            f"no SavedModel at {saved_model}", hint="run the train step first; the reference folder holds saved_model/"
+            f"no SavedModel at {saved_model}",
+            hint="run the train step first; the reference folder holds saved_model/",
         )
     import tensorflow as tf
     from tf2onnx import convert, tf_loader
@@ -109,14 +116,26 @@ def _export_fp32(reference: Path, opset: int, out: Path, warnings: list[str]) ->
     try:
         with _collect_warnings(("tf2onnx",), warnings), tf.device("/cpu:0"):
             frozen, inputs, outputs, tables, renames = tf_loader.from_saved_model(
-                str(saved_model), None, None, tag="serve", signatures=[SIGNATURE],
-                return_initialized_tables=True, return_tensors_to_rename=True,
+                str(saved_model),
+                None,
+                None,
+                tag="serve",
+                signatures=[SIGNATURE],
+                return_initialized_tables=True,
+                return_tensors_to_rename=True,
             )
             # The public from_function/from_graph_def force continue_on_error=True, which leaves
             # unconvertible TF ops in the graph; the CLI path below stops on them instead.
             convert._convert_common(
-                frozen, name=str(saved_model), continue_on_error=False, opset=opset, input_names=inputs,
-                output_names=outputs, tensors_to_rename=renames, initialized_tables=tables, output_path=str(out),
+                frozen,
+                name=str(saved_model),
+                continue_on_error=False,
+                opset=opset,
+                input_names=inputs,
+                output_names=outputs,
+                tensors_to_rename=renames,
+                initialized_tables=tables,
+                output_path=str(out),
             )
     except Exception as exc:  # tf2onnx raises bare ValueError/KeyError/RuntimeError; keep the reason
         reason = f"{type(exc).__name__}: {exc}"
@@ -147,7 +166,8 @@ def _embed_metadata(model: Any, metadata: dict[str, Any]) -> list[str]:
         encoded = {str(k): json.dumps(v, sort_keys=True) for k, v in metadata.items()}
     except TypeError as exc:
         raise ConversionError(
-            f"onnx metadata must be JSON-serializable: {exc}", hint="pass plain str/int/float/list/dict values"
+            f"onnx metadata must be JSON-serializable: {exc}",
+            hint="pass plain str/int/float/list/dict values",
         ) from exc
     keep = [p for p in model.metadata_props if p.key not in encoded]
     del model.metadata_props[:]
@@ -170,8 +190,10 @@ def _verify(path: Path) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.log_severity_level = 1, 3
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        feeds = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
-                 for i in session.get_inputs()}
+        feeds = {
+            i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+            for i in session.get_inputs()
+        }
         session.run(None, feeds)
     except Exception as exc:
         raise ConversionError(f"ONNX Runtime cannot run the converted model: {exc}") from exc
@@ -183,8 +205,12 @@ def _versions() -> dict[str, str]:
     import tensorflow
     import tf2onnx
 
-    return {"tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-            "tensorflow": tensorflow.__version__}
+    return {
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "tensorflow": tensorflow.__version__,
+    }
 
 
 def _finish(request: ConversionRequest, mode: str, src: Path, tmp: Path) -> tuple[Path, Any, list[str]]:
@@ -195,7 +221,11 @@ def _finish(request: ConversionRequest, mode: str, src: Path, tmp: Path) -> tupl
     init_names = {i.name for i in model.graph.initializer}
     inputs, outputs = _specs(model.graph.input, init_names), _specs(model.graph.output, set())
     # the request may refine what is read from the reference; the quant mode is a fact of this file
-    metadata = {**_default_metadata(Path(request.reference), inputs, outputs), **request.metadata, "quant": mode}
+    metadata = {
+        **_default_metadata(Path(request.reference), inputs, outputs),
+        **request.metadata,
+        "quant": mode,
+    }
     keys = _embed_metadata(model, metadata)
     staged = tmp / "final.onnx"
     onnx.save(model, str(staged))
@@ -219,21 +249,41 @@ def convert_onnx(request: ConversionRequest) -> Artifact:
         except ConversionError:
             raise
         except Exception as exc:  # onnxruntime.quantization and onnx raise plain exceptions; keep the reason
-            raise ConversionError(f"onnx {mode} conversion failed after tf2onnx: {type(exc).__name__}: {exc}") from exc
+            raise ConversionError(
+                f"onnx {mode} conversion failed after tf2onnx: {type(exc).__name__}: {exc}"
+            ) from exc
     return _artifact(path, model, mode, opset, settings, calibration, keys, warnings)
 
 
-def _artifact(path: Path, model: Any, mode: str, opset: int, settings: dict[str, Any],
-              calibration: np.ndarray | None, keys: list[str], warnings: list[str]) -> Artifact:
+def _artifact(
+    path: Path,
+    model: Any,
+    mode: str,
+    opset: int,
+    settings: dict[str, Any],
+    calibration: np.ndarray | None,
+    keys: list[str],
+    warnings: list[str],
+) -> Artifact:
     init_names = {i.name for i in model.graph.initializer}
     final_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
     return Artifact(
-        format="onnx", quant=mode, path=path, sha256=sha256_file(path), size_bytes=path.stat().st_size,
-        inputs=_specs(model.graph.input, init_names), outputs=_specs(model.graph.output, set()),
+        format="onnx",
+        quant=mode,
+        path=path,
+        sha256=sha256_file(path),
+        size_bytes=path.stat().st_size,
+        inputs=_specs(model.graph.input, init_names),
+        outputs=_specs(model.graph.output, set()),
         metadata={
-            "opset": final_opset, "requested_opset": opset, "signature": SIGNATURE, "converter": _versions(),
-            "quantization": settings, "calibration_samples": 0 if calibration is None else len(calibration),
-            "metadata_props": keys, "warnings": warnings,
+            "opset": final_opset,
+            "requested_opset": opset,
+            "signature": SIGNATURE,
+            "converter": _versions(),
+            "quantization": settings,
+            "calibration_samples": 0 if calibration is None else len(calibration),
+            "metadata_props": keys,
+            "warnings": warnings,
         },
     )
 

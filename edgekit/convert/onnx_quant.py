@@ -6,8 +6,9 @@ model's path and the settings to record with the artifact.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,9 @@ def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, d
 
     model = onnx.load(str(src))
     graph = model.graph
-    graph_inputs = {i.name for i in graph.input}  # an initializer that is also an input can be overridden: keep it
+    graph_inputs = {
+        i.name for i in graph.input
+    }  # an initializer that is also an input can be overridden: keep it
     casts, kept = [], []
     for init in graph.initializer:
         if init.data_type != onnx.TensorProto.FLOAT or init.name in graph_inputs:
@@ -77,15 +80,23 @@ def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, d
             continue
         name, half = init.name, f"{init.name}__fp16"
         init.CopyFrom(numpy_helper.from_array(values.astype(np.float16), half))
-        casts.append(onnx.helper.make_node("Cast", [half], [name], to=onnx.TensorProto.FLOAT, name=f"{half}__cast"))
+        casts.append(
+            onnx.helper.make_node("Cast", [half], [name], to=onnx.TensorProto.FLOAT, name=f"{half}__cast")
+        )
     # Casts read only initializers, so putting them first keeps the node list topologically sorted.
     nodes = [*casts, *graph.node]
     del graph.node[:]
     graph.node.extend(nodes)
     out = tmp / "fp16.onnx"
     onnx.save(model, str(out))
-    settings = {"weights": "float16", "activations": "float32", "io": "float32", "tensors_converted": len(casts),
-                "kept_float32_out_of_range": kept, "min_elements": FP16_MIN_ELEMENTS}
+    settings = {
+        "weights": "float16",
+        "activations": "float32",
+        "io": "float32",
+        "tensors_converted": len(casts),
+        "kept_float32_out_of_range": kept,
+        "min_elements": FP16_MIN_ELEMENTS,
+    }
     return out, settings
 
 
@@ -95,6 +106,7 @@ def _pre_process(src: Path, tmp: Path) -> tuple[Path, str]:
 
     try:
         import sympy  # noqa: F401  # symbolic shape inference needs it; onnx shape inference suffices for fixed shapes
+
         skip_symbolic = False
     except ImportError:
         skip_symbolic = True
@@ -110,8 +122,12 @@ def _dynamic_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple
     pre, pre_note = _pre_process(src, tmp)
     out = tmp / "dynamic.onnx"
     quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8, per_channel=False, reduce_range=False)
-    return out, {"method": "onnxruntime.quantization.quantize_dynamic", "weights": "int8 per-tensor",
-                 "activations": "uint8, range computed at run time", "pre_process": pre_note}
+    return out, {
+        "method": "onnxruntime.quantization.quantize_dynamic",
+        "weights": "int8 per-tensor",
+        "activations": "uint8, range computed at run time",
+        "pre_process": pre_note,
+    }
 
 
 def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
@@ -129,12 +145,23 @@ def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[
         )
     out = tmp / "int8.onnx"
     quantize_static(
-        str(pre), str(out), _CalibrationReader(input_name, calibration), quant_format=QuantFormat.QDQ,
-        per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+        str(pre),
+        str(out),
+        _CalibrationReader(input_name, calibration),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
     )
-    return out, {"method": "onnxruntime.quantization.quantize_static", "format": "QDQ", "weights": "int8 per-channel",
-                 "activations": "int8 per-tensor", "calibrate_method": "MinMax", "pre_process": pre_note}
+    return out, {
+        "method": "onnxruntime.quantization.quantize_static",
+        "format": "QDQ",
+        "weights": "int8 per-channel",
+        "activations": "int8 per-tensor",
+        "calibrate_method": "MinMax",
+        "pre_process": pre_note,
+    }
 
 
 class _CalibrationReader:
@@ -153,5 +180,8 @@ class _CalibrationReader:
 
 
 QUANTIZERS: dict[str, Callable[[Path, Path, np.ndarray | None], tuple[Path, dict[str, Any]]]] = {
-    "fp32": _fp32, "fp16": _fp16, "dynamic-int8": _dynamic_int8, "int8": _static_int8,
+    "fp32": _fp32,
+    "fp16": _fp16,
+    "dynamic-int8": _dynamic_int8,
+    "int8": _static_int8,
 }

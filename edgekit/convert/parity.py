@@ -37,12 +37,26 @@ class Parity:
         return asdict(self)
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None, quant: str,
-            thresholds: dict[str, float] | None = None) -> Parity:
+def compare(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    labels: np.ndarray | None,
+    quant: str,
+    thresholds: dict[str, float] | None = None,
+) -> Parity:
     ref, out = reference.astype(np.float64), candidate.astype(np.float64)
     if ref.shape != out.shape:
-        return Parity(len(ref), 0.0, float("inf"), float("inf"), 0.0, None, None, "fail",
-                      [f"output shape {out.shape} differs from the reference's {ref.shape}"])
+        return Parity(
+            len(ref),
+            0.0,
+            float("inf"),
+            float("inf"),
+            0.0,
+            None,
+            None,
+            "fail",
+            [f"output shape {out.shape} differs from the reference's {ref.shape}"],
+        )
     err = np.abs(ref - out)
     norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
     cosine = float(np.mean(np.sum(ref * out, axis=1) / np.maximum(norms, 1e-12)))

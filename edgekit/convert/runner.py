@@ -12,10 +12,11 @@ import multiprocessing
 import os
 import shutil
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,12 +52,16 @@ def run_job(job: ConvertJob) -> Artifact:
     from edgekit.convert.base import ConversionRequest
 
     with atomic_dir(job.final) as tmp:
-        request = ConversionRequest(job.reference, job.format, job.quant, tmp, job.calibration, job.options, job.metadata)
+        request = ConversionRequest(
+            job.reference, job.format, job.quant, tmp, job.calibration, job.options, job.metadata
+        )
         artifact = FORMATS.get(job.format).convert(request)
         artifact.path = job.final / artifact.path.name
         if job.calibration is not None and artifact.metadata.get("calibration_samples"):
             # the bundle manifest records which calibration set built the artifact
-            artifact.metadata["calibration_sha256"] = hashlib.sha256(np.ascontiguousarray(job.calibration).tobytes()).hexdigest()
+            artifact.metadata["calibration_sha256"] = hashlib.sha256(
+                np.ascontiguousarray(job.calibration).tobytes()
+            ).hexdigest()
         for name in SIDECARS:
             if (job.reference / name).is_file():
                 shutil.copy2(job.reference / name, tmp / name)
@@ -98,7 +103,9 @@ def run_jobs(jobs: list[ConvertJob], parallel: bool, on_outcome: Callable[[JobOu
         return
     # spawn, not fork: TensorFlow's thread pools do not survive a fork of an initialized process.
     # Workers ignore SIGINT: a terminal's Ctrl-C reaches them too, and the parent stops them itself.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_sigint)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_sigint
+    )
     try:
         futures = [pool.submit(_run_sequence, group) for group in groups.values()]
         for future in as_completed(futures):

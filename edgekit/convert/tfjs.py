@@ -98,7 +98,9 @@ def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: 
             metadata=metadata,
         )
     except Exception as exc:  # tensorflowjs raises bare Exception/ValueError for unsupported graphs
-        raise ConversionError(f"tensorflowjs could not convert {saved_model}: {type(exc).__name__}: {exc}") from exc
+        raise ConversionError(
+            f"tensorflowjs could not convert {saved_model}: {type(exc).__name__}: {exc}"
+        ) from exc
     # On some failures the converter prints a message and returns without writing anything.
     if not (out / MODEL_JSON).is_file():
         raise ConversionError(f"tensorflowjs wrote no {MODEL_JSON} for {saved_model}")
@@ -106,7 +108,12 @@ def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: 
 
 def _read_model_json(path: Path) -> dict[str, Any]:
     model_json = json.loads(path.read_text())
-    missing = [w for group in model_json.get("weightsManifest", []) for w in group["paths"] if not (path.parent / w).is_file()]
+    missing = [
+        w
+        for group in model_json.get("weightsManifest", [])
+        for w in group["paths"]
+        if not (path.parent / w).is_file()
+    ]
     if missing:
         raise ConversionError(f"tensorflowjs wrote {path.name} but not its weight files {missing}")
     if "signature" not in model_json:
@@ -121,7 +128,9 @@ def _tensor_specs(model_json: dict[str, Any], side: str) -> list[TensorSpec]:
         name = tensor.get("name", key).split(":")[0]
         dims = tensor.get("tensorShape", {}).get("dim", [])
         shape = [int(d.get("size", -1)) for d in dims]
-        specs.append(TensorSpec(name=name, shape=shape, dtype=_DTYPES.get(tensor.get("dtype", ""), "float32")))
+        specs.append(
+            TensorSpec(name=name, shape=shape, dtype=_DTYPES.get(tensor.get("dtype", ""), "float32"))
+        )
     if not specs:
         raise ConversionError(f"the converted graph model has no {side} in its signature")
     return specs

@@ -37,17 +37,29 @@ def convert_tflite(request: ConversionRequest) -> Artifact:
         "converter": "tf.lite.TFLiteConverter",
         "settings": settings,
         "io_type": inputs[0].dtype,
-        "calibration_samples": len(request.calibration) if settings["calibrate"] and request.calibration is not None else 0,
+        "calibration_samples": len(request.calibration)
+        if settings["calibrate"] and request.calibration is not None
+        else 0,
         "ops": sorted(set(ops)),
         "flex_ops": sorted({op for op in ops if op.startswith("Flex")}),
         "kept_float_layers": kept_float,
     }
     if kept_float and request.options.get("int8_io", "int8") != "float32":
-        metadata["notes"] = ["keep_float: inputs and outputs stay float32 (a mixed model needs float at its boundary)"]
+        metadata["notes"] = [
+            "keep_float: inputs and outputs stay float32 (a mixed model needs float at its boundary)"
+        ]
     if request.options.get("analyze", True):
         metadata.update(_analysis(path))
-    return Artifact(format="tflite", quant=request.quant, path=path, sha256=sha256_file(path), size_bytes=len(model_bytes),
-                    inputs=inputs, outputs=outputs, metadata=metadata)
+    return Artifact(
+        format="tflite",
+        quant=request.quant,
+        path=path,
+        sha256=sha256_file(path),
+        size_bytes=len(model_bytes),
+        inputs=inputs,
+        outputs=outputs,
+        metadata=metadata,
+    )
 
 
 def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes, list[str]]:
@@ -80,7 +92,9 @@ def _analysis(path: Path) -> dict:
 def _make_converter(request: ConversionRequest, settings: dict):
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(request.reference / "saved_model"), signature_keys=["serving_default"])
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(request.reference / "saved_model"), signature_keys=["serving_default"]
+    )
     if settings["optimize"]:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if settings["fp16"]:
@@ -136,9 +150,14 @@ def _conversion_error(request: ConversionRequest, exc: Exception) -> ConversionE
         if flex:
             parts.append(f"{', '.join(flex)} can run as Select TF ops (Flex), which most edge runtimes lack")
         if custom:
-            parts.append(f"{', '.join(custom)} {'is' if len(custom) == 1 else 'are'} not even available as Select TF ops")
-        hint = ("set convert.tflite.allow_flex: true to allow Select TF ops" if flex and not request.options.get("allow_flex")
-                else "replace these ops in the model, or register custom ops in your runtime")
+            parts.append(
+                f"{', '.join(custom)} {'is' if len(custom) == 1 else 'are'} not even available as Select TF ops"
+            )
+        hint = (
+            "set convert.tflite.allow_flex: true to allow Select TF ops"
+            if flex and not request.options.get("allow_flex")
+            else "replace these ops in the model, or register custom ops in your runtime"
+        )
         return ConversionError(f"tflite {request.quant}: " + "; ".join(parts), hint=hint)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else repr(exc))
@@ -159,8 +178,11 @@ def _spec(detail: dict) -> TensorSpec:
     scale, zero = detail.get("quantization", (0.0, 0))
     quantized = scale != 0.0
     return TensorSpec(
-        name=detail["name"], shape=[int(d) for d in detail["shape"]], dtype=np.dtype(detail["dtype"]).name,
-        scale=float(scale) if quantized else None, zero_point=int(zero) if quantized else None,
+        name=detail["name"],
+        shape=[int(d) for d in detail["shape"]],
+        dtype=np.dtype(detail["dtype"]).name,
+        scale=float(scale) if quantized else None,
+        zero_point=int(zero) if quantized else None,
     )
 
 

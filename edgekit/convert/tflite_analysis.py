@@ -34,8 +34,13 @@ def xnnpack_share(path: Path) -> dict:
             taken.add(node)
             stack += [int(i) for i in next(op for op in nodes if op["index"] == node)["inputs"] if i >= 0]
     left = sorted({op["op_name"] for op in nodes if op["index"] not in taken})
-    return {"delegate": "XNNPACK", "ops": len(nodes), "delegated_ops": len(taken),
-            "share": len(taken) / len(nodes) if nodes else 0.0, "not_delegated": left}
+    return {
+        "delegate": "XNNPACK",
+        "ops": len(nodes),
+        "delegated_ops": len(taken),
+        "share": len(taken) / len(nodes) if nodes else 0.0,
+        "not_delegated": left,
+    }
 
 
 def gpu_compatibility(path: Path) -> dict:
@@ -47,5 +52,9 @@ def gpu_compatibility(path: Path) -> dict:
         tf.lite.experimental.Analyzer.analyze(model_path=str(path), gpu_compatibility=True)
     text = out.getvalue()
     compatible = "looks compatible with GPU delegate" in text
-    issues = [line.strip() for line in text.splitlines() if "GPU COMPATIBILITY WARNING" in line or "Not supported op" in line]
+    issues = [
+        line.strip()
+        for line in text.splitlines()
+        if "GPU COMPATIBILITY WARNING" in line or "Not supported op" in line
+    ]
     return {"compatible": compatible, "issues": issues[:20]}

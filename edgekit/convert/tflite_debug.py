@@ -19,7 +19,9 @@ _PREFIX = "NumericVerify/"
 def _converter(reference: Path, calibration: np.ndarray):
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(reference / "saved_model"), signature_keys=["serving_default"])
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(reference / "saved_model"), signature_keys=["serving_default"]
+    )
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = _batches(calibration)
     return converter
@@ -33,24 +35,36 @@ def _batches(x: np.ndarray):
     return generate
 
 
-def _debugger(reference: Path, calibration: np.ndarray, debug_inputs: np.ndarray, denylist: list[str] | None = None):
+def _debugger(
+    reference: Path, calibration: np.ndarray, debug_inputs: np.ndarray, denylist: list[str] | None = None
+):
     import tensorflow as tf
 
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylist) if denylist else None
     with warnings.catch_warnings():  # the debugger uses the deprecated tf.lite.Interpreter internally
         warnings.simplefilter("ignore")
         return tf.lite.experimental.QuantizationDebugger(
-            converter=_converter(reference, calibration), debug_dataset=_batches(debug_inputs), debug_options=options
+            converter=_converter(reference, calibration),
+            debug_dataset=_batches(debug_inputs),
+            debug_options=options,
         )
 
 
-def layer_errors(reference: Path, calibration: np.ndarray, debug_inputs: np.ndarray, top: int = 5) -> list[dict]:
+def layer_errors(
+    reference: Path, calibration: np.ndarray, debug_inputs: np.ndarray, top: int = 5
+) -> list[dict]:
     """The layers whose quantized output differs most from float, worst first (by RMSE)."""
     rows = []
     for name, stats in _run(_debugger(reference, calibration, debug_inputs)).items():
         mse = float(stats.get("mean_squared_error", 0.0))
-        rows.append({"layer": _clean(name), "rmse": mse**0.5, "max_abs_error": float(stats.get("max_abs_error", 0.0)),
-                     "mean_error": float(stats.get("mean_error", 0.0))})
+        rows.append(
+            {
+                "layer": _clean(name),
+                "rmse": mse**0.5,
+                "max_abs_error": float(stats.get("max_abs_error", 0.0)),
+                "mean_error": float(stats.get("mean_error", 0.0)),
+            }
+        )
     rows.sort(key=lambda r: r["rmse"], reverse=True)
     return rows[:top]
 
@@ -64,11 +78,13 @@ def _run(debugger) -> dict:
 
 def _clean(name: str) -> str:
     """'NumericVerify/model/conv2d_1/Relu;model/conv2d_1/Conv2D1:25' → 'model/conv2d_1/Relu;model/conv2d_1/Conv2D1'."""
-    name = name[len(_PREFIX):] if name.startswith(_PREFIX) else name
+    name = name[len(_PREFIX) :] if name.startswith(_PREFIX) else name
     return name.rsplit(":", 1)[0]
 
 
-def selective_int8(reference: Path, calibration: np.ndarray, keep_float: list[str]) -> tuple[bytes, list[str]]:
+def selective_int8(
+    reference: Path, calibration: np.ndarray, keep_float: list[str]
+) -> tuple[bytes, list[str]]:
     """An int8 model with the layers whose names contain any of KEEP_FLOAT left in float.
 
     Returns the model bytes and the matched layer names. Inputs/outputs stay float32: a model

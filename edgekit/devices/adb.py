@@ -24,15 +24,17 @@ _STATUS = re.compile(r"\r?\n" + MARKER + r"(\d+)\r?\n?$")
 def split_status(stdout: str) -> tuple[str, int] | None:
     """(output without the marker, exit status), or None when the marker never came."""
     m = _STATUS.search(stdout)
-    return (stdout[:m.start()], int(m.group(1))) if m else None
+    return (stdout[: m.start()], int(m.group(1))) if m else None
 
 
 class AdbTransport(Transport):
     def __init__(self, spec: DeviceSpec) -> None:
         super().__init__(spec)
         if shutil.which("adb") is None:
-            raise DeviceError("the adb client is not installed on this host",
-                              hint="install it: apt-get install adb (Debian/Ubuntu), or Android platform-tools")
+            raise DeviceError(
+                "the adb client is not installed on this host",
+                hint="install it: apt-get install adb (Debian/Ubuntu), or Android platform-tools",
+            )
 
     def _adb(self) -> list[str]:
         return ["adb", "-s", self.spec.serial] if self.spec.serial else ["adb"]
@@ -40,22 +42,30 @@ class AdbTransport(Transport):
     def connect(self, timeout_s: float = 30.0) -> None:
         done = run_client([*self._adb(), "get-state"], timeout_s, f"{self.spec.uri}: adb get-state")
         if done.returncode != 0 or done.stdout.strip() != "device":
-            raise DeviceConnectionError(f"{self.spec.uri}: the device is not ready: "
-                                        f"{tail(done.stderr) or done.stdout.strip() or f'adb exited {done.returncode}'}",
-                                        hint="check `adb devices`: the device must be listed as 'device' (USB debugging authorized)")
+            raise DeviceConnectionError(
+                f"{self.spec.uri}: the device is not ready: "
+                f"{tail(done.stderr) or done.stdout.strip() or f'adb exited {done.returncode}'}",
+                hint="check `adb devices`: the device must be listed as 'device' (USB debugging authorized)",
+            )
 
     def run(self, command: str, timeout_s: float) -> Completed:
         wrapped = f"( {command} ); printf '\\n{MARKER}%s\\n' $?"
         done = run_client([*self._adb(), "shell", wrapped], timeout_s, f"{self.spec.uri}: remote command")
         found = split_status(done.stdout)
         if found is None:
-            raise DeviceConnectionError(f"{self.spec.uri}: the adb connection ended before the command did: "
-                                        f"{tail(done.stderr) or tail(done.stdout) or f'adb exited {done.returncode}'}")
+            raise DeviceConnectionError(
+                f"{self.spec.uri}: the adb connection ended before the command did: "
+                f"{tail(done.stderr) or tail(done.stdout) or f'adb exited {done.returncode}'}"
+            )
         stdout, status = found
         return Completed(status, stdout, done.stderr)
 
     def push(self, local: Path, remote_dir: str, timeout_s: float) -> None:
-        done = run_client([*self._adb(), "push", str(local), f"{remote_dir}/"], timeout_s, f"{self.spec.uri}: adb push")
+        done = run_client(
+            [*self._adb(), "push", str(local), f"{remote_dir}/"], timeout_s, f"{self.spec.uri}: adb push"
+        )
         if done.returncode != 0:
-            raise DeviceConnectionError(f"{self.spec.uri}: adb push of {local.name} to {remote_dir} failed: "
-                                        f"{tail(done.stderr) or tail(done.stdout) or f'adb exited {done.returncode}'}")
+            raise DeviceConnectionError(
+                f"{self.spec.uri}: adb push of {local.name} to {remote_dir} failed: "
+                f"{tail(done.stderr) or tail(done.stdout) or f'adb exited {done.returncode}'}"
+            )

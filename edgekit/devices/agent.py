@@ -43,8 +43,11 @@ def integrity_errors(folder: Path, manifest: dict[str, str]) -> list[str]:
 
 
 def _absolute(folder: Path, target: dict) -> dict:
-    return {**target, "path": str(folder / target["path"]),
-            "reference": str(folder / target["reference"]) if target.get("reference") else None}
+    return {
+        **target,
+        "path": str(folder / target["path"]),
+        "reference": str(folder / target["reference"]) if target.get("reference") else None,
+    }
 
 
 def run(folder: Path) -> tuple[dict, int]:
@@ -54,11 +57,16 @@ def run(folder: Path) -> tuple[dict, int]:
 
     request = json.loads((folder / "request.json").read_text())
     if request.get("protocol_version") != PROTOCOL_VERSION:
-        raise SystemExit(f"request protocol {request.get('protocol_version')} != this agent's {PROTOCOL_VERSION}: "
-                         "install the same edgekit-ml version on the device as on the host")
+        raise SystemExit(
+            f"request protocol {request.get('protocol_version')} != this agent's {PROTOCOL_VERSION}: "
+            "install the same edgekit-ml version on the device as on the host"
+        )
     signal.alarm(max(1, int(request["deadline_s"])))  # default SIGALRM action ends the process
     target = _absolute(folder, request["target"])
-    fail = lambda error, tail=None: failed_result(target["path"], target, request["protocol"], request.get("runtime"), error, tail)
+
+    def fail(error, tail=None):
+        return failed_result(target["path"], target, request["protocol"], request.get("runtime"), error, tail)
+
     errors = integrity_errors(folder, request["manifest"])
     if errors:
         return fail("integrity check failed before running: " + "; ".join(errors)), EXIT_INTEGRITY

@@ -4,8 +4,8 @@ threads and hand the results to the same fit as `targets calibrate bench.json` (
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from edgekit.bench.measure import Protocol
 from edgekit.bench.targets import BenchTarget
@@ -17,13 +17,24 @@ from edgekit.fsutil import atomic_write_text
 RUNTIME = "litert"  # the latency model is fitted for LiteRT (XNNPACK) on TFLite artifacts
 
 
-def measure_suite(spec: DeviceSpec, folders: list[Path], threads: list[int], protocol: Protocol, timeout_s: float,
-                  on_result: Callable[[dict], None] | None = None) -> list[dict]:
+def measure_suite(
+    spec: DeviceSpec,
+    folders: list[Path],
+    threads: list[int],
+    protocol: Protocol,
+    timeout_s: float,
+    on_result: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Every suite artifact at every thread count on SPEC, one at a time."""
     targets = [BenchTarget("artifact-dir", f, "tflite") for f in folders]
     results = []
     for n in threads:
-        proto = Protocol(threads=n, warmup_runs=protocol.warmup_runs, min_runs=protocol.min_runs, min_time_s=protocol.min_time_s)
+        proto = Protocol(
+            threads=n,
+            warmup_runs=protocol.warmup_runs,
+            min_runs=protocol.min_runs,
+            min_time_s=protocol.min_time_s,
+        )
         for r in bench_device(spec, targets, proto, RUNTIME, timeout_s):
             r["label"] = f"{Path(r['artifact']['path']).parent.name}/{r['label']}"  # model/tflite-int8
             results.append(r)
@@ -57,8 +68,15 @@ def thread_counts(max_threads: int | None, spec_cores: int | None) -> list[int]:
     return list(range(1, top + 1))
 
 
-def calibrate_on_device(device: str, name: str, base: str | None, max_threads: int | None, out: Path,
-                        timeout_s: float, progress: Callable[[str], None]):
+def calibrate_on_device(
+    device: str,
+    name: str,
+    base: str | None,
+    max_threads: int | None,
+    out: Path,
+    timeout_s: float,
+    progress: Callable[[str], None],
+):
     """Build (or reuse) the suite, measure it on DEVICE, fit a profile NAME on BASE; writes OUT and
     OUT's .bench.json. Returns the CalibrationResult, the results file, the lines saying what was
     left out, and the base profile's name."""
@@ -74,9 +92,24 @@ def calibrate_on_device(device: str, name: str, base: str | None, max_threads: i
     threads = thread_counts(max_threads, profile.hardware.cores)
     require_extra("tf", "edgekit targets calibrate --device (it converts the calibration suite on this host)")
     folders = build_suite(progress=progress)
-    progress(f"measuring {len(folders)} artifacts at {', '.join(map(str, threads))} thread(s) on {spec.name} ({spec.uri})")
-    results = measure_suite(spec, folders, threads, Protocol(), timeout_s, on_result=lambda r: progress(
-        f"{r['label']} x{r['runtime']['threads']}: " + (f"p50 {r['p50_ms']:.3f} ms, {r['validity']}" if r["status"] == "ok" else f"failed: {r['error']}")))
+    progress(
+        f"measuring {len(folders)} artifacts at {', '.join(map(str, threads))} thread(s) on {spec.name} ({spec.uri})"
+    )
+    results = measure_suite(
+        spec,
+        folders,
+        threads,
+        Protocol(),
+        timeout_s,
+        on_result=lambda r: progress(
+            f"{r['label']} x{r['runtime']['threads']}: "
+            + (
+                f"p50 {r['p50_ms']:.3f} ms, {r['validity']}"
+                if r["status"] == "ok"
+                else f"failed: {r['error']}"
+            )
+        ),
+    )
     kept, dropped = usable(results)
     bench_path = write_results(kept, out.with_suffix(".bench.json"))
     result = calibrate(parse_bench_json(bench_path), profile, name)

@@ -8,8 +8,14 @@ from edgekit.bench.measure import Protocol
 from edgekit.console import console, err_console
 
 
-def bench_on_devices(names: list[str], paths: list[Path], protocol: Protocol, runtime: str | None, timeout_s: float,
-                     as_json: bool) -> list[dict]:
+def bench_on_devices(
+    names: list[str],
+    paths: list[Path],
+    protocol: Protocol,
+    runtime: str | None,
+    timeout_s: float,
+    as_json: bool,
+) -> list[dict]:
     from edgekit.bench.table import print_progress
     from edgekit.bench.targets import expand
     from edgekit.devices.remote import bench_devices
@@ -21,11 +27,19 @@ def bench_on_devices(names: list[str], paths: list[Path], protocol: Protocol, ru
     if tfjs:
         from edgekit.errors import UsageError
 
-        raise UsageError(f"{tfjs[0].label}: TF.js models cannot be measured with --device (they run in Node or a browser, "
-                         "not in the device's Python runtimes)", hint="measure the run's tflite or onnx artifacts on the device")
+        raise UsageError(
+            f"{tfjs[0].label}: TF.js models cannot be measured with --device (they run in Node or a browser, "
+            "not in the device's Python runtimes)",
+            hint="measure the run's tflite or onnx artifacts on the device",
+        )
     for spec in specs:
-        err_console.print(f"device {spec.name}: {spec.uri}" + (f" (profile {spec.profile})" if spec.profile else ""), highlight=False)
-    results = bench_devices(specs, targets, protocol, runtime, timeout_s, on_result=None if as_json else _progress(print_progress))
+        err_console.print(
+            f"device {spec.name}: {spec.uri}" + (f" (profile {spec.profile})" if spec.profile else ""),
+            highlight=False,
+        )
+    results = bench_devices(
+        specs, targets, protocol, runtime, timeout_s, on_result=None if as_json else _progress(print_progress)
+    )
     if not as_json:
         for spec in specs:
             print_device_table(spec.name, [r for r in results if r["device"]["name"] == spec.name])
@@ -35,6 +49,7 @@ def bench_on_devices(names: list[str], paths: list[Path], protocol: Protocol, ru
 def _progress(show):
     def on_result(result: dict) -> None:
         show({**result, "label": f"{result['device']['name']}: {result['label']}"})
+
     return on_result
 
 
@@ -42,14 +57,22 @@ def print_device_table(name: str, results: list[dict]) -> None:
     from edgekit.bench.table import print_table
 
     # The table's "host:" line would describe the device as if it were this host: the device line replaces it.
-    print_table([{**r, "host": None} for r in results], title=f"benchmark on {name} ({results[0]['device']['uri']})" if results else name)
+    print_table(
+        [{**r, "host": None} for r in results],
+        title=f"benchmark on {name} ({results[0]['device']['uri']})" if results else name,
+    )
     fp = next((r["device"]["fingerprint"] for r in results if r["device"].get("fingerprint")), None)
     host = next((r["host"] for r in results if r.get("host")), None) or {}
     if fp:
         packages = host.get("packages") or {}
-        runtimes = ", ".join(f"{k} {packages[k]}" for k in ("ai-edge-litert", "onnxruntime", "numpy") if k in packages)
+        runtimes = ", ".join(
+            f"{k} {packages[k]}" for k in ("ai-edge-litert", "onnxruntime", "numpy") if k in packages
+        )
         extra = f", Python {host['python']}" if host.get("python") else ""
-        console.print("device: " + fingerprint_line(fp["before"]) + extra + (f", {runtimes}" if runtimes else ""), highlight=False)
+        console.print(
+            "device: " + fingerprint_line(fp["before"]) + extra + (f", {runtimes}" if runtimes else ""),
+            highlight=False,
+        )
 
 
 def fingerprint_line(fp: dict) -> str:

@@ -56,8 +56,14 @@ def cpus(root: str = "/sys/devices/system/cpu") -> list[dict[str, Any]]:
     out = []
     for folder in sorted(glob.glob(f"{root}/cpu[0-9]*/cpufreq"), key=_cpu_number):
         cur, top = _int(_read(f"{folder}/scaling_cur_freq")), _int(_read(f"{folder}/cpuinfo_max_freq"))
-        out.append({"cpu": folder.split("/")[-2], "mhz": cur // 1000 if cur else None, "max_mhz": top // 1000 if top else None,
-                    "governor": _read(f"{folder}/scaling_governor")})
+        out.append(
+            {
+                "cpu": folder.split("/")[-2],
+                "mhz": cur // 1000 if cur else None,
+                "max_mhz": top // 1000 if top else None,
+                "governor": _read(f"{folder}/scaling_governor"),
+            }
+        )
     return out
 
 
@@ -82,9 +88,16 @@ def throttled() -> int | None:
 
 
 def fingerprint() -> dict[str, Any]:
-    return {"model": model(), "machine": platform.machine(), "cores": os.cpu_count(), "cpus": cpus(),
-            "temperatures_c": temperatures(), "throttled": throttled(), "os": f"{platform.system()} {platform.release()}",
-            "os_release": _os_release()}
+    return {
+        "model": model(),
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "cpus": cpus(),
+        "temperatures_c": temperatures(),
+        "throttled": throttled(),
+        "os": f"{platform.system()} {platform.release()}",
+        "os_release": _os_release(),
+    }
 
 
 def _os_release() -> str | None:
@@ -103,13 +116,17 @@ def trust_reasons(before: dict[str, Any], after: dict[str, Any], hot_c: float = 
         if bits:
             now = [name for bit, name in THROTTLE_NOW.items() if bits & (1 << bit)]
             if now:
-                reasons.append(f"throttled {when} the run (vcgencmd get_throttled={bits:#x}: {', '.join(now)})")
+                reasons.append(
+                    f"throttled {when} the run (vcgencmd get_throttled={bits:#x}: {', '.join(now)})"
+                )
     b, a = before.get("throttled"), after.get("throttled")
     if b is not None and a is not None:
         new = (a & ~b) >> THROTTLE_SINCE_BOOT_SHIFT & 0xF
         if new and not any("after" in r for r in reasons):
             names = [name for bit, name in THROTTLE_NOW.items() if new & (1 << bit)]
-            reasons.append(f"throttled during the run (vcgencmd get_throttled {b:#x} -> {a:#x}: {', '.join(names)})")
+            reasons.append(
+                f"throttled during the run (vcgencmd get_throttled {b:#x} -> {a:#x}: {', '.join(names)})"
+            )
     for when, fp in (("before", before), ("after", after)):
         hot = {zone: t for zone, t in (fp.get("temperatures_c") or {}).items() if t >= hot_c}
         if hot:

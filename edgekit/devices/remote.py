@@ -50,6 +50,8 @@ def grace_s() -> float:
         return max(0.0, float(os.environ.get(GRACE_ENV, GRACE_S)))
     except ValueError:
         return GRACE_S
+
+
 PUSH_TIMEOUT_S = 600.0
 ALARM_STATUS = 128 + 14  # the device shell's status for a process ended by SIGALRM (the agent's deadline)
 _LOCKS: dict[str, threading.Lock] = {}
@@ -74,7 +76,9 @@ def _device_lock(spec: DeviceSpec) -> threading.Lock:
 def stage(target: BenchTarget, folder: Path) -> dict:
     """Copy what the agent needs into FOLDER; the request's target with paths relative to the run folder."""
     if target.format == "tfjs":
-        raise DeviceError(f"{target.path}: TF.js models run in Node or a browser, not in a device's Python runtime")
+        raise DeviceError(
+            f"{target.path}: TF.js models run in Node or a browser, not in a device's Python runtime"
+        )
     if target.kind == "artifact-dir":
         shutil.copytree(target.path, folder / "artifact")
         path = "artifact"
@@ -93,21 +97,37 @@ def stage(target: BenchTarget, folder: Path) -> dict:
 
 
 def manifest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): sha256_tree(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): sha256_tree(p) for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 class DeviceBench:
     """Measures bench targets on one device through an open transport."""
 
-    def __init__(self, transport: Transport, protocol: Protocol, runtime: str | None, timeout_s: float) -> None:
-        self.t, self.spec, self.protocol, self.runtime, self.timeout_s = transport, transport.spec, protocol, runtime, timeout_s
+    def __init__(
+        self, transport: Transport, protocol: Protocol, runtime: str | None, timeout_s: float
+    ) -> None:
+        self.t, self.spec, self.protocol, self.runtime, self.timeout_s = (
+            transport,
+            transport.spec,
+            protocol,
+            runtime,
+            timeout_s,
+        )
 
     def measure(self, target: BenchTarget) -> dict:
         with tempfile.TemporaryDirectory(prefix="edgekit-stage-") as tmp:
             staged = Path(tmp) / "run"
             staged.mkdir()
-            request = {"protocol_version": PROTOCOL_VERSION, "target": stage(target, staged), "runtime": self.runtime,
-                       "protocol": self.protocol.to_dict(), "deadline_s": self.timeout_s, "manifest": manifest(staged)}
+            request = {
+                "protocol_version": PROTOCOL_VERSION,
+                "target": stage(target, staged),
+                "runtime": self.runtime,
+                "protocol": self.protocol.to_dict(),
+                "deadline_s": self.timeout_s,
+                "manifest": manifest(staged),
+            }
             (staged / "request.json").write_text(json.dumps(request))
             folder = f"{self.spec.workdir}/edgekit-run-{uuid.uuid4().hex[:12]}"
             result = self._run(staged, folder, request)
@@ -116,8 +136,10 @@ class DeviceBench:
     def _run(self, staged: Path, folder: str, request: dict) -> dict:
         made = self.t.run(f"mkdir -p {shlex.quote(folder)}", 60.0)
         if made.returncode != 0:
-            raise DeviceError(f"{self.spec.name}: cannot create {folder} on the device: {tail(made.stderr or made.stdout)}",
-                              hint="set a writable workdir for the device in devices.yaml")
+            raise DeviceError(
+                f"{self.spec.name}: cannot create {folder} on the device: {tail(made.stderr or made.stdout)}",
+                hint="set a writable workdir for the device in devices.yaml",
+            )
         killed = False
         try:
             for item in sorted(staged.iterdir()):
@@ -128,8 +150,11 @@ class DeviceBench:
                 done = self.t.run_in_folder(folder, command, self.timeout_s + grace_s())
             except DeviceTimeoutError:
                 killed = True
-                return self._failed(request, f"the measurement on {self.spec.name} ran past its {self.timeout_s:g} s "
-                                             "deadline; its processes and run folder on the device were removed")
+                return self._failed(
+                    request,
+                    f"the measurement on {self.spec.name} ran past its {self.timeout_s:g} s "
+                    "deadline; its processes and run folder on the device were removed",
+                )
             return self._parse(done, request)
         except DeviceConnectionError:
             killed = True
@@ -146,22 +171,38 @@ class DeviceBench:
     def _parse(self, done, request: dict) -> dict:
         line = next((ln for ln in reversed(done.stdout.splitlines()) if ln.startswith(RESULT_PREFIX)), None)
         if line is None and done.returncode == ALARM_STATUS:
-            return self._failed(request, f"the measurement on {self.spec.name} ran past its {self.timeout_s:g} s deadline "
-                                         "and the agent ended itself", tail(done.stderr) or None)
+            return self._failed(
+                request,
+                f"the measurement on {self.spec.name} ran past its {self.timeout_s:g} s deadline "
+                "and the agent ended itself",
+                tail(done.stderr) or None,
+            )
         if line is None or done.returncode not in (EXIT_OK, EXIT_FAILED, EXIT_INTEGRITY):
             err = tail(done.stderr)
             if "No module named" in err and "edgekit" in err:
-                raise DeviceError(f"{self.spec.name}: {self.spec.python} on the device has no edgekit-ml: {err.splitlines()[-1]}",
-                                  hint=f"on the device: {self.spec.python} -m pip install edgekit-ml (the core install is enough)")
-            return self._failed(request, f"the agent on {self.spec.name} exited {done.returncode} without a result",
-                                err or None)
+                raise DeviceError(
+                    f"{self.spec.name}: {self.spec.python} on the device has no edgekit-ml: {err.splitlines()[-1]}",
+                    hint=f"on the device: {self.spec.python} -m pip install edgekit-ml (the core install is enough)",
+                )
+            return self._failed(
+                request,
+                f"the agent on {self.spec.name} exited {done.returncode} without a result",
+                err or None,
+            )
         try:
-            return json.loads(line[len(RESULT_PREFIX):])
+            return json.loads(line[len(RESULT_PREFIX) :])
         except ValueError as exc:
             return self._failed(request, f"the agent on {self.spec.name} printed an unreadable result: {exc}")
 
     def _failed(self, request: dict, error: str, stderr_tail: str | None = None) -> dict:
-        return failed_result(request["target"]["path"], request["target"], request["protocol"], self.runtime, error, stderr_tail)
+        return failed_result(
+            request["target"]["path"],
+            request["target"],
+            request["protocol"],
+            self.runtime,
+            error,
+            stderr_tail,
+        )
 
     def _annotate(self, result: dict, target: BenchTarget, folder: str) -> dict:
         """Host paths and the device's identity in the result (the remote folder no longer exists)."""
@@ -172,9 +213,15 @@ class DeviceBench:
         return result
 
 
-def bench_device(spec: DeviceSpec, targets: list[BenchTarget], protocol: Protocol, runtime: str | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, on_result: Callable[[dict], None] | None = None,
-                 transport: Transport | None = None) -> list[dict]:
+def bench_device(
+    spec: DeviceSpec,
+    targets: list[BenchTarget],
+    protocol: Protocol,
+    runtime: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_result: Callable[[dict], None] | None = None,
+    transport: Transport | None = None,
+) -> list[dict]:
     """Every target measured on one device, in order, one at a time."""
     t = transport or open_transport(spec)
     results = []
@@ -189,11 +236,19 @@ def bench_device(spec: DeviceSpec, targets: list[BenchTarget], protocol: Protoco
     return results
 
 
-def bench_devices(specs: list[DeviceSpec], targets: list[BenchTarget], protocol: Protocol, runtime: str | None = None,
-                  timeout_s: float = DEFAULT_TIMEOUT_S, on_result: Callable[[dict], None] | None = None) -> list[dict]:
+def bench_devices(
+    specs: list[DeviceSpec],
+    targets: list[BenchTarget],
+    protocol: Protocol,
+    runtime: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_result: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """All devices in parallel; results in device order. Any device error is raised after all finish."""
     with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
-        futures = [pool.submit(bench_device, s, targets, protocol, runtime, timeout_s, on_result) for s in specs]
+        futures = [
+            pool.submit(bench_device, s, targets, protocol, runtime, timeout_s, on_result) for s in specs
+        ]
         errors = [f.exception() for f in futures]
     for exc in errors:
         if exc is not None:

@@ -69,23 +69,40 @@ def parse_uri(text: str, name: str | None = None) -> DeviceSpec:
     if text == "adb" or text.startswith("adb:"):
         serial = text[4:] or None
         if serial is not None and not re.fullmatch(r"[A-Za-z0-9._:-]+", serial):
-            raise DeviceConfigError(f"device {text!r}: an adb serial is letters, digits and . _ : -", hint=URI_HINT)
+            raise DeviceConfigError(
+                f"device {text!r}: an adb serial is letters, digits and . _ : -", hint=URI_HINT
+            )
         return DeviceSpec(name or text, "adb", serial=serial, workdir=DEFAULT_WORKDIR["adb"])
     if not text.startswith("ssh://"):
-        raise DeviceConfigError(f"device {text!r} is neither a URI nor a name in {DEVICES_FILE}", hint=URI_HINT)
+        raise DeviceConfigError(
+            f"device {text!r} is neither a URI nor a name in {DEVICES_FILE}", hint=URI_HINT
+        )
     parts = urlsplit(text)
     try:
         port = parts.port
     except ValueError:
-        raise DeviceConfigError(f"device {text!r}: the port is not a number from 1 to 65535", hint=URI_HINT) from None
+        raise DeviceConfigError(
+            f"device {text!r}: the port is not a number from 1 to 65535", hint=URI_HINT
+        ) from None
     host = parts.hostname
     if not host or parts.path not in ("", "/") or parts.fragment:
-        raise DeviceConfigError(f"device {text!r}: expected ssh://user@host[:port] with nothing after the host", hint=URI_HINT)
+        raise DeviceConfigError(
+            f"device {text!r}: expected ssh://user@host[:port] with nothing after the host", hint=URI_HINT
+        )
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     unknown = sorted(set(query) - {"python", "workdir"})
     if unknown:
-        raise DeviceConfigError(f"device {text!r}: unknown option {unknown[0]!r}", hint="URI options are ?python=PATH&workdir=PATH")
-    spec = DeviceSpec(name or text.split("?", 1)[0], "ssh", host=host, user=unquote(parts.username) if parts.username else None, port=port)
+        raise DeviceConfigError(
+            f"device {text!r}: unknown option {unknown[0]!r}",
+            hint="URI options are ?python=PATH&workdir=PATH",
+        )
+    spec = DeviceSpec(
+        name or text.split("?", 1)[0],
+        "ssh",
+        host=host,
+        user=unquote(parts.username) if parts.username else None,
+        port=port,
+    )
     return _with_options(spec, query, f"device {text!r}")
 
 
@@ -95,11 +112,17 @@ def _with_options(spec: DeviceSpec, options: dict[str, Any], where: str) -> Devi
         if value is None:
             continue
         if not isinstance(value, str) or not _SAFE_PATH.match(value):
-            raise DeviceConfigError(f"{where}: {key} must be a plain path (letters, digits, . _ / ~ + -), got {value!r}")
+            raise DeviceConfigError(
+                f"{where}: {key} must be a plain path (letters, digits, . _ / ~ + -), got {value!r}"
+            )
     if isinstance(options.get("workdir"), str) and not options["workdir"].startswith("/"):
-        raise DeviceConfigError(f"{where}: workdir must be an absolute path on the device, got {options['workdir']!r}")
+        raise DeviceConfigError(
+            f"{where}: workdir must be an absolute path on the device, got {options['workdir']!r}"
+        )
     env = options.get("env") or {}
-    if not isinstance(env, dict) or not all(isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) for k in env):
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) for k in env
+    ):
         raise DeviceConfigError(f"{where}: env must map variable names to values, got {env!r}")
     ssh_config = options.get("ssh_config")
     if ssh_config is not None and not isinstance(ssh_config, str):
@@ -107,10 +130,14 @@ def _with_options(spec: DeviceSpec, options: dict[str, Any], where: str) -> Devi
     profile = options.get("profile")
     if profile is not None and not isinstance(profile, str):
         raise DeviceConfigError(f"{where}: profile must be a target name, got {profile!r}")
-    return replace(spec, python=options.get("python") or spec.python,
-                   workdir=(options.get("workdir") or spec.workdir).rstrip("/") or "/",
-                   ssh_config=str(Path(ssh_config).expanduser()) if ssh_config else None,
-                   env={k: str(v) for k, v in env.items()}, profile=profile or spec.profile)
+    return replace(
+        spec,
+        python=options.get("python") or spec.python,
+        workdir=(options.get("workdir") or spec.workdir).rstrip("/") or "/",
+        ssh_config=str(Path(ssh_config).expanduser()) if ssh_config else None,
+        env={k: str(v) for k, v in env.items()},
+        profile=profile or spec.profile,
+    )
 
 
 def devices_file() -> Path | None:
@@ -129,8 +156,10 @@ def load_devices(path: Path) -> dict[str, DeviceSpec]:
 
     data = load(path, what="devices file", error=DeviceConfigError)
     if not isinstance(data, dict) or not isinstance(data.get("devices"), dict):
-        raise DeviceConfigError(f"{path}: expected a mapping with a 'devices' mapping of name -> device",
-                                hint="devices:\n    lab-pi4: {uri: ssh://pi@lab-pi4.local, profile: rpi4}")
+        raise DeviceConfigError(
+            f"{path}: expected a mapping with a 'devices' mapping of name -> device",
+            hint="devices:\n    lab-pi4: {uri: ssh://pi@lab-pi4.local, profile: rpi4}",
+        )
     out = {}
     for name, entry in data["devices"].items():
         where = f"{path}: devices.{name}"
@@ -138,7 +167,9 @@ def load_devices(path: Path) -> dict[str, DeviceSpec]:
             raise DeviceConfigError(f"{where}: expected a mapping with a 'uri', got {entry!r}")
         unknown = sorted(set(entry) - FIELDS)
         if unknown:
-            raise DeviceConfigError(f"{where}: unknown field {unknown[0]!r}", hint=f"allowed: {', '.join(sorted(FIELDS))}")
+            raise DeviceConfigError(
+                f"{where}: unknown field {unknown[0]!r}", hint=f"allowed: {', '.join(sorted(FIELDS))}"
+            )
         out[str(name)] = _with_options(parse_uri(entry["uri"], str(name)), entry, where)
     return out
 
@@ -151,7 +182,11 @@ def resolve_device(text: str) -> DeviceSpec:
     known = load_devices(path) if path else {}
     if text in known:
         return known[text]
-    where = f"{path} names {', '.join(sorted(known)) or 'no devices'}" if path else f"no {DEVICES_FILE} was found (./{DEVICES_FILE} or ~/.config/edgekit/{DEVICES_FILE})"
+    where = (
+        f"{path} names {', '.join(sorted(known)) or 'no devices'}"
+        if path
+        else f"no {DEVICES_FILE} was found (./{DEVICES_FILE} or ~/.config/edgekit/{DEVICES_FILE})"
+    )
     raise DeviceConfigError(f"device {text!r} is neither a URI nor a known name: {where}", hint=URI_HINT)
 
 

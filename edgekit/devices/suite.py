@@ -45,7 +45,9 @@ def default_cache() -> Path:
 
 
 def _key() -> str:
-    text = json.dumps({"version": SUITE_VERSION, "models": [asdict(m) for m in SUITE], "quants": QUANTS}, sort_keys=True)
+    text = json.dumps(
+        {"version": SUITE_VERSION, "models": [asdict(m) for m in SUITE], "quants": QUANTS}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -55,7 +57,9 @@ def _build(m: SuiteModel):
     tf_keras.utils.set_random_seed(0)
     L = tf_keras.layers
     inputs = tf_keras.Input((m.size, m.size, 3), name="image")
-    x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(m.width, 3, strides=2, padding="same", use_bias=False)(inputs)))
+    x = L.ReLU(6.0)(
+        L.BatchNormalization()(L.Conv2D(m.width, 3, strides=2, padding="same", use_bias=False)(inputs))
+    )
     for _ in range(m.standard_convs):
         x = L.Conv2D(m.width, 3, padding="same", activation="relu")(x)
     channels = m.width
@@ -86,11 +90,20 @@ def build_suite(cache: Path | None = None, progress=None) -> list[Path]:
             continue
         if progress:
             progress(f"building {m.name}")
-        reference = export_reference(_build(m), root / m.name / "reference", Preprocessing((m.size, m.size)),
-                                     tuple(str(i) for i in range(10)))
+        reference = export_reference(
+            _build(m),
+            root / m.name / "reference",
+            Preprocessing((m.size, m.size)),
+            tuple(str(i) for i in range(10)),
+        )
         images, _, _ = generate_shapes(CALIBRATION_IMAGES, size=m.size, seed=1)
-        calibration = (images.astype(np.float32) / 255.0)
+        calibration = images.astype(np.float32) / 255.0
         for q, folder in zip(QUANTS, wanted):
-            FORMATS.get("tflite").convert(ConversionRequest(reference, "tflite", q, folder, calibration=calibration)).save()
-    atomic_write_text(root / "suite.json", json.dumps({"version": SUITE_VERSION, "models": [asdict(m) for m in SUITE]}, indent=1))
+            FORMATS.get("tflite").convert(
+                ConversionRequest(reference, "tflite", q, folder, calibration=calibration)
+            ).save()
+    atomic_write_text(
+        root / "suite.json",
+        json.dumps({"version": SUITE_VERSION, "models": [asdict(m) for m in SUITE]}, indent=1),
+    )
     return folders

@@ -35,8 +35,9 @@ def tail(text: str) -> str:
 
 def run_client(argv: list[str], timeout_s: float, what: str) -> Completed:
     """Run a local client to completion or kill it at the deadline (DeviceTimeoutError)."""
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # its own group: the deadline kills helpers it started too
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )  # its own group: the deadline kills helpers it started too
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -69,7 +70,7 @@ class Transport(ABC):
     def push(self, local: Path, remote_dir: str, timeout_s: float) -> None:
         """Copy the local file or folder LOCAL into REMOTE_DIR (which exists) on the device."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: transports without a session keep it empty
         """Release the connection."""
 
     def __enter__(self) -> Transport:
@@ -93,6 +94,8 @@ class Transport(ABC):
         script = f"rm -rf {q}"
         if kill:
             # `kill -9 -PGID` is the form dash, bash, busybox and toybox all accept
-            script = (f"p=$(cat {q}/.pid 2>/dev/null); if [ -n \"$p\" ]; then kill -9 -$p 2>/dev/null; "
-                      f"kill -9 $p 2>/dev/null; fi; {script}")
+            script = (
+                f'p=$(cat {q}/.pid 2>/dev/null); if [ -n "$p" ]; then kill -9 -$p 2>/dev/null; '
+                f"kill -9 $p 2>/dev/null; fi; {script}"
+            )
         self.run(script, timeout_s)

@@ -45,7 +45,9 @@ def run_folders(run_dir: Path) -> list[Path]:
         return [run_dir]
     found = sorted(p.parent for p in run_dir.glob("*/report.json"))
     if not found:
-        raise UsageError(f"{run_dir} holds no report.json and no <target>/report.json", hint="run `edgekit convert` first")
+        raise UsageError(
+            f"{run_dir} holds no report.json and no <target>/report.json", hint="run `edgekit convert` first"
+        )
     return found
 
 
@@ -69,8 +71,11 @@ def _reference(runs: list[Path]) -> tuple[dict[str, bytes], dict | None]:
     root = folders[0]
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
     pre = runs[0] / "reference" / "preprocessing.json"
-    meta = {"file": REFERENCE, "tree_sha256": trees.pop(),
-            "preprocessing": _json.loads(pre.read_text()) if pre.is_file() else None}
+    meta = {
+        "file": REFERENCE,
+        "tree_sha256": trees.pop(),
+        "preprocessing": _json.loads(pre.read_text()) if pre.is_file() else None,
+    }
     return {REFERENCE: tar_gz_bytes(files, source_date_epoch())}, meta
 
 
@@ -84,7 +89,10 @@ def _bundles(runs: list[Path]) -> tuple[str, dict[str, dict], dict[str, bytes]]:
         report = load_report(run)
         recipe, target = report["recipe"]["name"], report["target"]["name"]
         if name not in (None, recipe):
-            raise UsageError(f"{run} is a run of recipe {recipe!r}, the others of {name!r}", hint="release one recipe at a time")
+            raise UsageError(
+                f"{run} is a run of recipe {recipe!r}, the others of {name!r}",
+                hint="release one recipe at a time",
+            )
         name = recipe
         rows = choose_rows(report, [])
         bundle = f"{recipe}-{target}.bundle.tar.gz"
@@ -97,8 +105,9 @@ def _file_record(data: bytes) -> dict:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
 
 
-def make_release(run_dir: Path, version: str, releases: Path, sign_key: Path | None = None,
-                 changelog: Path | None = None) -> Made:
+def make_release(
+    run_dir: Path, version: str, releases: Path, sign_key: Path | None = None, changelog: Path | None = None
+) -> Made:
     from edgekit.bundle.archive import source_date_epoch
 
     new = parse_version(version)
@@ -114,23 +123,48 @@ def make_release(run_dir: Path, version: str, releases: Path, sign_key: Path | N
     series = releases / name
     existing = local_versions(series)
     if new in existing:
-        raise UsageError(f"release {name} {new} already exists at {existing[new]}", hint="releases are immutable: pick a new version")
+        raise UsageError(
+            f"release {name} {new} already exists at {existing[new]}",
+            hint="releases are immutable: pick a new version",
+        )
     older = sorted(v for v in existing if v < new)
     previous = older[-1] if older else None
-    old_meta = load_meta((existing[previous] / RELEASE_JSON).read_bytes(), str(existing[previous])) if previous else None
+    old_meta = (
+        load_meta((existing[previous] / RELEASE_JSON).read_bytes(), str(existing[previous]))
+        if previous
+        else None
+    )
     d = diff(old_meta["targets"] if old_meta else None, targets)
     check_bump(new, previous, d.needed, d.breaking or d.added)
     newer = sorted(v for v in existing if v > new)
     if newer:
-        raise UsageError(f"release {new} is older than the existing release {newer[-1]}", hint=f"use a version above {newer[-1]}")
+        raise UsageError(
+            f"release {new} is older than the existing release {newer[-1]}",
+            hint=f"use a version above {newer[-1]}",
+        )
     created = source_date_epoch() or int(time.time())
     signer = key_id(key.public_key()) if key is not None else None
-    files[NOTES] = notes_mod.render_notes(name, str(new), str(previous) if previous else None,
-                                          old_meta["targets"] if old_meta else None, targets, d, signer,
-                                          REFERENCE if reference else None).encode()
-    meta = {"release_format": RELEASE_FORMAT, "name": name, "version": str(new), "created_unix": created,
-            "previous": str(previous) if previous else None, "semver_bump_needed": d.needed,
-            "targets": targets, "reference": reference, "files": {n: _file_record(b) for n, b in sorted(files.items())}}
+    files[NOTES] = notes_mod.render_notes(
+        name,
+        str(new),
+        str(previous) if previous else None,
+        old_meta["targets"] if old_meta else None,
+        targets,
+        d,
+        signer,
+        REFERENCE if reference else None,
+    ).encode()
+    meta = {
+        "release_format": RELEASE_FORMAT,
+        "name": name,
+        "version": str(new),
+        "created_unix": created,
+        "previous": str(previous) if previous else None,
+        "semver_bump_needed": d.needed,
+        "targets": targets,
+        "reference": reference,
+        "files": {n: _file_record(b) for n, b in sorted(files.items())},
+    }
     files[RELEASE_JSON] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
     if key is not None:
         from edgekit.release.signing import sign, signature_bytes

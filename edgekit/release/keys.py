@@ -30,7 +30,9 @@ def generate_key(path: Path, comment: str = "edgekit-release") -> tuple[Path, Pa
     pub_path = path.with_name(path.name + ".pub")
     for p in (path, pub_path):
         if p.exists():
-            raise UsageError(f"{p} already exists; edgekit never overwrites a key", hint="choose another path")
+            raise UsageError(
+                f"{p} already exists; edgekit never overwrites a key", hint="choose another path"
+            )
     if not path.parent.is_dir():
         raise UsageError(f"folder {path.parent} does not exist", hint="create it first")
     key = _ed25519().Ed25519PrivateKey.generate()
@@ -65,13 +67,17 @@ def load_private_key(path: Path):
         else:
             key = s.load_pem_private_key(data, password=None)
     except TypeError:  # cryptography: "Password was not given but private key is encrypted"
-        raise UsageError(f"{path} is encrypted with a passphrase; edgekit signs offline without prompting",
-                         hint="use an unencrypted ed25519 key kept offline, or " + KEYGEN_HINT) from None
+        raise UsageError(
+            f"{path} is encrypted with a passphrase; edgekit signs offline without prompting",
+            hint="use an unencrypted ed25519 key kept offline, or " + KEYGEN_HINT,
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path} is not a PEM or OpenSSH private key: {exc}", hint=KEYGEN_HINT) from None
     if not isinstance(key, _ed25519().Ed25519PrivateKey):
-        raise UsageError(f"{path} is a {type(key).__name__.removeprefix('_')} key; releases are signed with ed25519",
-                         hint=KEYGEN_HINT)
+        raise UsageError(
+            f"{path} is a {type(key).__name__.removeprefix('_')} key; releases are signed with ed25519",
+            hint=KEYGEN_HINT,
+        )
     return key
 
 
@@ -85,8 +91,10 @@ def load_public_key(path: Path):
     try:
         key = s.load_ssh_public_key(data.strip().split(b"\n")[0])
     except (ValueError, UnicodeDecodeError, IndexError) as exc:
-        raise UsageError(f"{path} is not an OpenSSH public key line (ssh-ed25519 AAAA…): {exc}",
-                         hint="pass the .pub file written by `edgekit release keygen` or ssh-keygen") from None
+        raise UsageError(
+            f"{path} is not an OpenSSH public key line (ssh-ed25519 AAAA…): {exc}",
+            hint="pass the .pub file written by `edgekit release keygen` or ssh-keygen",
+        ) from None
     if not isinstance(key, _ed25519().Ed25519PublicKey):
         raise UsageError(f"{path} is not an ed25519 public key", hint=KEYGEN_HINT)
     return key

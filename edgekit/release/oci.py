@@ -33,14 +33,19 @@ from edgekit.release.store import (
 )
 
 MEDIA_CONFIG = "application/vnd.edgekit.release.v1+json"
-MEDIA = {RELEASE_JSON: "application/vnd.edgekit.release.v1+json", SIGNATURE_JSON: "application/vnd.edgekit.signature.v1+json",
-         NOTES: "text/markdown"}
+MEDIA = {
+    RELEASE_JSON: "application/vnd.edgekit.release.v1+json",
+    SIGNATURE_JSON: "application/vnd.edgekit.signature.v1+json",
+    NOTES: "text/markdown",
+}
 MEDIA_BUNDLE = "application/vnd.edgekit.bundle.v1.tar+gzip"
 TITLE = "org.opencontainers.image.title"
 PREFIX = "dev.edgekit.release"
 MAX_FETCH_BYTES = int(os.environ.get("EDGEKIT_FETCH_MAX_BYTES", str(4 * 1024**3)))
-_REF = re.compile(r"^oci://(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?/(?P<repo>[a-z0-9]+(?:[._\-/][a-z0-9]+)*)"
-                  r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}))?$")
+_REF = re.compile(
+    r"^oci://(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?/(?P<repo>[a-z0-9]+(?:[._\-/][a-z0-9]+)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}))?$"
+)
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
 REF_HINT = "write oci://HOST[:PORT]/REPO[:X.Y.Z], e.g. oci://registry.example.com/team/classifier:1.2.0"
 
@@ -73,14 +78,20 @@ def _registry(ref: OciRef, plain_http: bool):
     import oras.provider
     import requests
 
-    insecure = (plain_http or ref.host.rsplit(":", 1)[0] in LOOPBACK or ref.host in LOOPBACK
-                or os.environ.get("EDGEKIT_OCI_PLAIN_HTTP", "").strip().lower() in {"1", "true", "yes"})
+    insecure = (
+        plain_http
+        or ref.host.rsplit(":", 1)[0] in LOOPBACK
+        or ref.host in LOOPBACK
+        or os.environ.get("EDGEKIT_OCI_PLAIN_HTTP", "").strip().lower() in {"1", "true", "yes"}
+    )
     scheme = "http" if insecure else "https"
     try:  # fail fast: the ORAS client retries for minutes on a refused connection
         requests.get(f"{scheme}://{ref.host}/v2/", timeout=10)
     except requests.RequestException as exc:
-        raise SourceError(f"cannot reach the registry {scheme}://{ref.host}: {type(exc).__name__}",
-                          hint="check the host and port; registries without TLS need --plain-http") from None
+        raise SourceError(
+            f"cannot reach the registry {scheme}://{ref.host}: {type(exc).__name__}",
+            hint="check the host and port; registries without TLS need --plain-http",
+        ) from None
     return oras.provider.Registry(hostname=ref.host, insecure=insecure)
 
 
@@ -109,9 +120,14 @@ def annotations(release: Release) -> dict[str, str]:
         f"{PREFIX}.formats": ",".join(sorted({a["format"] for _, _, a in arts})),
         f"{PREFIX}.release-sha256": hashlib.sha256(release.files[RELEASE_JSON]).hexdigest(),
         f"{PREFIX}.artifacts": ";".join(f"{t}/{n}=sha256:{a['sha256']}" for t, n, a in arts),
-        f"{PREFIX}.bundles": ";".join(f"{n}=sha256:{r['sha256']}" for n, r in sorted(meta["files"].items()) if n.endswith(".tar.gz")),
-        f"{PREFIX}.reference": (f"{meta['reference']['file']}=sha256:{meta['files'][meta['reference']['file']]['sha256']}"
-                                if meta.get("reference") else ""),
+        f"{PREFIX}.bundles": ";".join(
+            f"{n}=sha256:{r['sha256']}" for n, r in sorted(meta["files"].items()) if n.endswith(".tar.gz")
+        ),
+        f"{PREFIX}.reference": (
+            f"{meta['reference']['file']}=sha256:{meta['files'][meta['reference']['file']]['sha256']}"
+            if meta.get("reference")
+            else ""
+        ),
         f"{PREFIX}.signer": release.signer or "",
         f"{PREFIX}.previous": meta.get("previous") or "",
     }
@@ -120,8 +136,10 @@ def annotations(release: Release) -> dict[str, str]:
 def push(release: Release, ref: OciRef, plain_http: bool = False) -> dict[str, str]:
     """Upload RELEASE (already verified) as REF; returns the manifest annotations."""
     if ref.tag is not None and ref.tag != release.meta["version"]:
-        raise UsageError(f"{ref} is tagged {ref.tag} but the release is version {release.meta['version']}",
-                         hint=f"push it as oci://{ref.name}:{release.meta['version']} (or leave the tag out)")
+        raise UsageError(
+            f"{ref} is tagged {ref.tag} but the release is version {release.meta['version']}",
+            hint=f"push it as oci://{ref.name}:{release.meta['version']} (or leave the tag out)",
+        )
     ref = OciRef(ref.host, ref.repo, release.meta["version"])
     registry = _registry(ref, plain_http)
     notes = annotations(release)
@@ -130,8 +148,16 @@ def push(release: Release, ref: OciRef, plain_http: bool = False) -> dict[str, s
         for name, data in sorted(release.files.items()):
             (Path(tmp) / name).write_bytes(data)
             paths.append(f"{Path(tmp) / name}:{MEDIA.get(name, MEDIA_BUNDLE)}")
-        _call(f"pushing {ref}", registry.push, target=f"{ref.name}:{ref.tag}", files=paths, disable_path_validation=True,
-              manifest_config=f"{Path(tmp) / RELEASE_JSON}:{MEDIA_CONFIG}", manifest_annotations=notes, quiet=True)
+        _call(
+            f"pushing {ref}",
+            registry.push,
+            target=f"{ref.name}:{ref.tag}",
+            files=paths,
+            disable_path_validation=True,
+            manifest_config=f"{Path(tmp) / RELEASE_JSON}:{MEDIA_CONFIG}",
+            manifest_annotations=notes,
+            quiet=True,
+        )
     return notes
 
 
@@ -143,7 +169,9 @@ def list_releases(ref: OciRef, plain_http: bool = False) -> list[dict[str, Any]]
     tags = _call(f"listing {ref}", registry.get_tags, registry.get_container(ref.name))
     rows = []
     for tag in tags:
-        manifest = _call(f"reading {ref.name}:{tag}", registry.get_manifest, registry.get_container(f"{ref.name}:{tag}"))
+        manifest = _call(
+            f"reading {ref.name}:{tag}", registry.get_manifest, registry.get_container(f"{ref.name}:{tag}")
+        )
         rows.append({"tag": tag, **(manifest.get("annotations") or {})})
 
     def order(row: dict) -> tuple:
@@ -163,26 +191,34 @@ def download(ref: OciRef, plain_http: bool = False) -> dict[str, bytes]:
     layers = manifest.get("layers") or []
     total = sum(int(layer.get("size", 0)) for layer in layers)
     if total > MAX_FETCH_BYTES:
-        raise SourceError(f"{ref} is {total} bytes, more than the {MAX_FETCH_BYTES} edgekit fetches",
-                          hint="raise EDGEKIT_FETCH_MAX_BYTES if you expect a release this large")
+        raise SourceError(
+            f"{ref} is {total} bytes, more than the {MAX_FETCH_BYTES} edgekit fetches",
+            hint="raise EDGEKIT_FETCH_MAX_BYTES if you expect a release this large",
+        )
     files: dict[str, bytes] = {}
     for layer in layers:
         title = (layer.get("annotations") or {}).get(TITLE, "")
         if not title or "/" in title or "\\" in title or title.startswith(".") or title in files:
-            raise IntegrityError(f"{ref}: layer {layer.get('digest')} has an unsafe or repeated name {title!r}")
+            raise IntegrityError(
+                f"{ref}: layer {layer.get('digest')} has an unsafe or repeated name {title!r}"
+            )
         resp = _call(f"downloading {title} from {ref}", registry.get_blob, container, layer["digest"])
         if resp.status_code != 200:
             raise SourceError(f"downloading {title} from {ref} failed: HTTP {resp.status_code}")
         data = resp.content
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if digest != layer["digest"] or len(data) != int(layer.get("size", -1)):
-            raise IntegrityError(f"{ref}: {title} has digest {digest} ({len(data)} bytes) but the manifest says "
-                                 f"{layer['digest']} ({layer.get('size')} bytes)")
+            raise IntegrityError(
+                f"{ref}: {title} has digest {digest} ({len(data)} bytes) but the manifest says "
+                f"{layer['digest']} ({layer.get('size')} bytes)"
+            )
         files[title] = data
     return files
 
 
-def fetch(ref: OciRef, trusted: list, out: Path, plain_http: bool = False, allow_unsigned: bool = False) -> tuple[Release, Path]:
+def fetch(
+    ref: OciRef, trusted: list, out: Path, plain_http: bool = False, allow_unsigned: bool = False
+) -> tuple[Release, Path]:
     """Download, verify (signature by a trusted key, every hash, every bundle), then write
     <out>/<name>/<version>/. Nothing is written when any check fails."""
     from edgekit.release.build import write_folder
@@ -191,8 +227,10 @@ def fetch(ref: OciRef, trusted: list, out: Path, plain_http: bool = False, allow
     release = verify_files(files, trusted, str(ref), allow_unsigned=allow_unsigned)
     meta = load_meta(files[RELEASE_JSON], str(ref))
     if meta["version"] != ref.tag:
-        raise IntegrityError(f"{ref}: the tag says {ref.tag} but the signed release.json says version {meta['version']}",
-                             hint="the tag was moved to another release; ask the publisher")
+        raise IntegrityError(
+            f"{ref}: the tag says {ref.tag} but the signed release.json says version {meta['version']}",
+            hint="the tag was moved to another release; ask the publisher",
+        )
     folder = out / meta["name"] / meta["version"]
     if folder.exists():
         raise UsageError(f"{folder} already exists", hint="remove it, or fetch into another --out folder")

@@ -36,8 +36,10 @@ class Version:
 def parse_version(text: str) -> Version:
     m = _SEMVER.match(text.strip().lstrip("v") if text else "")
     if not m:
-        raise UsageError(f"release version {text!r} is not MAJOR.MINOR.PATCH",
-                         hint="e.g. --version 1.0.0 (whole numbers, no leading zeros)")
+        raise UsageError(
+            f"release version {text!r} is not MAJOR.MINOR.PATCH",
+            hint="e.g. --version 1.0.0 (whole numbers, no leading zeros)",
+        )
     return Version(*(int(g) for g in m.groups()))
 
 
@@ -46,10 +48,18 @@ def check_bump(new: Version, previous: Version | None, needed: str, why: list[st
     if previous is None:
         return
     if new <= previous:
-        raise UsageError(f"release {new} is not newer than the previous release {previous}",
-                         hint=f"use a version above {previous}")
+        raise UsageError(
+            f"release {new} is not newer than the previous release {previous}",
+            hint=f"use a version above {previous}",
+        )
     got = new.bump_level(previous)
     if LEVELS.index(got) < LEVELS.index(needed):
-        suggestion = {"major": f"{previous.major + 1}.0.0", "minor": f"{previous.major}.{previous.minor + 1}.0"}[needed]
-        raise UsageError(f"release {new} is a {got} bump from {previous}, but the changes need a {needed} version: "
-                         + "; ".join(why), hint=f"release it as {suggestion}")
+        suggestion = {
+            "major": f"{previous.major + 1}.0.0",
+            "minor": f"{previous.major}.{previous.minor + 1}.0",
+        }[needed]
+        raise UsageError(
+            f"release {new} is a {got} bump from {previous}, but the changes need a {needed} version: "
+            + "; ".join(why),
+            hint=f"release it as {suggestion}",
+        )

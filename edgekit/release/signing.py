@@ -41,8 +41,10 @@ def verify(release_bytes: bytes, sig_bytes: bytes | None, trusted: list, what: s
     from cryptography.exceptions import InvalidSignature
 
     if sig_bytes is None:
-        raise IntegrityError(f"{what} is not signed: it has no signature.json",
-                             hint="ask the publisher for a signed release (edgekit release ... --sign KEY)")
+        raise IntegrityError(
+            f"{what} is not signed: it has no signature.json",
+            hint="ask the publisher for a signed release (edgekit release ... --sign KEY)",
+        )
     try:
         sig = json.loads(sig_bytes)
         raw = base64.b64decode(sig["signature"], validate=True)
@@ -51,12 +53,16 @@ def verify(release_bytes: bytes, sig_bytes: bytes | None, trusted: list, what: s
         raise IntegrityError(f"{what}: signature.json is not a valid edgekit signature: {exc}") from None
     by_id = {key_id(k): k for k in trusted}
     if claimed not in by_id:
-        raise IntegrityError(f"{what} is signed by key {claimed}, which is not among the trusted keys "
-                             f"({', '.join(sorted(by_id)) or 'none given'})",
-                             hint="pass the publisher's public key with --key, after checking its fingerprint with them")
+        raise IntegrityError(
+            f"{what} is signed by key {claimed}, which is not among the trusted keys "
+            f"({', '.join(sorted(by_id)) or 'none given'})",
+            hint="pass the publisher's public key with --key, after checking its fingerprint with them",
+        )
     try:
         by_id[claimed].verify(raw, CONTEXT + release_bytes)
     except InvalidSignature:
-        raise IntegrityError(f"{what}: the signature does not match release.json (it was changed after signing)",
-                             hint="do not use this release; fetch it again from the publisher") from None
+        raise IntegrityError(
+            f"{what}: the signature does not match release.json (it was changed after signing)",
+            hint="do not use this release; fetch it again from the publisher",
+        ) from None
     return claimed

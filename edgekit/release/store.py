@@ -43,7 +43,9 @@ def load_meta(data: bytes, what: str) -> dict[str, Any]:
         raise IntegrityError(f"{what}: release.json is not a valid edgekit release: {exc}") from None
 
 
-def verify_files(files: dict[str, bytes], trusted: list, what: str, *, allow_unsigned: bool = False) -> Release:
+def verify_files(
+    files: dict[str, bytes], trusted: list, what: str, *, allow_unsigned: bool = False
+) -> Release:
     """Check FILES (name → bytes) as a release; return it, or raise IntegrityError naming the problem."""
     from edgekit.release.signing import verify
 
@@ -57,14 +59,18 @@ def verify_files(files: dict[str, bytes], trusted: list, what: str, *, allow_uns
     extra = sorted(set(files) - set(listed) - {RELEASE_JSON, SIGNATURE_JSON})
     missing = sorted(set(listed) - set(files))
     if extra or missing:
-        raise IntegrityError(f"{what}: files differ from release.json: "
-                             + "; ".join([f"extra {n}" for n in extra] + [f"missing {n}" for n in missing]))
+        raise IntegrityError(
+            f"{what}: files differ from release.json: "
+            + "; ".join([f"extra {n}" for n in extra] + [f"missing {n}" for n in missing])
+        )
     for name, rec in sorted(listed.items()):
         got = hashlib.sha256(files[name]).hexdigest()
         if got != rec["sha256"] or len(files[name]) != rec["size_bytes"]:
-            raise IntegrityError(f"{what}: {name} has sha256 {got[:16]}… ({len(files[name])} bytes) but release.json "
-                                 f"records {rec['sha256'][:16]}… ({rec['size_bytes']} bytes): it was changed",
-                                 hint="do not use this release; fetch it again from the publisher")
+            raise IntegrityError(
+                f"{what}: {name} has sha256 {got[:16]}… ({len(files[name])} bytes) but release.json "
+                f"records {rec['sha256'][:16]}… ({rec['size_bytes']} bytes): it was changed",
+                hint="do not use this release; fetch it again from the publisher",
+            )
     _verify_bundles(files, meta, what)
     return Release(meta, files, signer)
 
@@ -85,7 +91,10 @@ def _verify_bundles(files: dict[str, bytes], meta: dict, what: str) -> None:
 
 def read_folder(folder: Path) -> dict[str, bytes]:
     if not (folder / RELEASE_JSON).is_file():
-        raise UsageError(f"{folder} is not a release folder (no {RELEASE_JSON})", hint="make one with `edgekit release RUN_DIR --version X.Y.Z`")
+        raise UsageError(
+            f"{folder} is not a release folder (no {RELEASE_JSON})",
+            hint="make one with `edgekit release RUN_DIR --version X.Y.Z`",
+        )
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 

@@ -14,13 +14,24 @@ def _tensor(t: dict) -> dict:
 
 
 def artifact_summary(row: dict) -> dict[str, Any]:
-    art, parity, bench, est = row["artifact"], row.get("parity") or {}, row.get("bench") or {}, row.get("estimate") or {}
+    art, parity, bench, est = (
+        row["artifact"],
+        row.get("parity") or {},
+        row.get("bench") or {},
+        row.get("estimate") or {},
+    )
     micro = parity.get("micro") or {}
     return {
-        "format": row["format"], "quant": row["quant"], "sha256": art["sha256"], "size_bytes": art["size_bytes"],
-        "inputs": [_tensor(t) for t in art.get("inputs", [])], "outputs": [_tensor(t) for t in art.get("outputs", [])],
+        "format": row["format"],
+        "quant": row["quant"],
+        "sha256": art["sha256"],
+        "size_bytes": art["size_bytes"],
+        "inputs": [_tensor(t) for t in art.get("inputs", [])],
+        "outputs": [_tensor(t) for t in art.get("outputs", [])],
         "parity": {k: parity.get(k) for k in ("verdict", "top1_agreement", "max_abs_err", "accuracy")},
-        "micro_parity": {k: micro.get(k) for k in ("verdict", "arena_bytes", "max_abs_err")} if micro else None,
+        "micro_parity": {k: micro.get(k) for k in ("verdict", "arena_bytes", "max_abs_err")}
+        if micro
+        else None,
         "host_p50_ms": bench.get("p50_ms"),
         "estimate_ms": est.get("latency_ms"),
         "fits": est.get("fits"),
@@ -34,9 +45,16 @@ def target_summary(report: dict, rows: list[dict], bundle_file: str) -> dict[str
         "bundle": bundle_file,
         "reference_accuracy": report["reference"].get("test_accuracy"),
         "classes": list(report["reference"].get("classes") or []),
-        "toolchain": {"edgekit": report.get("edgekit_version"), "python": host.get("python"), **(host.get("packages") or {})},
-        "inputs": {"recipe_hash": report["recipe"].get("hash"), "source": report["source"].get("canonical"),
-                   "source_sha256": report["source"].get("sha256")},
+        "toolchain": {
+            "edgekit": report.get("edgekit_version"),
+            "python": host.get("python"),
+            **(host.get("packages") or {}),
+        },
+        "inputs": {
+            "recipe_hash": report["recipe"].get("hash"),
+            "source": report["source"].get("canonical"),
+            "source_sha256": report["source"].get("sha256"),
+        },
         "artifacts": {f"{r['format']}-{r['quant']}": artifact_summary(r) for r in rows},
     }
 
@@ -61,7 +79,9 @@ def _spec(tensors: list[dict]) -> list[tuple]:
 
 
 def _spec_text(tensors: list[dict]) -> str:
-    return ", ".join(f"{t.get('name')} {t.get('dtype')}{list(t.get('shape') or [])}" for t in tensors) or "none"
+    return (
+        ", ".join(f"{t.get('name')} {t.get('dtype')}{list(t.get('shape') or [])}" for t in tensors) or "none"
+    )
 
 
 def diff(old: dict | None, new: dict) -> Diff:
@@ -95,7 +115,9 @@ def _diff_target(target: str, o: dict, n: dict, d: Diff) -> None:
     for name in sorted(set(oa) & set(na)):
         for side in ("inputs", "outputs"):
             if _spec(oa[name][side]) != _spec(na[name][side]):
-                d.breaking.append(f"{target} {name}: {side[:-1]} spec changed from {_spec_text(oa[name][side])} "
-                                  f"to {_spec_text(na[name][side])}")
+                d.breaking.append(
+                    f"{target} {name}: {side[:-1]} spec changed from {_spec_text(oa[name][side])} "
+                    f"to {_spec_text(na[name][side])}"
+                )
         if oa[name]["sha256"] != na[name]["sha256"]:
             d.changed.append(f"{target} {name}: new model bytes (sha256 {na[name]['sha256'][:12]}…)")

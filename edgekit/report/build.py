@@ -19,21 +19,37 @@ REPORT_SCHEMA_VERSION = 1
 def build_report(ctx, source, reference, rows) -> dict:
     from edgekit.report.slow import mark_slow_modes
 
-    return mark_slow_modes({
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "edgekit_version": __version__,
-        "created_unix": int(time.time()),
-        "recipe": {"name": ctx.recipe.name, "path": str(ctx.recipe_path), "hash": ctx.recipe_hash},
-        "target": {"name": ctx.profile.name, "description": ctx.profile.description, "threads": ctx.threads},
-        "source": {"spec": source.spec, "canonical": source.canonical, "sha256": source.sha256, "notes": source.notes,
-                   "manifest": source.manifest},
-        "reference": {"path": "reference/saved_model", "key": reference.key, "test_accuracy": reference.accuracy,
-                      "classes": reference.class_names, "health": reference.health or None},
-        "host": host_fingerprint(),
-        "timings_s": {k: round(v, 3) for k, v in ctx.steps.timings.items()},
-        "artifacts": [r.to_dict() for r in rows],
-        **({"shard": ctx.shard} if ctx.shard else {}),
-    })
+    return mark_slow_modes(
+        {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "edgekit_version": __version__,
+            "created_unix": int(time.time()),
+            "recipe": {"name": ctx.recipe.name, "path": str(ctx.recipe_path), "hash": ctx.recipe_hash},
+            "target": {
+                "name": ctx.profile.name,
+                "description": ctx.profile.description,
+                "threads": ctx.threads,
+            },
+            "source": {
+                "spec": source.spec,
+                "canonical": source.canonical,
+                "sha256": source.sha256,
+                "notes": source.notes,
+                "manifest": source.manifest,
+            },
+            "reference": {
+                "path": "reference/saved_model",
+                "key": reference.key,
+                "test_accuracy": reference.accuracy,
+                "classes": reference.class_names,
+                "health": reference.health or None,
+            },
+            "host": host_fingerprint(),
+            "timings_s": {k: round(v, 3) for k, v in ctx.steps.timings.items()},
+            "artifacts": [r.to_dict() for r in rows],
+            **({"shard": ctx.shard} if ctx.shard else {}),
+        }
+    )
 
 
 def write_reports(report: dict, run_dir: Path) -> list[Path]:

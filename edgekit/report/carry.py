@@ -28,7 +28,10 @@ def carry_earlier_rows(report: dict, run_dir: Path) -> int:
     for row in previous.get("artifacts") or []:
         if not isinstance(row, dict) or (row.get("format"), row.get("quant")) in present:
             continue
-        if row.get("status") == "ok" and not (run_dir / "artifacts" / f"{row['format']}-{row['quant']}" / "artifact.json").is_file():
+        if (
+            row.get("status") == "ok"
+            and not (run_dir / "artifacts" / f"{row['format']}-{row['quant']}" / "artifact.json").is_file()
+        ):
             continue  # its artifact is gone: the row no longer describes anything here
         notes = [n for n in row.get("notes") or [] if n != EARLIER]
         report["artifacts"].append({**row, "notes": [*notes, EARLIER]})
@@ -38,5 +41,8 @@ def carry_earlier_rows(report: dict, run_dir: Path) -> int:
 
 def _same_run(previous: dict, report: dict) -> bool:
     key = (report.get("reference") or {}).get("key")
-    return (key is not None and (previous.get("reference") or {}).get("key") == key
-            and (previous.get("target") or {}).get("name") == report["target"]["name"])
+    return (
+        key is not None
+        and (previous.get("reference") or {}).get("key") == key
+        and (previous.get("target") or {}).get("name") == report["target"]["name"]
+    )

@@ -87,8 +87,17 @@ def _latency(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
     else:
         significant, note = True, "no raw samples on both sides: median rule only"
     worse = change > th.max_latency_regression
-    return Finding(name, "latency p50", f"{m_old:.4g} ms", f"{m_new:.4g} ms", f"{change:+.1%}",
-                   f"+{th.max_latency_regression:.0%}, p<{ALPHA}", worse and significant, p, note)
+    return Finding(
+        name,
+        "latency p50",
+        f"{m_old:.4g} ms",
+        f"{m_new:.4g} ms",
+        f"{change:+.1%}",
+        f"+{th.max_latency_regression:.0%}, p<{ALPHA}",
+        worse and significant,
+        p,
+        note,
+    )
 
 
 def _accuracy(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
@@ -96,8 +105,15 @@ def _accuracy(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None
     if a_old is None or a_new is None:
         return None
     drop_pp = (a_old - a_new) * 100.0
-    return Finding(name, "accuracy", f"{a_old:.4f}", f"{a_new:.4f}", f"{0.0 - drop_pp + 0.0:+.2f} pp",
-                   f"-{th.max_accuracy_drop:g} pp", drop_pp > th.max_accuracy_drop + 1e-9)
+    return Finding(
+        name,
+        "accuracy",
+        f"{a_old:.4f}",
+        f"{a_new:.4f}",
+        f"{0.0 - drop_pp + 0.0:+.2f} pp",
+        f"-{th.max_accuracy_drop:g} pp",
+        drop_pp > th.max_accuracy_drop + 1e-9,
+    )
 
 
 def _parity(name: str, old: dict, new: dict) -> Finding | None:
@@ -109,19 +125,31 @@ def _parity(name: str, old: dict, new: dict) -> Finding | None:
 
 
 def _size(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
-    s_old, s_new = (old.get("artifact") or {}).get("size_bytes"), (new.get("artifact") or {}).get("size_bytes")
+    s_old, s_new = (
+        (old.get("artifact") or {}).get("size_bytes"),
+        (new.get("artifact") or {}).get("size_bytes"),
+    )
     if not s_old or s_new is None:
         return None
     growth = s_new / s_old - 1.0
-    return Finding(name, "size", f"{s_old} B", f"{s_new} B", f"{growth:+.1%}",
-                   f"+{th.max_size_growth:.0%}", growth > th.max_size_growth + 1e-12)
+    return Finding(
+        name,
+        "size",
+        f"{s_old} B",
+        f"{s_new} B",
+        f"{growth:+.1%}",
+        f"+{th.max_size_growth:.0%}",
+        growth > th.max_size_growth + 1e-12,
+    )
 
 
 def _reference(report: dict) -> list[Finding]:
     """A reference that does not beat chance fails the check whatever the baseline says: every
     artifact "passes" parity against a model that learned nothing."""
-    return [Finding("reference", "learned the task", "-", "flagged", "-", "must beat chance", True, note=flag)
-            for flag in reference_flags(report)]
+    return [
+        Finding("reference", "learned the task", "-", "flagged", "-", "must beat chance", True, note=flag)
+        for flag in reference_flags(report)
+    ]
 
 
 def _run_by_other_shards(report: dict) -> dict[str, str]:
@@ -141,28 +169,58 @@ def compare_reports(report: dict, baseline: dict, th: Thresholds) -> CheckResult
         if old.get("status") != "ok":
             continue
         if new is None and name in elsewhere:  # not missing: another shard of this run measures it
-            result.findings.append(Finding(name, "status", "ok", elsewhere[name], "-", "-", False,
-                                           note="merge the shards' reports (edgekit report merge) to check it"))
+            result.findings.append(
+                Finding(
+                    name,
+                    "status",
+                    "ok",
+                    elsewhere[name],
+                    "-",
+                    "-",
+                    False,
+                    note="merge the shards' reports (edgekit report merge) to check it",
+                )
+            )
             continue
         if new is None or new.get("status") != "ok":
             why = "missing from the report" if new is None else f"{new.get('status')}: {new.get('error')}"
             result.findings.append(Finding(name, "status", "ok", why, "-", "must stay ok", True))
             continue
-        for f in (_latency(name, old, new, th), _accuracy(name, old, new, th), _parity(name, old, new), _size(name, old, new, th)):
+        for f in (
+            _latency(name, old, new, th),
+            _accuracy(name, old, new, th),
+            _parity(name, old, new),
+            _size(name, old, new, th),
+        ):
             if f is not None:
                 result.findings.append(f)
     old_names = {_key(a) for a in baseline.get("artifacts", [])}
     for name in sorted(set(new_rows) - old_names):
-        result.findings.append(Finding(name, "status", "-", new_rows[name].get("status", "?"), "new", "-", False,
-                                       note="not in the baseline: nothing to compare"))
+        result.findings.append(
+            Finding(
+                name,
+                "status",
+                "-",
+                new_rows[name].get("status", "?"),
+                "new",
+                "-",
+                False,
+                note="not in the baseline: nothing to compare",
+            )
+        )
     return result
 
 
 def render_check_markdown(result: CheckResult, baseline_path: str) -> str:
     head = "✅ no regression" if result.passed else f"❌ {len(result.regressions)} regression(s)"
-    lines = [f"### edgekit check: {head}", "", f"baseline: `{baseline_path}`", "",
-             "| artifact | metric | baseline | new | change | limit | p-value | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### edgekit check: {head}",
+        "",
+        f"baseline: `{baseline_path}`",
+        "",
+        "| artifact | metric | baseline | new | change | limit | p-value | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for f in result.findings:
         p = "-" if f.p_value is None else f"{f.p_value:.2g}"
         verdict = "❌ regression" if f.regression else "ok"
@@ -177,5 +235,11 @@ def render_check_markdown(result: CheckResult, baseline_path: str) -> str:
 
 def check_json(result: CheckResult, baseline_path: str, th: Thresholds) -> dict:
     """`edgekit check --json`: the verdict, the thresholds it used and every finding."""
-    return {"passed": result.passed, "regressions": len(result.regressions), "baseline": baseline_path,
-            "thresholds": asdict(th), "alpha": ALPHA, "findings": [asdict(f) for f in result.findings]}
+    return {
+        "passed": result.passed,
+        "regressions": len(result.regressions),
+        "baseline": baseline_path,
+        "thresholds": asdict(th),
+        "alpha": ALPHA,
+        "findings": [asdict(f) for f in result.findings],
+    }

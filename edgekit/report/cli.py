@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -25,10 +24,21 @@ Examples:\n\n
 
 
 def report(
-    run_dir: Path = typer.Argument(..., help="Run folder written by `edgekit convert` (holds report.json), or `merge`."),
-    reports: List[Path] = typer.Argument(None, help="With `merge`: the shards' report.json files or run folders."),
-    formats: List[str] = typer.Option([], "--format", "-f", help="html | md | json (repeatable). Default: all three."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="With `merge`: where the merged report goes (several targets: OUT/<target>/)."),
+    run_dir: Path = typer.Argument(
+        ..., help="Run folder written by `edgekit convert` (holds report.json), or `merge`."
+    ),
+    reports: list[Path] = typer.Argument(
+        None, help="With `merge`: the shards' report.json files or run folders."
+    ),
+    formats: list[str] = typer.Option(
+        [], "--format", "-f", help="html | md | json (repeatable). Default: all three."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="With `merge`: where the merged report goes (several targets: OUT/<target>/).",
+    ),
 ) -> None:
     """Write report.json, report.md and/or report.html for a finished run; `report merge` joins shard reports."""
     if str(run_dir) == "merge" and not run_dir.exists():
@@ -36,8 +46,10 @@ def report(
     if reports:
         from edgekit.errors import UsageError
 
-        raise UsageError(f"`edgekit report` takes one run folder, got {len(reports) + 1}",
-                         hint="to join the reports of shards: edgekit report merge REPORT... --out DIR")
+        raise UsageError(
+            f"`edgekit report` takes one run folder, got {len(reports) + 1}",
+            hint="to join the reports of shards: edgekit report merge REPORT... --out DIR",
+        )
     from edgekit.console import console
     from edgekit.errors import UsageError
     from edgekit.fsutil import atomic_write_json, atomic_write_text
@@ -49,15 +61,20 @@ def report(
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise UsageError(f"unknown report format {bad[0]!r}", hint=f"use one of {', '.join(FORMATS)}")
-    data = mark_slow_modes(load_report(run_dir))  # derived from the measurements: recomputed with this version's rule
+    data = mark_slow_modes(
+        load_report(run_dir)
+    )  # derived from the measurements: recomputed with this version's rule
     folder = run_dir if run_dir.is_dir() else run_dir.parent
-    writers = {"json": lambda p: atomic_write_json(p, data), "md": lambda p: atomic_write_text(p, render_markdown(data)),
-               "html": lambda p: atomic_write_text(p, render_html(data))}
+    writers = {
+        "json": lambda p: atomic_write_json(p, data),
+        "md": lambda p: atomic_write_text(p, render_markdown(data)),
+        "html": lambda p: atomic_write_text(p, render_html(data)),
+    }
     for fmt in formats or FORMATS:
         console.print(f"wrote {writers[fmt](folder / f'report.{fmt}')}")
 
 
-def merge(paths: List[Path], out: Optional[Path]) -> None:
+def merge(paths: list[Path], out: Path | None) -> None:
     """Join the reports of the shards of one run (`convert --shard K/N`) into the unsharded report."""
     from edgekit.console import console
     from edgekit.errors import UsageError
@@ -66,49 +83,91 @@ def merge(paths: List[Path], out: Optional[Path]) -> None:
     from edgekit.report.schema import load_report
 
     if len(paths) < 1 or out is None:
-        raise UsageError("`edgekit report merge` needs the shards' reports and --out DIR",
-                         hint="edgekit report merge shard1/out/demo/rpi4 shard2/out/demo/rpi4 --out merged/")
+        raise UsageError(
+            "`edgekit report merge` needs the shards' reports and --out DIR",
+            hint="edgekit report merge shard1/out/demo/rpi4 shard2/out/demo/rpi4 --out merged/",
+        )
     merged = merge_reports([(str(p), load_report(p)) for p in paths])
     for target, folder in output_folders(merged, out).items():
         folder.mkdir(parents=True, exist_ok=True)
         written = write_reports(merged[target], folder)
-        console.print(f"{target}: {len(merged[target]['artifacts'])} row(s) → {', '.join(str(w) for w in written)}")
+        console.print(
+            f"{target}: {len(merged[target]['artifacts'])} row(s) → {', '.join(str(w) for w in written)}"
+        )
 
 
 def check(
-    report_path: Path = typer.Argument(..., metavar="REPORT", help="report.json (or its run folder) to judge."),
+    report_path: Path = typer.Argument(
+        ..., metavar="REPORT", help="report.json (or its run folder) to judge."
+    ),
     baseline: Path = typer.Option(..., "--baseline", "-b", help="Baseline report.json to compare against."),
-    max_latency_regression: str = typer.Option("10%", help="Allowed growth of the median latency (also needs p < 0.01)."),
-    max_accuracy_drop: float = typer.Option(1.0, min=0.0, help="Allowed task-accuracy drop in percentage points."),
+    max_latency_regression: str = typer.Option(
+        "10%", help="Allowed growth of the median latency (also needs p < 0.01)."
+    ),
+    max_accuracy_drop: float = typer.Option(
+        1.0, min=0.0, help="Allowed task-accuracy drop in percentage points."
+    ),
     max_size_growth: str = typer.Option("5%", help="Allowed growth of an artifact's size."),
-    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the diff table here (for a PR comment)."),
-    update_baseline: bool = typer.Option(False, "--update-baseline", help="Accept REPORT as the new baseline and exit 0."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdict and every finding as JSON on stdout instead of the table."),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Also write the diff table here (for a PR comment)."
+    ),
+    update_baseline: bool = typer.Option(
+        False, "--update-baseline", help="Accept REPORT as the new baseline and exit 0."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the verdict and every finding as JSON on stdout instead of the table."
+    ),
 ) -> None:
     """Compare a report with a baseline; exit 1 on a latency, accuracy, parity or size regression, or a reference that learned nothing."""
     from edgekit.console import console, err_console
     from edgekit.errors import UsageError
     from edgekit.fsutil import atomic_write_json, atomic_write_text
-    from edgekit.report.check import Thresholds, check_json, compare_reports, parse_fraction, render_check_markdown
+    from edgekit.report.check import (
+        Thresholds,
+        check_json,
+        compare_reports,
+        parse_fraction,
+        render_check_markdown,
+    )
     from edgekit.report.schema import load_report
 
-    th = Thresholds(parse_fraction(max_latency_regression, "--max-latency-regression"), max_accuracy_drop,
-                    parse_fraction(max_size_growth, "--max-size-growth"))
+    th = Thresholds(
+        parse_fraction(max_latency_regression, "--max-latency-regression"),
+        max_accuracy_drop,
+        parse_fraction(max_size_growth, "--max-size-growth"),
+    )
     new = load_report(report_path)
     say = err_console if as_json else console  # with --json, stdout is the JSON document only
     if update_baseline and not baseline.exists():
         atomic_write_json(baseline, new)
         say.print(f"no baseline at {baseline}: wrote this report there")
         if as_json:
-            typer.echo(json.dumps({"passed": True, "regressions": 0, "baseline": str(baseline), "baseline_written": True, "findings": []}, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "passed": True,
+                        "regressions": 0,
+                        "baseline": str(baseline),
+                        "baseline_written": True,
+                        "findings": [],
+                    },
+                    indent=2,
+                )
+            )
         return
     if not baseline.exists():
-        raise UsageError(f"baseline {baseline} does not exist",
-                         hint="create it from this report with --update-baseline, or pass the right --baseline path")
+        raise UsageError(
+            f"baseline {baseline} does not exist",
+            hint="create it from this report with --update-baseline, or pass the right --baseline path",
+        )
     result = compare_reports(new, load_report(baseline, "baseline"), th)
     text = render_check_markdown(result, str(baseline))
     if as_json:
-        typer.echo(json.dumps({**check_json(result, str(baseline), th), "baseline_written": update_baseline}, indent=2))
+        typer.echo(
+            json.dumps(
+                {**check_json(result, str(baseline), th), "baseline_written": update_baseline}, indent=2
+            )
+        )
     else:
         console.print(text, markup=False, highlight=False)
     if markdown:

@@ -34,7 +34,11 @@ def _name(a: dict) -> str:
 def _pareto_svg(report: dict) -> str:
     rows = [(a, median_ms(a.get("bench")), (a.get("parity") or {})) for a in _ok(report)]
     use_acc = all(p.get("accuracy") is not None for _, _, p in rows)
-    metric, label = ("accuracy", "task accuracy on the parity images") if use_acc else ("top1_agreement", "top-1 agreement with reference")
+    metric, label = (
+        ("accuracy", "task accuracy on the parity images")
+        if use_acc
+        else ("top1_agreement", "top-1 agreement with reference")
+    )
     pts = [(_name(a), m, p[metric]) for a, m, p in rows if m is not None and p.get(metric) is not None]
     if not pts:
         return '<p class="note">No artifact has both a latency and an accuracy: no Pareto plot.</p>'
@@ -43,8 +47,14 @@ def _pareto_svg(report: dict) -> str:
 
 
 def _size_svg(report: dict) -> str:
-    items = [(_name(a), a["artifact"]["size_bytes"] / 1024) for a in _ok(report) if (a.get("artifact") or {}).get("size_bytes")]
-    return bar_chart("Artifact size", items, "size (KiB)") if items else '<p class="note">No artifact sizes.</p>'
+    items = [
+        (_name(a), a["artifact"]["size_bytes"] / 1024)
+        for a in _ok(report)
+        if (a.get("artifact") or {}).get("size_bytes")
+    ]
+    return (
+        bar_chart("Artifact size", items, "size (KiB)") if items else '<p class="note">No artifact sizes.</p>'
+    )
 
 
 def _latency_svg(report: dict) -> str:
@@ -65,24 +75,33 @@ def _table(report: dict) -> str:
     body = []
     for a in report.get("artifacts", []):
         r = display_row(a)
-        cells = "".join(f'<td class="{escape(r[c]) if c == "parity" else ""}">{escape(r[c])}</td>' for c in cols)
+        cells = "".join(
+            f'<td class="{escape(r[c]) if c == "parity" else ""}">{escape(r[c])}</td>' for c in cols
+        )
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _header(report: dict) -> str:
     t, src, host = report["target"], report["source"], report.get("host", {})
-    items = [f"source <code>{escape(str(src.get('canonical')))}</code> (sha256 <code>{escape(str(src.get('sha256'))[:16])}…</code>)",
-             f"target {escape(t['name'])}: {escape(str(t.get('description', '')))}",
-             escape(accuracy_basis(report)),
-             f"host {escape(str(host.get('cpu', '?')))}, {host.get('cores', '?')} cores; {t.get('threads', '?')} thread(s)"]
-    items += [f'<strong class="fail">⚠ reference not trustworthy</strong>: {escape(flag)}' for flag in reference_flags(report)]
+    items = [
+        f"source <code>{escape(str(src.get('canonical')))}</code> (sha256 <code>{escape(str(src.get('sha256'))[:16])}…</code>)",
+        f"target {escape(t['name'])}: {escape(str(t.get('description', '')))}",
+        escape(accuracy_basis(report)),
+        f"host {escape(str(host.get('cpu', '?')))}, {host.get('cores', '?')} cores; {t.get('threads', '?')} thread(s)",
+    ]
+    items += [
+        f'<strong class="fail">⚠ reference not trustworthy</strong>: {escape(flag)}'
+        for flag in reference_flags(report)
+    ]
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
 def render_html(report: dict) -> str:
     title = f"edgekit report: {report['recipe']['name']} → {report['target']['name']}"
-    plots = "".join(f"<figure>{svg}</figure>" for svg in (_pareto_svg(report), _size_svg(report), _latency_svg(report)))
+    plots = "".join(
+        f"<figure>{svg}</figure>" for svg in (_pareto_svg(report), _size_svg(report), _latency_svg(report))
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
@@ -91,7 +110,7 @@ def render_html(report: dict) -> str:
 {_table(report)}
 {"".join(f'<p class="warn">⚠ {escape(n)}</p>' for n in slow_notes(report))}
 <h2>Plots</h2><div class="plots">{plots}</div>
-<p class="note">edgekit {escape(str(report.get('edgekit_version')))}, report schema {report.get('schema_version')}.
+<p class="note">edgekit {escape(str(report.get("edgekit_version")))}, report schema {report.get("schema_version")}.
 Red points are on the Pareto front: no other artifact is both faster and at least as accurate.</p>
 </body></html>
 """

@@ -30,7 +30,10 @@ def md_inline(text: object) -> str:
 
 
 def md_table(rows: list[dict[str, str]], columns: tuple[str, ...]) -> list[str]:
-    lines = ["| " + " | ".join(md_inline(c) for c in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines = [
+        "| " + " | ".join(md_inline(c) for c in columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
     for r in rows:
         lines.append("| " + " | ".join(md_inline(r[c]) for c in columns) + " |")
     return lines
@@ -52,8 +55,14 @@ def render_markdown(report: dict) -> str:
     slow = slow_notes(report)
     if slow:
         lines += ["## Slower than fp32", ""] + [f"- ⚠ {md_inline(n)}" for n in slow] + [""]
-    reasons = [(a["format"], a["quant"], a["parity"]["reasons"]) for a in report["artifacts"] if a.get("parity") and a["parity"]["reasons"]]
+    reasons = [
+        (a["format"], a["quant"], a["parity"]["reasons"])
+        for a in report["artifacts"]
+        if a.get("parity") and a["parity"]["reasons"]
+    ]
     if reasons:
-        lines += ["## Parity notes", ""] + [f"- {f}-{q}: {md_inline('; '.join(r))}" for f, q, r in reasons] + [""]
+        lines += (
+            ["## Parity notes", ""] + [f"- {f}-{q}: {md_inline('; '.join(r))}" for f, q, r in reasons] + [""]
+        )
     lines.append(f"edgekit {report['edgekit_version']}, report schema {report['schema_version']}")
     return "\n".join(lines) + "\n"

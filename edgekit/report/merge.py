@@ -22,8 +22,10 @@ def _merge_one(target: str, group: list[tuple[str, dict]]) -> dict:
         for field in ("recipe", "reference"):
             mine, theirs = _identity(first, field), _identity(report, field)
             if mine != theirs:
-                raise UsageError(f"{label} and {first_label} are reports of different runs of {target} ({field} differs: {theirs} vs {mine})",
-                                 hint="merge the shards of one run: the same recipe, data and edgekit version")
+                raise UsageError(
+                    f"{label} and {first_label} are reports of different runs of {target} ({field} differs: {theirs} vs {mine})",
+                    hint="merge the shards of one run: the same recipe, data and edgekit version",
+                )
     rows: dict[tuple[str, str], dict] = {}
     planned: list[tuple[str, str]] = []
     for _, report in group:
@@ -35,11 +37,15 @@ def _merge_one(target: str, group: list[tuple[str, dict]]) -> dict:
                 rows[cell] = row
     missing = [c for c in planned if c not in rows]
     if missing:
-        raise EdgekitError(f"{target}: no shard ran {', '.join('-'.join(c) for c in missing)}",
-                           hint="merge the reports of every shard 1/N..N/N")
+        raise EdgekitError(
+            f"{target}: no shard ran {', '.join('-'.join(c) for c in missing)}",
+            hint="merge the reports of every shard 1/N..N/N",
+        )
     order = {cell: i for i, cell in enumerate(planned)}
     merged = {k: v for k, v in first.items() if k != "shard"}
-    merged["artifacts"] = sorted(rows.values(), key=lambda r: order.get((r.get("format"), r.get("quant")), len(order)))
+    merged["artifacts"] = sorted(
+        rows.values(), key=lambda r: order.get((r.get("format"), r.get("quant")), len(order))
+    )
     merged["timings_s"] = {}  # per-shard step times do not add up to a run's
     return merged
 

@@ -13,7 +13,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
     for i, (lat_i, acc_i) in enumerate(points):
         dominated = any(
             lat_j <= lat_i and acc_j >= acc_i and (lat_j < lat_i or acc_j > acc_i)
-            for j, (lat_j, acc_j) in enumerate(points) if j != i
+            for j, (lat_j, acc_j) in enumerate(points)
+            if j != i
         )
         on_front.append(not dominated)
     return on_front

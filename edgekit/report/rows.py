@@ -6,7 +6,19 @@ from __future__ import annotations
 # parity.max_samples), not the whole test split the reference's test accuracy is measured on; the
 # reference's accuracy on the SAME images is shown beside it so the two cannot be confused.
 ACCURACY = "parity-set accuracy (ref)"
-COLUMNS = ("format", "quant", "status", "size", "parity", "top-1 agree", "max |err|", ACCURACY, "host p50", "host p90", "bench")
+COLUMNS = (
+    "format",
+    "quant",
+    "status",
+    "size",
+    "parity",
+    "top-1 agree",
+    "max |err|",
+    ACCURACY,
+    "host p50",
+    "host p90",
+    "bench",
+)
 # Shown only when at least one artifact has a target estimate (the estimator may not have run).
 ESTIMATE_COLUMNS = ("est. target", "target verdict")
 # Shown only when artifacts were also measured on the user's devices (`convert --device`), next to the estimate.
@@ -64,11 +76,17 @@ def accuracy_basis(report: dict) -> str:
     acc = ref.get("test_accuracy")
     n_test = (ref.get("health") or {}).get("test_images")
     samples = sorted({(a.get("parity") or {}).get("samples") for a in report.get("artifacts", [])} - {None})
-    text = "reference test accuracy " + ("-" if acc is None else f"{acc:.3f}") + (f" on {n_test} test images" if n_test else " on the test split")
+    text = (
+        "reference test accuracy "
+        + ("-" if acc is None else f"{acc:.3f}")
+        + (f" on {n_test} test images" if n_test else " on the test split")
+    )
     if samples:
         n = f"{samples[0]}" if len(samples) == 1 else f"{samples[0]}-{samples[-1]}"
-        text += (f"; {ACCURACY}: each artifact's accuracy on the {n} parity images (the first of the test split), "
-                 "the reference's accuracy on the same images in brackets")
+        text += (
+            f"; {ACCURACY}: each artifact's accuracy on the {n} parity images (the first of the test split), "
+            "the reference's accuracy on the same images in brackets"
+        )
     return text
 
 
@@ -112,7 +130,8 @@ def display_row(a: dict) -> dict[str, str]:
         "top-1 agree": f"{p['top1_agreement']:.3f}" if p else "-",
         "max |err|": f"{p['max_abs_err']:.2g}" if p else "-",
         ACCURACY: _parity_accuracy(p),
-        "host p50": ms_text(b.get("p50_ms")) + (f" ⚠ {slow['ratio']:.1f}× fp32" if (slow := a.get("slower_than_fp32")) else ""),
+        "host p50": ms_text(b.get("p50_ms"))
+        + (f" ⚠ {slow['ratio']:.1f}× fp32" if (slow := a.get("slower_than_fp32")) else ""),
         "host p90": ms_text(b.get("p90_ms")),
         "bench": b.get("validity", "-"),
         "est. target": ms_text(estimated_ms(a.get("estimate"))),

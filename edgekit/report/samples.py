@@ -30,10 +30,14 @@ def bench_samples(bench: dict | None) -> np.ndarray | None:
         try:
             raw = zlib.decompress(base64.b64decode(bench["samples_ms_b64z"], validate=True))
         except (binascii.Error, zlib.error, ValueError) as exc:
-            raise UsageError(f"bench.samples_ms_b64z is not base64 of zlib-compressed float64 data: {exc}",
-                             hint="regenerate the report with `edgekit bench RUN_DIR`") from exc
+            raise UsageError(
+                f"bench.samples_ms_b64z is not base64 of zlib-compressed float64 data: {exc}",
+                hint="regenerate the report with `edgekit bench RUN_DIR`",
+            ) from exc
         if len(raw) % 8:
-            raise UsageError(f"bench.samples_ms_b64z decodes to {len(raw)} bytes, not a whole number of float64 values")
+            raise UsageError(
+                f"bench.samples_ms_b64z decodes to {len(raw)} bytes, not a whole number of float64 values"
+            )
         return np.frombuffer(raw, dtype="<f8").astype(np.float64)
     if bench.get("samples_ms"):
         return np.asarray(bench["samples_ms"], dtype=np.float64)

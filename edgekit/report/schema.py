@@ -13,7 +13,15 @@ from pathlib import Path
 from edgekit.errors import UsageError
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "null": type(None), "boolean": bool}
+_TYPES = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "null": type(None),
+    "boolean": bool,
+}
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +49,9 @@ def schema_errors(value, schema: dict, path: str = "$", root: dict | None = None
         return [f"{path}: {value!r} is not one of {schema['enum']}"]
     errors = []
     if isinstance(value, dict):
-        errors += [f"{path}.{k}: required field is missing" for k in schema.get("required", []) if k not in value]
+        errors += [
+            f"{path}.{k}: required field is missing" for k in schema.get("required", []) if k not in value
+        ]
         for k, sub in schema.get("properties", {}).items():
             if k in value:
                 errors += schema_errors(value[k], sub, f"{path}.{k}", root)
@@ -57,8 +67,10 @@ def load_report(path: str | Path, what: str = "report") -> dict:
     if path.is_dir():
         path = path / "report.json"
     if not path.is_file():
-        raise UsageError(f"{what} {path} does not exist",
-                         hint="pass a report.json or a run folder written by `edgekit convert`")
+        raise UsageError(
+            f"{what} {path} does not exist",
+            hint="pass a report.json or a run folder written by `edgekit convert`",
+        )
     try:
         report = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -66,6 +78,8 @@ def load_report(path: str | Path, what: str = "report") -> dict:
     errors = schema_errors(report, report_schema())
     if errors:
         shown = "; ".join(errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
-        raise UsageError(f"{what} {path} does not match report schema 1: {shown}",
-                         hint=f"the schema is {SCHEMA_PATH}; regenerate the report with this edgekit version")
+        raise UsageError(
+            f"{what} {path} does not match report schema 1: {shown}",
+            hint=f"the schema is {SCHEMA_PATH}; regenerate the report with this edgekit version",
+        )
     return report

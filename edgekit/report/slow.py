@@ -26,9 +26,14 @@ ALPHA = 0.01
 
 # (runtime, quant mode) -> (machines it applies to, or None for all; the reason).
 SLOW_KERNELS: dict[tuple[str, str], tuple[tuple[str, ...] | None, str]] = {
-    ("litert", "int16x8"): (None, "no optimised kernels for int16x8 in XNNPACK (LiteRT runs its reference kernels)"),
-    ("onnxruntime", "dynamic-int8"): (("x86_64", "amd64", "i686", "x86"),
-                                      "no optimised kernels for dynamic-int8 convolutions (ConvInteger) on x86"),
+    ("litert", "int16x8"): (
+        None,
+        "no optimised kernels for int16x8 in XNNPACK (LiteRT runs its reference kernels)",
+    ),
+    ("onnxruntime", "dynamic-int8"): (
+        ("x86_64", "amd64", "i686", "x86"),
+        "no optimised kernels for dynamic-int8 convolutions (ConvInteger) on x86",
+    ),
 }
 
 
@@ -63,10 +68,22 @@ def slower_than_fp32(artifact: dict, fp32: dict, machine: str | None = None) -> 
     if p is not None and p >= ALPHA:
         return None
     reason = known_slow(runtime, artifact["quant"], machine)
-    text = (f"slower than fp32 in {runtime}: {m:.3g} ms vs {m32:.3g} ms p50 ({ratio:.1f}×"
-            + (", noisy measurement" if noisy else "") + ")" + (f": {reason}" if reason else ""))
-    return {"runtime": runtime, "ratio": round(ratio, 3), "p50_ms": m, "fp32_p50_ms": m32, "p_value": p,
-            "noisy": noisy, "reason": reason, "text": text}
+    text = (
+        f"slower than fp32 in {runtime}: {m:.3g} ms vs {m32:.3g} ms p50 ({ratio:.1f}×"
+        + (", noisy measurement" if noisy else "")
+        + ")"
+        + (f": {reason}" if reason else "")
+    )
+    return {
+        "runtime": runtime,
+        "ratio": round(ratio, 3),
+        "p50_ms": m,
+        "fp32_p50_ms": m32,
+        "p_value": p,
+        "noisy": noisy,
+        "reason": reason,
+        "text": text,
+    }
 
 
 def mark_slow_modes(report: dict) -> dict:
@@ -83,5 +100,8 @@ def mark_slow_modes(report: dict) -> dict:
 
 def slow_notes(report: dict) -> list[str]:
     """'tflite-int16x8: slower than fp32 in litert: ...' for every row marked slow."""
-    return [f"{a['format']}-{a['quant']}: {a['slower_than_fp32']['text']}"
-            for a in report.get("artifacts", []) if a.get("slower_than_fp32")]
+    return [
+        f"{a['format']}-{a['quant']}: {a['slower_than_fp32']['text']}"
+        for a in report.get("artifacts", [])
+        if a.get("slower_than_fp32")
+    ]

@@ -24,9 +24,15 @@ def print_summary(report: dict, run_dir: Path, out: Console | None = None) -> No
         row = display_row(a)
         table.add_row(*(Text(row[c]) for c in columns))  # Text: a converter error's "[...]" is not markup
     out.print(table)
-    out.print(f"{accuracy_basis(report)}; host latency with {report['target']['threads']} thread(s)", highlight=False)
+    out.print(
+        f"{accuracy_basis(report)}; host latency with {report['target']['threads']} thread(s)",
+        highlight=False,
+    )
     for note in slow_notes(report):
         out.print(f"[yellow]⚠ {escape(note)}[/]", highlight=False)
     for flag in reference_flags(report):
         out.print(f"[bold red]⚠ reference not trustworthy[/]: {escape(flag)}", highlight=False)
-    out.print(f"wrote {run_dir / 'report.json'}, {run_dir / 'report.md'} and {run_dir / 'report.html'}", highlight=False)
+    out.print(
+        f"wrote {run_dir / 'report.json'}, {run_dir / 'report.md'} and {run_dir / 'report.html'}",
+        highlight=False,
+    )

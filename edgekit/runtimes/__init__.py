@@ -33,7 +33,9 @@ def runtime_for(artifact: Artifact, name: str | None = None) -> RuntimePlugin:
     if name:
         plugin = RUNTIMES.get(name)
         if artifact.format not in plugin.formats:
-            raise RuntimeLoadError(f"runtime {plugin.name} cannot run {artifact.format} artifacts (it runs {', '.join(plugin.formats)})")
+            raise RuntimeLoadError(
+                f"runtime {plugin.name} cannot run {artifact.format} artifacts (it runs {', '.join(plugin.formats)})"
+            )
         return plugin
     for entry in RUNTIMES:
         if artifact.format in entry.value.formats:

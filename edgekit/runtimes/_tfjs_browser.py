@@ -41,26 +41,43 @@ import numpy as np
 
 from edgekit.errors import NotInstalledError, RuntimeLoadError
 
-CHROMIUM_HINT = ("install Chromium (Debian/Ubuntu: `apt-get install -y chromium`) or point EDGEKIT_CHROMIUM at "
-                 "a Chromium or Chrome executable")
+CHROMIUM_HINT = (
+    "install Chromium (Debian/Ubuntu: `apt-get install -y chromium`) or point EDGEKIT_CHROMIUM at "
+    "a Chromium or Chrome executable"
+)
 # The usual install locations, checked in order after EDGEKIT_CHROMIUM and before PATH.
 CHROMIUM_PATHS = (
-    "/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chromium",
-    "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/snap/bin/chromium",
+    "/usr/bin/google-chrome",
+    "/usr/bin/google-chrome-stable",
     "/Applications/Chromium.app/Contents/MacOS/Chromium",
     "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
 )
 CHROMIUM_COMMANDS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--mute-audio", "--no-default-browser-check",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--mute-audio",
+    "--no-default-browser-check",
 )
 POLL_S = 10.0  # how long one `next` long-poll waits before answering 204
 JS_PREFIXES = ("browser/", "lib/", "node_modules/@tensorflow/")
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8", ".mjs": "text/javascript", ".js": "text/javascript",
-    ".json": "application/json", ".map": "application/json", ".wasm": "application/wasm",
+    ".html": "text/html; charset=utf-8",
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".wasm": "application/wasm",
     ".bin": "application/octet-stream",
 }
 ISOLATION_HEADERS = {
@@ -82,8 +99,11 @@ def find_chromium() -> str:
     for candidate in (*CHROMIUM_PATHS, *(shutil.which(c) for c in CHROMIUM_COMMANDS)):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise NotInstalledError("headless Chromium is not installed (looked in EDGEKIT_CHROMIUM, "
-                            f"{', '.join(CHROMIUM_PATHS[:3])}, … and PATH)", hint=CHROMIUM_HINT)
+    raise NotInstalledError(
+        "headless Chromium is not installed (looked in EDGEKIT_CHROMIUM, "
+        f"{', '.join(CHROMIUM_PATHS[:3])}, … and PATH)",
+        hint=CHROMIUM_HINT,
+    )
 
 
 class _Mailbox:
@@ -156,8 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
                 mailbox.commands.put(_CLOSING)  # release any other poller too
                 return self._send(HTTPStatus.GONE)
             return self._send(HTTPStatus.OK, json.dumps(command).encode(), "application/json")
-        if rest.startswith("tensor/") and rest[len("tensor/"):] in mailbox.inputs:
-            return self._send(HTTPStatus.OK, mailbox.inputs[rest[len("tensor/"):]])
+        if rest.startswith("tensor/") and rest[len("tensor/") :] in mailbox.inputs:
+            return self._send(HTTPStatus.OK, mailbox.inputs[rest[len("tensor/") :]])
         self._send(HTTPStatus.NOT_FOUND)
 
     def _static(self, head: str, rest: str) -> None:
@@ -167,7 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
         target = (root / rest).resolve()
         if not target.is_relative_to(root) or not target.is_file():
             return self._send(HTTPStatus.NOT_FOUND)
-        self._send(HTTPStatus.OK, target.read_bytes(), CONTENT_TYPES.get(target.suffix, "application/octet-stream"))
+        self._send(
+            HTTPStatus.OK, target.read_bytes(), CONTENT_TYPES.get(target.suffix, "application/octet-stream")
+        )
 
 
 class _Server(ThreadingHTTPServer):
@@ -235,14 +257,24 @@ def _live_members(pgid: int) -> list[int]:
 class BrowserChannel:
     """One headless Chromium page running js/browser/page.mjs against one artifact folder."""
 
-    def __init__(self, chromium: str, model_dir: Path, model_name: str, backend: str, threads: int, js_dir: Path) -> None:
+    def __init__(
+        self, chromium: str, model_dir: Path, model_name: str, backend: str, threads: int, js_dir: Path
+    ) -> None:
         self._tmp = Path(tempfile.mkdtemp(prefix="edgekit-tfjs-browser-"))
         self._log = open(self._tmp / "chromium.log", "w+b")
         self._mailbox = _Mailbox(model_dir, js_dir)
         self._server = _Server(self._mailbox)
-        threading.Thread(target=self._server.serve_forever, name="edgekit-tfjs-browser-http", daemon=True).start()
-        query = urllib.parse.urlencode({"model": f"/model/{model_name}", "backend": backend,
-                                        "threads": threads, "token": self._mailbox.token})
+        threading.Thread(
+            target=self._server.serve_forever, name="edgekit-tfjs-browser-http", daemon=True
+        ).start()
+        query = urllib.parse.urlencode(
+            {
+                "model": f"/model/{model_name}",
+                "backend": backend,
+                "threads": threads,
+                "token": self._mailbox.token,
+            }
+        )
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/js/browser/index.html?{query}"
         self.profile = self._tmp / "profile"
         try:

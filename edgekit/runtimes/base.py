@@ -6,12 +6,12 @@ go through Session, so what is measured is what was checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
-
-from pathlib import Path
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.errors import RuntimeLoadError
@@ -76,12 +76,16 @@ def checked_model_file(artifact: Artifact, fmt: str, runtime: str) -> Path:
     """The artifact's model file, after checking it is FMT, exists, and (for single-file formats)
     still has the sha256 it was converted with: parity and bench must run the checked bytes."""
     if artifact.format != fmt:
-        raise RuntimeLoadError(f"{runtime} runs {fmt} artifacts; {artifact.path} is a {artifact.format} artifact")
+        raise RuntimeLoadError(
+            f"{runtime} runs {fmt} artifacts; {artifact.path} is a {artifact.format} artifact"
+        )
     path = Path(artifact.path)
     if not path.is_file():
         raise RuntimeLoadError(f"model file {path} does not exist", hint="run the convert step again")
     # A TF.js artifact's hash covers model.json and its shards, so only single-file formats are checked here.
     if fmt != "tfjs" and artifact.sha256 and sha256_file(path) != artifact.sha256:
-        raise RuntimeLoadError(f"{path} changed since it was converted: its sha256 differs from artifact.json",
-                               hint="run the convert step again to rebuild the artifact")
+        raise RuntimeLoadError(
+            f"{path} changed since it was converted: its sha256 differs from artifact.json",
+            hint="run the convert step again to rebuild the artifact",
+        )
     return path

@@ -18,10 +18,14 @@ class LiteRTSession:
         self.artifact, self.threads = artifact, threads
         try:
             # num_threads must be explicit: the interpreter defaults to 1 thread.
-            self._interp = Interpreter(model_path=str(checked_model_file(artifact, "tflite", "LiteRT")), num_threads=threads)
+            self._interp = Interpreter(
+                model_path=str(checked_model_file(artifact, "tflite", "LiteRT")), num_threads=threads
+            )
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise RuntimeLoadError(f"LiteRT cannot load {artifact.path}: {str(exc).splitlines()[0]}") from None
+            raise RuntimeLoadError(
+                f"LiteRT cannot load {artifact.path}: {str(exc).splitlines()[0]}"
+            ) from None
         self._in = self._interp.get_input_details()[0]
         self._out = self._interp.get_output_details()[0]
         self.input, self.output = artifact.inputs[0], artifact.outputs[0]
@@ -41,8 +45,12 @@ class LiteRTSession:
     def info(self) -> dict[str, Any]:
         import ai_edge_litert
 
-        return {"runtime": "litert", "version": getattr(ai_edge_litert, "__version__", "unknown"),
-                "threads": self.threads, "delegate": "XNNPACK (default CPU delegate)"}
+        return {
+            "runtime": "litert",
+            "version": getattr(ai_edge_litert, "__version__", "unknown"),
+            "threads": self.threads,
+            "delegate": "XNNPACK (default CPU delegate)",
+        }
 
     def close(self) -> None:
         self._interp = None
@@ -52,5 +60,13 @@ def load_litert(artifact: Artifact, threads: int) -> LiteRTSession:
     return LiteRTSession(artifact, threads)
 
 
-register_runtime(RuntimePlugin("litert", ("tflite",), load_litert, "LiteRT interpreter (ai-edge-litert), XNNPACK",
-                               requires=("ai_edge_litert",)), aliases=("tflite-runtime",))
+register_runtime(
+    RuntimePlugin(
+        "litert",
+        ("tflite",),
+        load_litert,
+        "LiteRT interpreter (ai-edge-litert), XNNPACK",
+        requires=("ai_edge_litert",),
+    ),
+    aliases=("tflite-runtime",),
+)

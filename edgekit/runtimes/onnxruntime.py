@@ -70,9 +70,14 @@ class OnnxRuntimeSession:
         import onnxruntime as ort
 
         providers = self._session.get_providers() if self._session is not None else [PROVIDER]
-        return {"runtime": "onnxruntime", "version": ort.__version__, "threads": self._threads,
-                "inter_op_threads": 1, "execution_provider": providers[0],
-                "graph_optimization_level": self._optimization}
+        return {
+            "runtime": "onnxruntime",
+            "version": ort.__version__,
+            "threads": self._threads,
+            "inter_op_threads": 1,
+            "execution_provider": providers[0],
+            "graph_optimization_level": self._optimization,
+        }
 
     def close(self) -> None:
         self._session = None  # the InferenceSession frees its memory when released
@@ -83,8 +88,12 @@ def _spec(node_arg: Any, declared: list[TensorSpec]) -> TensorSpec:
     match = next((s for s in declared if s.name == node_arg.name), None)
     if match is not None:
         return match
-    dtype = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8",
-             "tensor(uint8)": "uint8"}.get(node_arg.type, "float32")
+    dtype = {
+        "tensor(float)": "float32",
+        "tensor(float16)": "float16",
+        "tensor(int8)": "int8",
+        "tensor(uint8)": "uint8",
+    }.get(node_arg.type, "float32")
     shape = [d if isinstance(d, int) else -1 for d in node_arg.shape]
     return TensorSpec(node_arg.name, shape, dtype)
 
@@ -94,13 +103,18 @@ def _options(threads: int, optimization: str) -> Any:
 
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise UsageError(
-            f"onnxruntime threads must be an integer >= 1; got {threads!r}", hint="pass the number of cores to use, e.g. 1 or 4"
+            f"onnxruntime threads must be an integer >= 1; got {threads!r}",
+            hint="pass the number of cores to use, e.g. 1 or 4",
         )
-    levels = {k: getattr(ort.GraphOptimizationLevel, v) for k, v in OPTIMIZATION_LEVELS.items()
-              if hasattr(ort.GraphOptimizationLevel, v)}
+    levels = {
+        k: getattr(ort.GraphOptimizationLevel, v)
+        for k, v in OPTIMIZATION_LEVELS.items()
+        if hasattr(ort.GraphOptimizationLevel, v)
+    }
     if optimization not in levels:
         raise UsageError(
-            f"unknown onnxruntime graph optimization level {optimization!r}", hint=f"choose one of: {', '.join(levels)}"
+            f"unknown onnxruntime graph optimization level {optimization!r}",
+            hint=f"choose one of: {', '.join(levels)}",
         )
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -111,7 +125,9 @@ def _options(threads: int, optimization: str) -> Any:
     return options
 
 
-def load_onnx(artifact: Artifact, threads: int, *, optimization: str = DEFAULT_OPTIMIZATION) -> OnnxRuntimeSession:
+def load_onnx(
+    artifact: Artifact, threads: int, *, optimization: str = DEFAULT_OPTIMIZATION
+) -> OnnxRuntimeSession:
     import onnxruntime as ort
 
     options = _options(threads, optimization)
@@ -120,7 +136,8 @@ def load_onnx(artifact: Artifact, threads: int, *, optimization: str = DEFAULT_O
         session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
     except Exception as exc:  # InvalidProtobuf, NoSuchFile, Fail, NotImplemented...
         raise RuntimeLoadError(
-            f"onnxruntime cannot load {path}: {exc}", hint="the file is corrupt or not an ONNX model; convert again"
+            f"onnxruntime cannot load {path}: {exc}",
+            hint="the file is corrupt or not an ONNX model; convert again",
         ) from exc
     if len(session.get_inputs()) != 1 or len(session.get_outputs()) != 1:
         raise RuntimeLoadError(

@@ -23,5 +23,8 @@ class ReferenceModel:
     def predict(self, x: np.ndarray) -> np.ndarray:
         import tensorflow as tf
 
-        outs = [self._fn(**{self._input_name: tf.constant(x[i : i + 1])})[self._output_name].numpy() for i in range(len(x))]
+        outs = [
+            self._fn(**{self._input_name: tf.constant(x[i : i + 1])})[self._output_name].numpy()
+            for i in range(len(x))
+        ]
         return np.concatenate(outs).astype(np.float32)

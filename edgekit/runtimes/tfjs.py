@@ -73,8 +73,15 @@ class Channel(Protocol):
 class TfjsSession:
     """A TF.js graph model loaded in a JS runtime; the same class serves Node and the browser."""
 
-    def __init__(self, artifact: Artifact, channel: Channel, runtime: str, ready: dict[str, Any],
-                 threads: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        artifact: Artifact,
+        channel: Channel,
+        runtime: str,
+        ready: dict[str, Any],
+        threads: int,
+        timeout_s: float,
+    ) -> None:
         self.artifact = artifact
         self.input: TensorSpec = artifact.inputs[0]
         self.output: TensorSpec = artifact.outputs[0]
@@ -92,7 +99,9 @@ class TfjsSession:
     def _call(self, msg: dict[str, Any], runs: int = 0, extra_s: float = 0.0) -> dict[str, Any]:
         reply = self._channel_or_raise().request(msg, self._deadline(runs, extra_s))
         if not reply.get("ok"):
-            raise RuntimeLoadError(f"{self._runtime} failed on {self.artifact.path}: {reply.get('error', 'no reason given')}")
+            raise RuntimeLoadError(
+                f"{self._runtime} failed on {self.artifact.path}: {reply.get('error', 'no reason given')}"
+            )
         return reply
 
     def _check(self, x: np.ndarray, batch_one: bool) -> np.ndarray:
@@ -102,8 +111,10 @@ class TfjsSession:
         dims_ok = rank_ok and all(e < 0 or e == s for e, s in zip(expected[1:], x.shape[1:]))
         if not dims_ok or (batch_one and x.shape[0] != 1):
             what = "one sample batch" if batch_one else "a batch"
-            raise UsageError(f"{self.artifact.name}: input {self.input.name!r} takes {what} shaped like {expected}; got {list(x.shape)}",
-                             hint="prepare() takes one sample batch; predict() splits [N, ...] batches into samples")
+            raise UsageError(
+                f"{self.artifact.name}: input {self.input.name!r} takes {what} shaped like {expected}; got {list(x.shape)}",
+                hint="prepare() takes one sample batch; predict() splits [N, ...] batches into samples",
+            )
         return x
 
     def prepare(self, x: np.ndarray) -> Prepared:
@@ -124,22 +135,35 @@ class TfjsSession:
             reply = self._call({"op": "predict", "input": ref, "shape": list(x.shape)}, runs=len(x))
         return _decode(reply)
 
-    def time_runs(self, prepared: Prepared, warmup: int, min_runs: int, min_time_s: float,
-                  max_runs: int = 100_000) -> list[float]:
+    def time_runs(
+        self, prepared: Prepared, warmup: int, min_runs: int, min_time_s: float, max_runs: int = 100_000
+    ) -> list[float]:
         """Per-invoke latencies in ms, timed inside the JS runtime: `warmup` untimed runs, then
         timed runs until both `min_runs` runs and `min_time_s` seconds are reached (at most max_runs)."""
         if warmup < 0 or min_runs < 1 or min_time_s < 0 or max_runs < min_runs:
-            raise UsageError(f"time_runs needs warmup >= 0, 1 <= min_runs <= max_runs, min_time_s >= 0; "
-                             f"got warmup={warmup}, min_runs={min_runs}, max_runs={max_runs}, min_time_s={min_time_s}")
-        msg = {"op": "time", "tensor": prepared.tensor, "warmup": warmup, "min_runs": min_runs,
-               "min_time_s": min_time_s, "max_runs": max_runs}
+            raise UsageError(
+                f"time_runs needs warmup >= 0, 1 <= min_runs <= max_runs, min_time_s >= 0; "
+                f"got warmup={warmup}, min_runs={min_runs}, max_runs={max_runs}, min_time_s={min_time_s}"
+            )
+        msg = {
+            "op": "time",
+            "tensor": prepared.tensor,
+            "warmup": warmup,
+            "min_runs": min_runs,
+            "min_time_s": min_time_s,
+            "max_runs": max_runs,
+        }
         reply = self._call(msg, runs=warmup + min_runs, extra_s=2.0 * min_time_s)
         return [float(v) for v in reply["latencies_ms"]]
 
     def info(self) -> dict[str, Any]:
         info = {k: v for k, v in self._info.items() if k not in ("tfjs_version",)}
-        return {"runtime": self._runtime, "version": self._info.get("tfjs_version", "unknown"),
-                **info, "threads_requested": self._threads_requested}
+        return {
+            "runtime": self._runtime,
+            "version": self._info.get("tfjs_version", "unknown"),
+            **info,
+            "threads_requested": self._threads_requested,
+        }
 
     def close(self) -> None:
         self._channel = None
@@ -153,7 +177,9 @@ class TfjsSession:
 
     def _channel_or_raise(self) -> Channel:
         if self._channel is None:
-            raise RuntimeLoadError(f"{self.artifact.path}: the {self._runtime} session is closed", hint="load the artifact again")
+            raise RuntimeLoadError(
+                f"{self.artifact.path}: the {self._runtime} session is closed", hint="load the artifact again"
+            )
         return self._channel
 
 
@@ -172,9 +198,20 @@ class NodeChannel:
         node = require_node()
         self._tmp = Path(tempfile.mkdtemp(prefix="edgekit-tfjs-node-"))
         self._stderr = open(self._tmp / "stderr.log", "w+b")
-        cmd = [node, str(folder / "runner.mjs"), str(model_json), "--serve", "--backend", backend, "--threads", str(threads)]
+        cmd = [
+            node,
+            str(folder / "runner.mjs"),
+            str(model_json),
+            "--serve",
+            "--backend",
+            backend,
+            "--threads",
+            str(threads),
+        ]
         try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=folder)
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=folder
+            )
         except OSError as exc:
             self._stderr.close()
             shutil.rmtree(self._tmp, ignore_errors=True)
@@ -213,7 +250,9 @@ class NodeChannel:
         except queue.Empty:
             tail = self._stderr_tail()
             self.close()
-            raise RuntimeLoadError(f"the Node runner did not answer within {timeout_s:.0f} s; it was stopped{tail}") from None
+            raise RuntimeLoadError(
+                f"the Node runner did not answer within {timeout_s:.0f} s; it was stopped{tail}"
+            ) from None
         if line is None:
             tail = self._stderr_tail()
             self.close()
@@ -222,10 +261,14 @@ class NodeChannel:
             reply = json.loads(line)
         except ValueError:
             self.close()
-            raise RuntimeLoadError(f"the Node runner wrote something that is not protocol JSON: {line[:200]!r}") from None
+            raise RuntimeLoadError(
+                f"the Node runner wrote something that is not protocol JSON: {line[:200]!r}"
+            ) from None
         if reply.get("id") != msg_id:
             self.close()
-            raise RuntimeLoadError(f"the Node runner answered request {reply.get('id')} while {msg_id} was expected")
+            raise RuntimeLoadError(
+                f"the Node runner answered request {reply.get('id')} while {msg_id} was expected"
+            )
         return reply
 
     @contextlib.contextmanager
@@ -284,8 +327,14 @@ def _check_backend(backend: str) -> str:
     return backend
 
 
-def load_node(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
-              timeout_s: float = DEFAULT_TIMEOUT_S, runtime_name: str = "tfjs-node") -> TfjsSession:
+def load_node(
+    artifact: Artifact,
+    threads: int = 1,
+    *,
+    backend: str = "wasm",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    runtime_name: str = "tfjs-node",
+) -> TfjsSession:
     """Load a tfjs artifact in Node. backend "wasm" (XNNPACK, SIMD where available) or "cpu"
     (plain JS kernels). tfjs-backend-wasm never uses threads in Node, so `threads` is recorded
     but the wasm backend runs on one thread there."""
@@ -308,14 +357,17 @@ def _wait_ready(channel, timeout_s: float, failure: str) -> dict:
     return ready
 
 
-def load_browser(artifact: Artifact, threads: int = 1, *, backend: str = "wasm",
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> TfjsSession:
+def load_browser(
+    artifact: Artifact, threads: int = 1, *, backend: str = "wasm", timeout_s: float = DEFAULT_TIMEOUT_S
+) -> TfjsSession:
     """Load a tfjs artifact in headless Chromium from a loopback server (see _tfjs_browser.py)."""
     from edgekit.runtimes._tfjs_browser import BrowserChannel, find_chromium
 
     model_json, backend = _model_json(artifact), _check_backend(backend)
     chromium = find_chromium()  # before the npm check: the browser is the rarer missing piece
-    channel = BrowserChannel(chromium, model_json.parent, model_json.name, backend, max(threads, 0), runner_folder())
+    channel = BrowserChannel(
+        chromium, model_json.parent, model_json.name, backend, max(threads, 0), runner_folder()
+    )
     ready = _wait_ready(channel, timeout_s, f"TF.js in Chromium could not load {model_json}")
     return TfjsSession(artifact, channel, "tfjs-browser", ready, threads, timeout_s)
 
@@ -325,12 +377,32 @@ def load_node_cpu(artifact: Artifact, threads: int = 1) -> TfjsSession:
     return load_node(artifact, threads, backend="cpu", runtime_name="tfjs-node-cpu")
 
 
-register_runtime(RuntimePlugin("tfjs-node", ("tfjs",), load_node,
-                               "TF.js in Node, wasm backend with SIMD", requires=("node", "js-runner")), aliases=("tfjs", "tfjs-node-wasm"))
-register_runtime(RuntimePlugin("tfjs-node-cpu", ("tfjs",), load_node_cpu,
-                               "TF.js in Node, plain-JS cpu backend (select with --runtime tfjs-node-cpu)",
-                               requires=("node", "js-runner")))
-register_runtime(RuntimePlugin("tfjs-browser", ("tfjs",), load_browser,
-                               "TF.js in headless Chromium (wasm backend, SIMD and threads when cross-origin isolated)",
-                               requires=("js-runner", "chromium")),
-                 aliases=("tfjs-chromium",))
+register_runtime(
+    RuntimePlugin(
+        "tfjs-node",
+        ("tfjs",),
+        load_node,
+        "TF.js in Node, wasm backend with SIMD",
+        requires=("node", "js-runner"),
+    ),
+    aliases=("tfjs", "tfjs-node-wasm"),
+)
+register_runtime(
+    RuntimePlugin(
+        "tfjs-node-cpu",
+        ("tfjs",),
+        load_node_cpu,
+        "TF.js in Node, plain-JS cpu backend (select with --runtime tfjs-node-cpu)",
+        requires=("node", "js-runner"),
+    )
+)
+register_runtime(
+    RuntimePlugin(
+        "tfjs-browser",
+        ("tfjs",),
+        load_browser,
+        "TF.js in headless Chromium (wasm backend, SIMD and threads when cross-origin isolated)",
+        requires=("js-runner", "chromium"),
+    ),
+    aliases=("tfjs-chromium",),
+)

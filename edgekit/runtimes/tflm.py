@@ -112,8 +112,10 @@ class TFLMSession:
         path = checked_model_file(artifact, "tflite", "TFLite Micro")
         missing = lacking_ops(path)
         if missing:
-            raise RuntimeLoadError(f"TFLite Micro lacks op(s) {', '.join(missing)} used by {path}",
-                                   hint="change the model to avoid them, or pick a target whose runtime has them")
+            raise RuntimeLoadError(
+                f"TFLite Micro lacks op(s) {', '.join(missing)} used by {path}",
+                hint="change the model to avoid them, or pick a target whose runtime has them",
+            )
         self.artifact, self.threads = artifact, 1  # TFLM runs on one core whatever is asked
         self.arena_bytes = arena_bytes if arena_bytes is not None else predicted_arena_bytes(path)
         self.predicted = arena_bytes is None
@@ -126,13 +128,17 @@ class TFLMSession:
     def _raise_load_failure(self, path: Path, data: bytes, log: list[str]) -> None:
         needed = needed_arena_bytes(data, self.arena_bytes)
         if needed is None:
-            detail = next((line for line in log if "ailed" in line or "find" in line), log[0] if log else "no message")
+            detail = next(
+                (line for line in log if "ailed" in line or "find" in line), log[0] if log else "no message"
+            )
             raise RuntimeLoadError(f"TFLite Micro cannot load {path}: {detail}")
         whose = "the predicted arena" if self.predicted else "an arena"
         raise ArenaTooSmallError(
             f"{whose} of {self.arena_bytes} bytes is too small for {path.name}: TFLite Micro needs {needed} bytes",
-            arena=self.arena_bytes, needed=needed,
-            hint=f"give the firmware's tensor arena at least {needed} bytes")
+            arena=self.arena_bytes,
+            needed=needed,
+            hint=f"give the firmware's tensor arena at least {needed} bytes",
+        )
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
         return quantize(np.asarray(x, np.float32), self.input)
@@ -144,8 +150,10 @@ class TFLMSession:
             self._interp.invoke()
             return self._interp.get_output(0)
         except (RuntimeError, ValueError) as exc:  # a kernel that fails at run time, a wrong input
-            raise RuntimeLoadError(f"TFLite Micro failed to run {self.artifact.path.name}: "
-                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise RuntimeLoadError(
+                f"TFLite Micro failed to run {self.artifact.path.name}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         outs = [dequantize(self.invoke(self.prepare(x[i : i + 1])), self.output) for i in range(len(x))]
@@ -158,7 +166,13 @@ class TFLMSession:
             v = version("tflite-micro")
         except PackageNotFoundError:
             v = "unknown"
-        return {"runtime": "tflm", "version": v, "threads": 1, "delegate": None, "arena_bytes": self.arena_bytes}
+        return {
+            "runtime": "tflm",
+            "version": v,
+            "threads": 1,
+            "delegate": None,
+            "arena_bytes": self.arena_bytes,
+        }
 
     def close(self) -> None:
         self._interp = None
@@ -182,8 +196,14 @@ def micro_parity(artifact: Artifact, x: np.ndarray, threads: int) -> dict[str, A
         micro.close()
         litert.close()
     parity = compare(theirs, ours, None, "int8").to_dict()
-    return {"runtime": "tflm", "against": "litert", "arena_bytes": micro.arena_bytes,
-            **{k: parity[k] for k in ("samples", "cosine", "max_abs_err", "top1_agreement", "verdict", "reasons")}}
+    return {
+        "runtime": "tflm",
+        "against": "litert",
+        "arena_bytes": micro.arena_bytes,
+        **{
+            k: parity[k] for k in ("samples", "cosine", "max_abs_err", "top1_agreement", "verdict", "reasons")
+        },
+    }
 
 
 def add_micro_parity(row: Any, x: np.ndarray, threads: int) -> None:
@@ -198,13 +218,23 @@ def add_micro_parity(row: Any, x: np.ndarray, threads: int) -> None:
         return
     micro = micro_parity(row.artifact, x, threads)
     row.parity["micro"] = micro
-    row.notes.append(f"TFLite Micro ({micro['arena_bytes']} byte arena) vs LiteRT: {micro['verdict']}, "
-                     f"top-1 agreement {micro['top1_agreement']:.3f}, max |err| {micro['max_abs_err']:.3g}")
+    row.notes.append(
+        f"TFLite Micro ({micro['arena_bytes']} byte arena) vs LiteRT: {micro['verdict']}, "
+        f"top-1 agreement {micro['top1_agreement']:.3f}, max |err| {micro['max_abs_err']:.3g}"
+    )
     if micro["verdict"] == "fail":
         row.parity["verdict"] = "fail"
-        row.parity.setdefault("reasons", []).append("TFLite Micro disagrees with LiteRT: " + "; ".join(micro["reasons"]))
+        row.parity.setdefault("reasons", []).append(
+            "TFLite Micro disagrees with LiteRT: " + "; ".join(micro["reasons"])
+        )
 
 
-register_runtime(RuntimePlugin("tflm", ("tflite",), load_tflm,
-                               "TensorFlow Lite Micro's interpreter (tflite-micro), predicted arena, one thread",
-                               requires=("tflite_micro",)))
+register_runtime(
+    RuntimePlugin(
+        "tflm",
+        ("tflite",),
+        load_tflm,
+        "TensorFlow Lite Micro's interpreter (tflite-micro), predicted arena, one thread",
+        requires=("tflite_micro",),
+    )
+)

@@ -20,8 +20,13 @@ SETUP_EPILOG = """Examples:\n\n
 
 
 def register(app: typer.Typer) -> None:
-    setup_app = typer.Typer(name="setup", help="Install the parts that are not Python dependencies: the TF.js converter and runner.",
-                            no_args_is_help=True, add_completion=False, epilog=SETUP_EPILOG)
+    setup_app = typer.Typer(
+        name="setup",
+        help="Install the parts that are not Python dependencies: the TF.js converter and runner.",
+        no_args_is_help=True,
+        add_completion=False,
+        epilog=SETUP_EPILOG,
+    )
     setup_app.command("tfjs", epilog=SETUP_EPILOG)(setup_tfjs)
     setup_app.command("js", epilog=SETUP_EPILOG)(setup_js)
     setup_app.command("all", epilog=SETUP_EPILOG)(setup_all)
@@ -29,7 +34,9 @@ def register(app: typer.Typer) -> None:
     app.command("doctor", epilog=DOCTOR_EPILOG)(doctor)
 
 
-def setup_tfjs(force: bool = typer.Option(False, "--force", help="Install again even when it is there.")) -> None:
+def setup_tfjs(
+    force: bool = typer.Option(False, "--force", help="Install again even when it is there."),
+) -> None:
     """Install the pinned tensorflowjs converter (hash-checked, without its unresolvable dependencies)."""
     from edgekit.setup.tfjs_converter import install
 
@@ -37,7 +44,9 @@ def setup_tfjs(force: bool = typer.Option(False, "--force", help="Install again 
     console.print(f"✓ TF.js converter ready: {folder}")
 
 
-def setup_js(force: bool = typer.Option(False, "--force", help="Install again even when it is there.")) -> None:
+def setup_js(
+    force: bool = typer.Option(False, "--force", help="Install again even when it is there."),
+) -> None:
     """Install the TF.js runner's npm packages from the shipped lockfile (npm ci) into edgekit's tools folder."""
     from edgekit.setup.js_runner import ensure_runner, install_runner
 
@@ -45,7 +54,9 @@ def setup_js(force: bool = typer.Option(False, "--force", help="Install again ev
     console.print(f"✓ TF.js runner ready: {folder}")
 
 
-def setup_all(force: bool = typer.Option(False, "--force", help="Install again even when they are there.")) -> None:
+def setup_all(
+    force: bool = typer.Option(False, "--force", help="Install again even when they are there."),
+) -> None:
     """Both: the TF.js converter and the TF.js runner."""
     setup_tfjs(force)
     setup_js(force)
@@ -53,15 +64,23 @@ def setup_all(force: bool = typer.Option(False, "--force", help="Install again e
 
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    tf_gpu: bool = typer.Option(True, "--tf-gpu/--no-tf-gpu", help="Start TensorFlow in a child process to list the GPUs it sees (a few seconds)."),
+    tf_gpu: bool = typer.Option(
+        True,
+        "--tf-gpu/--no-tf-gpu",
+        help="Start TensorFlow in a child process to list the GPUs it sees (a few seconds).",
+    ),
 ) -> None:
     """Python, installed extras, usable formats, quant modes and runtimes (and why not), Node/Chromium, caches, GPUs."""
     from edgekit.setup.doctor import run_checks
 
     if tf_gpu and not as_json:
-        err_console.print("[dim]checking… (TensorFlow's GPU view takes a few seconds; --no-tf-gpu skips it)[/]")
+        err_console.print(
+            "[dim]checking… (TensorFlow's GPU view takes a few seconds; --no-tf-gpu skips it)[/]"
+        )
     checks = run_checks(tf_gpu=tf_gpu)
-    core_ok = all(c.ok for c in checks if c.section in ("python",) or (c.section, c.name) == ("extras", "core"))
+    core_ok = all(
+        c.ok for c in checks if c.section in ("python",) or (c.section, c.name) == ("extras", "core")
+    )
     if as_json:
         console.print_json(json.dumps({"ok": core_ok, "checks": [c.to_dict() for c in checks]}))
     else:

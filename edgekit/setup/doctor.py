@@ -55,9 +55,19 @@ def _python() -> list[Check]:
     except metadata.PackageNotFoundError:
         dist = f"{DISTRIBUTION} not installed as a distribution (running from a source tree)"
     return [
-        Check("python", "python", ok, f"{platform.python_version()} at {sys.executable} ({platform.system()} {platform.machine()})",
-              None if ok else "edgekit needs Python 3.11 or newer"),
-        Check("python", "edgekit", True, f"edgekit {__version__} ({dist}) at {Path(__file__).resolve().parents[1]}"),
+        Check(
+            "python",
+            "python",
+            ok,
+            f"{platform.python_version()} at {sys.executable} ({platform.system()} {platform.machine()})",
+            None if ok else "edgekit needs Python 3.11 or newer",
+        ),
+        Check(
+            "python",
+            "edgekit",
+            True,
+            f"edgekit {__version__} ({dist}) at {Path(__file__).resolve().parents[1]}",
+        ),
     ]
 
 
@@ -77,7 +87,9 @@ def _formats() -> list[Check]:
     for entry in FORMATS:
         plugin = entry.value
         result = probe_all(plugin.requires)
-        detail = f"convert {', '.join(plugin.quant_modes)}" if result.ok else f"cannot convert: {result.detail}"
+        detail = (
+            f"convert {', '.join(plugin.quant_modes)}" if result.ok else f"cannot convert: {result.detail}"
+        )
         checks.append(Check("formats", plugin.name, result.ok, detail, result.fix))
     return checks
 
@@ -96,7 +108,10 @@ def _runtimes() -> list[Check]:
 
 def _storage() -> list[Check]:
     checks = []
-    for name, folder, env in (("cache", cache_root(), "EDGEKIT_CACHE"), ("tools", tools_root(), "EDGEKIT_TOOLS")):
+    for name, folder, env in (
+        ("cache", cache_root(), "EDGEKIT_CACHE"),
+        ("tools", tools_root(), "EDGEKIT_TOOLS"),
+    ):
         size = tree_size(folder) if folder.is_dir() else 0
         checks.append(Check("storage", name, True, f"{folder} ({human_size(size)}; set {env} to move it)"))
     return checks
@@ -108,9 +123,18 @@ def _gpu(tf_gpu: bool) -> list[Check]:
     if smi:
         proc = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False)
         driver = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
-        checks = [Check("gpu", "driver", proc.returncode == 0, "; ".join(driver) or "nvidia-smi printed nothing")]
+        checks = [
+            Check("gpu", "driver", proc.returncode == 0, "; ".join(driver) or "nvidia-smi printed nothing")
+        ]
     else:
-        checks = [Check("gpu", "driver", True, f"no nvidia-smi; {len(devices)} /dev/nvidia* device(s): training runs on the CPU")]
+        checks = [
+            Check(
+                "gpu",
+                "driver",
+                True,
+                f"no nvidia-smi; {len(devices)} /dev/nvidia* device(s): training runs on the CPU",
+            )
+        ]
     if tf_gpu and module_available("tensorflow"):
         checks.append(_tensorflow_gpus())
     return checks
@@ -121,11 +145,25 @@ def _tensorflow_gpus() -> Check:
     code = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=GPU_PROBE_TIMEOUT_S, env=env, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=GPU_PROBE_TIMEOUT_S,
+            env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        return Check("gpu", "tensorflow", False, f"importing TensorFlow took over {GPU_PROBE_TIMEOUT_S:.0f} s")
+        return Check(
+            "gpu", "tensorflow", False, f"importing TensorFlow took over {GPU_PROBE_TIMEOUT_S:.0f} s"
+        )
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines or not lines[-1].isdigit():
         return Check("gpu", "tensorflow", False, f"TensorFlow failed to start: {proc.stderr.strip()[-300:]}")
     count = int(lines[-1])
-    return Check("gpu", "tensorflow", True, f"TensorFlow sees {count} GPU(s)" + ("" if count else ": fine-tuning runs on the CPU"))
+    return Check(
+        "gpu",
+        "tensorflow",
+        True,
+        f"TensorFlow sees {count} GPU(s)" + ("" if count else ": fine-tuning runs on the CPU"),
+    )

@@ -25,10 +25,16 @@ class Extra:
 
 
 EXTRAS: dict[str, Extra] = {
-    "tf": Extra("tf", ("tensorflow", "tf_keras", "tensorflow_hub", "tf2onnx"),
-                "pull, train and convert (TensorFlow, tf-keras, tensorflow-hub, tf2onnx)"),
-    "viz": Extra("viz", ("matplotlib", "tensorboard"),
-                 "the confusion-matrix PNG and TensorBoard logs of training (skipped without them)"),
+    "tf": Extra(
+        "tf",
+        ("tensorflow", "tf_keras", "tensorflow_hub", "tf2onnx"),
+        "pull, train and convert (TensorFlow, tf-keras, tensorflow-hub, tf2onnx)",
+    ),
+    "viz": Extra(
+        "viz",
+        ("matplotlib", "tensorboard"),
+        "the confusion-matrix PNG and TensorBoard logs of training (skipped without them)",
+    ),
     "micro": Extra("micro", ("tflite_micro",), "TensorFlow Lite Micro's interpreter (Linux only)"),
     "release": Extra("release", ("cryptography", "oras"), "signed releases and OCI registries"),
 }
@@ -37,7 +43,9 @@ EXTRAS: dict[str, Extra] = {
 # a command means that extra is missing, and the CLI says so instead of printing a traceback.
 MODULE_TO_EXTRA = {
     **{m: name for name, extra in EXTRAS.items() for m in extra.modules},
-    "tensorflow_estimator": "tf", "keras": "tf", "tensorflowjs": "tfjs",
+    "tensorflow_estimator": "tf",
+    "keras": "tf",
+    "tensorflowjs": "tfjs",
 }
 
 
@@ -73,8 +81,9 @@ def missing_extra_error(name: str, needed_by: str, missing: list[str]) -> NotIns
     if name == "tfjs":
         from edgekit.setup.tfjs_converter import TFJS_HINT
 
-        return NotInstalledError(f"{needed_by} needs the TF.js converter (tensorflowjs), which is not installed",
-                                 hint=TFJS_HINT)
+        return NotInstalledError(
+            f"{needed_by} needs the TF.js converter (tensorflowjs), which is not installed", hint=TFJS_HINT
+        )
     extra = EXTRAS[name]
     return NotInstalledError(
         f"{needed_by} needs the `{name}` extra ({extra.purpose}); not installed in this environment "

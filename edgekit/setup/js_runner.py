@@ -30,13 +30,18 @@ MIN_NODE_MAJOR = 18
 NPM_TIMEOUT_S = 900.0
 _MARKER = Path("node_modules") / "@tensorflow" / "tfjs-backend-wasm" / "package.json"
 NODE_HINT = f"install Node.js {MIN_NODE_MAJOR} or newer (with npm), e.g. `apt-get install nodejs npm`, then run `edgekit setup js`"
-SETUP_HINT = "run `edgekit setup js` (npm ci of the TF.js runner's locked packages into edgekit's tools folder)"
+SETUP_HINT = (
+    "run `edgekit setup js` (npm ci of the TF.js runner's locked packages into edgekit's tools folder)"
+)
 
 
 def runner_files(source: Path = PACKAGED_JS) -> list[Path]:
     """The runner's own files (relative paths), without node_modules, sorted."""
-    return sorted(p.relative_to(source) for p in source.rglob("*")
-                  if p.is_file() and "node_modules" not in p.relative_to(source).parts and "__pycache__" not in p.parts)
+    return sorted(
+        p.relative_to(source)
+        for p in source.rglob("*")
+        if p.is_file() and "node_modules" not in p.relative_to(source).parts and "__pycache__" not in p.parts
+    )
 
 
 def runner_fingerprint(source: Path = PACKAGED_JS) -> str:
@@ -60,7 +65,9 @@ def node_version(node: str | None = None) -> tuple[int, ...] | None:
     if node is None:
         return None
     try:
-        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+        out = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", out.strip())
@@ -71,10 +78,14 @@ def require_node() -> str:
     node = shutil.which("node")
     version = node_version(node)
     if node is None or version is None:
-        raise NotInstalledError("the TF.js runtimes need Node.js, and there is no working `node` on PATH", hint=NODE_HINT)
+        raise NotInstalledError(
+            "the TF.js runtimes need Node.js, and there is no working `node` on PATH", hint=NODE_HINT
+        )
     if version[0] < MIN_NODE_MAJOR:
         found = ".".join(map(str, version))
-        raise NotInstalledError(f"the TF.js runtimes need Node.js {MIN_NODE_MAJOR}+, found {found} at {node}", hint=NODE_HINT)
+        raise NotInstalledError(
+            f"the TF.js runtimes need Node.js {MIN_NODE_MAJOR}+, found {found} at {node}", hint=NODE_HINT
+        )
     return node
 
 
@@ -84,14 +95,18 @@ def ensure_runner(install: bool = True, log: Callable[[str], None] | None = None
     if override:
         folder = Path(override).expanduser()
         if not is_ready(folder):
-            raise NotInstalledError(f"EDGEKIT_JS_DIR={override} is not a ready TF.js runner (no runner.mjs or {_MARKER})",
-                                    hint=f"run `npm ci` in {folder}, or unset EDGEKIT_JS_DIR to use edgekit's own runner")
+            raise NotInstalledError(
+                f"EDGEKIT_JS_DIR={override} is not a ready TF.js runner (no runner.mjs or {_MARKER})",
+                hint=f"run `npm ci` in {folder}, or unset EDGEKIT_JS_DIR to use edgekit's own runner",
+            )
         return folder
     folder = runner_dir()
     if is_ready(folder):
         return folder
     if not install:
-        raise NotInstalledError(f"the TF.js runner's npm packages are not installed ({folder})", hint=SETUP_HINT)
+        raise NotInstalledError(
+            f"the TF.js runner's npm packages are not installed ({folder})", hint=SETUP_HINT
+        )
     return install_runner(log=log or _stderr)
 
 
@@ -100,7 +115,9 @@ def install_runner(force: bool = False, log: Callable[[str], None] | None = None
     require_node()
     npm = shutil.which("npm")
     if npm is None:
-        raise NotInstalledError("`npm` is not on PATH (it installs the TF.js runner's packages)", hint=NODE_HINT)
+        raise NotInstalledError(
+            "`npm` is not on PATH (it installs the TF.js runner's packages)", hint=NODE_HINT
+        )
     final = runner_dir()
     final.parent.mkdir(parents=True, exist_ok=True)
     from edgekit.sources.filelock import FileLock
@@ -126,8 +143,13 @@ def install_runner(force: bool = False, log: Callable[[str], None] | None = None
 
 
 def _npm_ci(npm: str, folder: Path) -> None:
-    run_setup_command([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], f"npm ci in {folder}", NPM_TIMEOUT_S,
-                      "check that the npm registry is reachable (npm config), then run `edgekit setup js` again", cwd=folder)
+    run_setup_command(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        f"npm ci in {folder}",
+        NPM_TIMEOUT_S,
+        "check that the npm registry is reachable (npm config), then run `edgekit setup js` again",
+        cwd=folder,
+    )
 
 
 def _stderr(message: str) -> None:

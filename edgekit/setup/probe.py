@@ -17,11 +17,24 @@ from edgekit.setup.extras import EXTRAS, module_available
 
 # import name → distribution name, to report versions without importing
 DISTRIBUTIONS = {
-    "numpy": "numpy", "ai_edge_litert": "ai-edge-litert", "onnx": "onnx", "onnxruntime": "onnxruntime",
-    "pydantic": "pydantic", "yaml": "pyyaml", "typer": "typer", "rich": "rich",
-    "tensorflow": "tensorflow", "tf_keras": "tf-keras", "tensorflow_hub": "tensorflow-hub", "tf2onnx": "tf2onnx",
-    "matplotlib": "matplotlib", "tensorboard": "tensorboard", "tensorflowjs": "tensorflowjs",
-    "tflite_micro": "tflite-micro", "cryptography": "cryptography", "oras": "oras",
+    "numpy": "numpy",
+    "ai_edge_litert": "ai-edge-litert",
+    "onnx": "onnx",
+    "onnxruntime": "onnxruntime",
+    "pydantic": "pydantic",
+    "yaml": "pyyaml",
+    "typer": "typer",
+    "rich": "rich",
+    "tensorflow": "tensorflow",
+    "tf_keras": "tf-keras",
+    "tensorflow_hub": "tensorflow-hub",
+    "tf2onnx": "tf2onnx",
+    "matplotlib": "matplotlib",
+    "tensorboard": "tensorboard",
+    "tensorflowjs": "tensorflowjs",
+    "tflite_micro": "tflite-micro",
+    "cryptography": "cryptography",
+    "oras": "oras",
 }
 CORE_MODULES = ("numpy", "ai_edge_litert", "onnx", "onnxruntime", "pydantic", "yaml", "typer", "rich")
 
@@ -50,7 +63,12 @@ def probe_modules(modules: tuple[str, ...], fix: str) -> Probe:
 def probe(part: str) -> Probe:
     if part in EXTRAS:
         return probe_modules(EXTRAS[part].modules, EXTRAS[part].install_line())
-    probes = {"tfjs": _probe_tfjs, "node": _probe_node, "js-runner": _probe_js_runner, "chromium": _probe_chromium}
+    probes = {
+        "tfjs": _probe_tfjs,
+        "node": _probe_node,
+        "js-runner": _probe_js_runner,
+        "chromium": _probe_chromium,
+    }
     if part in probes:
         return probes[part]()
     return probe_modules((part,), f'pip install --force-reinstall "edgekit-ml"  (provides {part})')
@@ -71,7 +89,9 @@ def _probe_tfjs() -> Probe:
     location = converter_location()
     if location is None:
         return Probe(False, "tensorflowjs is not installed", TFJS_HINT.removeprefix("run "))
-    return Probe(True, f"tensorflowjs {module_version('tensorflowjs') or ''} at {location}".replace("  ", " "))
+    return Probe(
+        True, f"tensorflowjs {module_version('tensorflowjs') or ''} at {location}".replace("  ", " ")
+    )
 
 
 def _probe_node() -> Probe:
@@ -81,7 +101,10 @@ def _probe_node() -> Probe:
         node = require_node()
     except EdgekitError as exc:
         return Probe(False, exc.message, NODE_HINT)
-    return Probe(True, f"node {'.'.join(map(str, node_version(node) or ()))} at {node}; npm {'found' if shutil.which('npm') else 'MISSING'}")
+    return Probe(
+        True,
+        f"node {'.'.join(map(str, node_version(node) or ()))} at {node}; npm {'found' if shutil.which('npm') else 'MISSING'}",
+    )
 
 
 def _probe_js_runner() -> Probe:

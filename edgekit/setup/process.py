@@ -8,7 +8,9 @@ from pathlib import Path
 from edgekit.errors import SetupError
 
 
-def run_setup_command(cmd: list[str], what: str, timeout_s: float, hint: str, cwd: Path | None = None) -> None:
+def run_setup_command(
+    cmd: list[str], what: str, timeout_s: float, hint: str, cwd: Path | None = None
+) -> None:
     """Run CMD; a timeout or a non-zero exit is a SetupError naming WHAT and the end of its output."""
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False)

@@ -66,8 +66,9 @@ def converter_location() -> str | None:
 
 def require_converter(needed_by: str) -> None:
     if converter_location() is None:
-        raise NotInstalledError(f"{needed_by} needs the TF.js converter (tensorflowjs), which is not installed",
-                                hint=TFJS_HINT)
+        raise NotInstalledError(
+            f"{needed_by} needs the TF.js converter (tensorflowjs), which is not installed", hint=TFJS_HINT
+        )
 
 
 def install(force: bool = False, log: Callable[[str], None] = print) -> Path:
@@ -80,7 +81,9 @@ def install(force: bool = False, log: Callable[[str], None] = print) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
     try:
-        log(f"installing tensorflowjs {TFJS_VERSION} (sha256 {TFJS_WHEEL_SHA256[:12]}…, no dependencies) into {final}")
+        log(
+            f"installing tensorflowjs {TFJS_VERSION} (sha256 {TFJS_WHEEL_SHA256[:12]}…, no dependencies) into {final}"
+        )
         _run_installer(staging)
         if not (staging / _CONVERTER_FILE).is_file():
             raise SetupError(f"the installer finished but {staging / _CONVERTER_FILE} is missing")
@@ -103,8 +106,12 @@ def _run_installer(target: Path) -> None:
     requirements = target.parent / f".{target.name}.requirements.txt"
     requirements.write_text(f"tensorflowjs=={TFJS_VERSION} --hash=sha256:{TFJS_WHEEL_SHA256}\n")
     try:
-        run_setup_command(installer_command(target, requirements), "installing tensorflowjs", INSTALL_TIMEOUT_S,
-                          "check that the package index is reachable (pip/uv settings) and run it again")
+        run_setup_command(
+            installer_command(target, requirements),
+            "installing tensorflowjs",
+            INSTALL_TIMEOUT_S,
+            "check that the package index is reachable (pip/uv settings) and run it again",
+        )
     finally:
         requirements.unlink(missing_ok=True)
 
@@ -117,5 +124,7 @@ def installer_command(target: Path, requirements: Path) -> list[str]:
     uv = shutil.which("uv")
     if uv:
         return [uv, "pip", "install", "--python", sys.executable, *common]
-    raise NotInstalledError("neither pip nor uv is available to install tensorflowjs",
-                            hint=f"`{sys.executable} -m ensurepip`, or install uv, then run `edgekit setup tfjs` again")
+    raise NotInstalledError(
+        "neither pip nor uv is available to install tensorflowjs",
+        hint=f"`{sys.executable} -m ensurepip`, or install uv, then run `edgekit setup tfjs` again",
+    )

@@ -58,7 +58,7 @@ class SourceSettings:
     max_compression_ratio: float | None = None
 
     @classmethod
-    def from_recipe(cls, section: Any, recipe_dir: Path | None = None, **overrides: Any) -> "SourceSettings":
+    def from_recipe(cls, section: Any, recipe_dir: Path | None = None, **overrides: Any) -> SourceSettings:
         """Settings from a recipe's `source:` section (duck-typed: any object with its fields)."""
         values: dict[str, Any] = {
             "allow_publishers": tuple(getattr(section, "allow_publishers", DEFAULT_PUBLISHERS)),

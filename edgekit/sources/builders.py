@@ -15,7 +15,13 @@ from edgekit.fsutil import atomic_write_json, sha256_file
 from edgekit.sources.base import ResolvedSource, SourceSettings
 from edgekit.sources.cache import Cache, CacheEntry
 from edgekit.sources.handles import KerasAppHandle, LocalHandle
-from edgekit.sources.keras_apps import RANDOM_SEED, build_app, save_hub_module, wants_random_weights, weights_dirs
+from edgekit.sources.keras_apps import (
+    RANDOM_SEED,
+    build_app,
+    save_hub_module,
+    wants_random_weights,
+    weights_dirs,
+)
 from edgekit.sources.kerasfile import check_keras_file
 from edgekit.sources.module_check import checked_source, tree_hash
 from edgekit.sources.remote import check_publisher
@@ -31,17 +37,30 @@ def resolve_keras_app(spec: str, handle: KerasAppHandle, settings: SourceSetting
     meta = entry.meta
     imagenet = bool(meta.get("weights_sha256"))
     return checked_source(
-        spec, handle.canonical, "keras", entry.module_dir, tree_hash(entry.files), settings, what=handle.canonical,
+        spec,
+        handle.canonical,
+        "keras",
+        entry.module_dir,
+        tree_hash(entry.files),
+        settings,
+        what=handle.canonical,
         notes=list(meta.get("notes", [])) + fill_notes,
-        manifest={"weights": "imagenet" if imagenet else "random", "weights_sha256": meta.get("weights_sha256"),
-                  "weights_file": meta.get("weights"), "weights_wanted": meta.get("weights_wanted"),
-                  "random_seed": None if imagenet else RANDOM_SEED, "cache_entry": str(entry.folder)},
+        manifest={
+            "weights": "imagenet" if imagenet else "random",
+            "weights_sha256": meta.get("weights_sha256"),
+            "weights_file": meta.get("weights"),
+            "weights_wanted": meta.get("weights_wanted"),
+            "random_seed": None if imagenet else RANDOM_SEED,
+            "cache_entry": str(entry.folder),
+        },
     )
 
 
 def _cache_id(handle: KerasAppHandle, weights_sha: str | None) -> str:
     # Random init and each weight file are different modules: each gets its own cache entry.
-    return f"{handle.canonical}#" + (f"imagenet-{weights_sha[:16]}" if weights_sha else f"random-seed{RANDOM_SEED}")
+    return f"{handle.canonical}#" + (
+        f"imagenet-{weights_sha[:16]}" if weights_sha else f"random-seed{RANDOM_SEED}"
+    )
 
 
 def _probe_path(cache: Cache, handle: KerasAppHandle) -> Path:
@@ -74,8 +93,13 @@ def _build_into_cache(cache: Cache, handle: KerasAppHandle, dirs: list[Path]) ->
 
     def fill(staging: Path) -> dict[str, Any]:
         save_hub_module(built.model, staging / "module", handle.size)
-        return {"kind": "keras", "weights": str(built.weights_file) if built.weights_file else None,
-                "weights_sha256": weights_sha, "weights_wanted": wanted, "notes": built.notes}
+        return {
+            "kind": "keras",
+            "weights": str(built.weights_file) if built.weights_file else None,
+            "weights_sha256": weights_sha,
+            "weights_wanted": wanted,
+            "notes": built.notes,
+        }
 
     filled = cache.fill(_cache_id(handle, weights_sha), fill)
     return filled.entry, filled.notes
@@ -98,9 +122,18 @@ def resolve_keras_file(spec: str, handle: LocalHandle, settings: SourceSettings)
     entry = filled.entry
     notes = list(filled.notes)
     if settings.value_range is None:
-        notes.append(f"{path.name}: value range assumed [0, 1]; set source.value_range if the model expects another")
+        notes.append(
+            f"{path.name}: value range assumed [0, 1]; set source.value_range if the model expects another"
+        )
     return checked_source(
-        spec, canonical, "local", entry.module_dir, tree_hash(entry.files), settings, what=str(path), notes=notes,
+        spec,
+        canonical,
+        "local",
+        entry.module_dir,
+        tree_hash(entry.files),
+        settings,
+        what=str(path),
+        notes=notes,
         manifest={"keras_file": str(path), "keras_file_sha256": sha, "cache_entry": str(entry.folder)},
     )
 

@@ -21,9 +21,10 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgekit.errors import SourceError
 from edgekit.fsutil import atomic_dir, atomic_write_json, sha256_file
@@ -129,14 +130,20 @@ class Cache:
         """
         key = self.key_for(canonical)
         with self.lock(key) as lock:
-            notes = [f"recovered the cache lock left by dead process {lock.recovered_from}"] if lock.recovered_from else []
+            notes = (
+                [f"recovered the cache lock left by dead process {lock.recovered_from}"]
+                if lock.recovered_from
+                else []
+            )
             self._clear_staging(key)
             existing = self.lookup(canonical)
             if existing is not None:
                 problems = self.verify(existing)
                 if not problems:
                     return Filled(existing, False, notes)
-                notes.append(f"cache entry was damaged ({', '.join(problems[:3])}); replaced it with a fresh copy")
+                notes.append(
+                    f"cache entry was damaged ({', '.join(problems[:3])}); replaced it with a fresh copy"
+                )
             with atomic_dir(self.sources / key) as staging:
                 meta = fill(staging)
                 module = staging / "module"
@@ -147,12 +154,14 @@ class Cache:
                     "canonical": canonical,
                     **meta,
                     "files": hash_files(module),
-                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                    "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 }
                 atomic_write_json(staging / "entry.json", meta)
         entry = self.lookup(canonical)
         if entry is None:  # only if someone deleted it between our rename and this read
-            raise SourceError(f"cache entry for {canonical} vanished right after it was written", hint="run again")
+            raise SourceError(
+                f"cache entry for {canonical} vanished right after it was written", hint="run again"
+            )
         return Filled(entry, True, notes)
 
     def _clear_staging(self, key: str) -> None:
@@ -164,14 +173,20 @@ class Cache:
         """Every entry folder, with its parsed entry (None when entry.json is missing or bad)."""
         if not self.sources.is_dir():
             return []
-        return [(p, self._read(p)) for p in sorted(self.sources.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+        return [
+            (p, self._read(p))
+            for p in sorted(self.sources.iterdir())
+            if p.is_dir() and not p.name.startswith(".")
+        ]
 
     def staging_leftovers(self) -> list[Path]:
         if not self.sources.is_dir():
             return []
         return sorted(p for p in self.sources.iterdir() if p.name.startswith(".") and p.name != ".locks")
 
-    def prune(self, *, everything: bool = False, keep: set[str] | None = None, dry_run: bool = False) -> list[Pruned]:
+    def prune(
+        self, *, everything: bool = False, keep: set[str] | None = None, dry_run: bool = False
+    ) -> list[Pruned]:
         """Remove damaged or incomplete entries and staging leftovers; optionally more.
 
         EVERYTHING removes every entry; KEEP (canonical ids, e.g. from lockfiles) removes the
@@ -182,12 +197,26 @@ class Cache:
             reason = self._prune_reason(entry, everything, keep)
             if reason:
                 done = self._remove_locked(folder, folder.name, dry_run)
-                out.append(Pruned(str(folder), entry.canonical if entry else folder.name, reason if done else f"kept, in use ({reason})", done))
+                out.append(
+                    Pruned(
+                        str(folder),
+                        entry.canonical if entry else folder.name,
+                        reason if done else f"kept, in use ({reason})",
+                        done,
+                    )
+                )
         for leftover in self.staging_leftovers():
             match = _STAGING.match(leftover.name)
             key = match.group(1) if match else leftover.name
             done = self._remove_locked(leftover, key, dry_run)
-            out.append(Pruned(str(leftover), key, "staging leftover of an interrupted pull" if done else "kept, pull in progress", done))
+            out.append(
+                Pruned(
+                    str(leftover),
+                    key,
+                    "staging leftover of an interrupted pull" if done else "kept, pull in progress",
+                    done,
+                )
+            )
         return out
 
     def _prune_reason(self, entry: CacheEntry | None, everything: bool, keep: set[str] | None) -> str | None:

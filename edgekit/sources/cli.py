@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -34,8 +33,13 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
         add_completion=False,
     )
-    cache_app.command("list", epilog="Examples:\n\n  edgekit cache list\n\n  edgekit cache list --json\n")(cache_list)
-    cache_app.command("verify", epilog="Examples:\n\n  edgekit cache verify\n\n  edgekit cache verify --json   # exit 1 if any entry is damaged\n")(cache_verify)
+    cache_app.command("list", epilog="Examples:\n\n  edgekit cache list\n\n  edgekit cache list --json\n")(
+        cache_list
+    )
+    cache_app.command(
+        "verify",
+        epilog="Examples:\n\n  edgekit cache verify\n\n  edgekit cache verify --json   # exit 1 if any entry is damaged\n",
+    )(cache_verify)
     cache_app.command(
         "prune",
         epilog="Examples:\n\n  edgekit cache prune                       # damaged entries and interrupted pulls\n\n"
@@ -46,17 +50,37 @@ def register(app: typer.Typer) -> None:
 
 
 def pull(
-    handles: List[str] = typer.Argument(..., help="Handles: tfhub.dev URL, Kaggle handle or URL, keras:<Application>, local path."),
+    handles: list[str] = typer.Argument(
+        ..., help="Handles: tfhub.dev URL, Kaggle handle or URL, keras:<Application>, local path."
+    ),
     lock: Path = typer.Option(Path("edgekit.lock"), "--lock", help="Lockfile to verify against and update."),
     offline: bool = typer.Option(False, "--offline", help="Use the cache only (also EDGEKIT_OFFLINE=1)."),
-    allow_publisher: List[str] = typer.Option([], "--allow-publisher", help="Also trust this publisher/owner (repeatable)."),
-    allow_unpinned: bool = typer.Option(False, "--allow-unpinned", help="Accept handles without a version; the resolved one is locked."),
-    upgrade: bool = typer.Option(False, "--upgrade", help="Re-resolve unpinned handles instead of using the locked version."),
-    accept_new_hash: bool = typer.Option(False, "--accept-new-hash", help="Accept bytes that differ from the lockfile and re-record them."),
-    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops", help="Accept graphs with file/process ops (recorded in the lockfile)."),
-    hub_url: Optional[str] = typer.Option(None, "--hub-url", help="tfhub.dev mirror base URL (default: EDGEKIT_HUB_URL or https://tfhub.dev)."),
-    kaggle_url: Optional[str] = typer.Option(None, "--kaggle-url", help="Kaggle mirror base URL (default: EDGEKIT_KAGGLE_URL or https://www.kaggle.com)."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Cache folder (default: EDGEKIT_CACHE or ~/.cache/edgekit)."),
+    allow_publisher: list[str] = typer.Option(
+        [], "--allow-publisher", help="Also trust this publisher/owner (repeatable)."
+    ),
+    allow_unpinned: bool = typer.Option(
+        False, "--allow-unpinned", help="Accept handles without a version; the resolved one is locked."
+    ),
+    upgrade: bool = typer.Option(
+        False, "--upgrade", help="Re-resolve unpinned handles instead of using the locked version."
+    ),
+    accept_new_hash: bool = typer.Option(
+        False, "--accept-new-hash", help="Accept bytes that differ from the lockfile and re-record them."
+    ),
+    allow_unsafe_ops: bool = typer.Option(
+        False, "--allow-unsafe-ops", help="Accept graphs with file/process ops (recorded in the lockfile)."
+    ),
+    hub_url: str | None = typer.Option(
+        None, "--hub-url", help="tfhub.dev mirror base URL (default: EDGEKIT_HUB_URL or https://tfhub.dev)."
+    ),
+    kaggle_url: str | None = typer.Option(
+        None,
+        "--kaggle-url",
+        help="Kaggle mirror base URL (default: EDGEKIT_KAGGLE_URL or https://www.kaggle.com).",
+    ),
+    cache: Path | None = typer.Option(
+        None, "--cache", help="Cache folder (default: EDGEKIT_CACHE or ~/.cache/edgekit)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Download, verify, scan and cache models; record their hashes in edgekit.lock."""
@@ -89,8 +113,13 @@ def pull(
     else:
         for r in results:
             version = r.manifest.get("version")
-            console.print(f"[green]✓[/] {r.canonical}" + (f"  (version {version})" if version else ""), highlight=False)
-            console.print(f"    {r.path}  sha256 {r.sha256[:16]}…  input {r.info.input_size[0]}x{r.info.input_size[1]}", highlight=False)
+            console.print(
+                f"[green]✓[/] {r.canonical}" + (f"  (version {version})" if version else ""), highlight=False
+            )
+            console.print(
+                f"    {r.path}  sha256 {r.sha256[:16]}…  input {r.info.input_size[0]}x{r.info.input_size[1]}",
+                highlight=False,
+            )
             for note in r.notes:
                 console.print(f"    [dim]note:[/] {note}", highlight=False)
     _raise_failures(failures, len(handles))
@@ -116,17 +145,22 @@ def _raise_failures(failures: list[tuple[str, EdgekitError]], total: int) -> Non
     raise summary
 
 
-def _cache(cache: Optional[Path]):
+def _cache(cache: Path | None):
     from edgekit.sources.base import SourceSettings
     from edgekit.sources.cache import Cache
 
     return Cache(SourceSettings(cache_dir=cache).cache_root())
 
 
-_CACHE_OPTION = typer.Option(None, "--cache", help="Cache folder (default: EDGEKIT_CACHE or ~/.cache/edgekit).")
+_CACHE_OPTION = typer.Option(
+    None, "--cache", help="Cache folder (default: EDGEKIT_CACHE or ~/.cache/edgekit)."
+)
 
 
-def cache_list(cache: Optional[Path] = _CACHE_OPTION, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def cache_list(
+    cache: Path | None = _CACHE_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """List cached modules: canonical id, version, size, when it was pulled."""
     from edgekit.fsutil import tree_size
 
@@ -134,17 +168,19 @@ def cache_list(cache: Optional[Path] = _CACHE_OPTION, as_json: bool = typer.Opti
     rows = []
     for folder, entry in store.entries():
         meta = entry.meta if entry else {}
-        rows.append({
-            "canonical": entry.canonical if entry else None,
-            "kind": meta.get("kind"),
-            "version": meta.get("version"),
-            "archive_sha256": meta.get("archive_sha256"),
-            "files": len(meta.get("files", {})),
-            "bytes": tree_size(folder),
-            "created": meta.get("created"),
-            "path": str(folder),
-            "complete": entry is not None,
-        })
+        rows.append(
+            {
+                "canonical": entry.canonical if entry else None,
+                "kind": meta.get("kind"),
+                "version": meta.get("version"),
+                "archive_sha256": meta.get("archive_sha256"),
+                "files": len(meta.get("files", {})),
+                "bytes": tree_size(folder),
+                "created": meta.get("created"),
+                "path": str(folder),
+                "complete": entry is not None,
+            }
+        )
     if as_json:
         console.print_json(json.dumps({"cache": str(store.root), "entries": rows}))
         return
@@ -153,20 +189,34 @@ def cache_list(cache: Optional[Path] = _CACHE_OPTION, as_json: bool = typer.Opti
     for col in ("version", "size", "pulled"):
         table.add_column(col, no_wrap=True)
     for row in rows:
-        table.add_row(row["canonical"] or f"(incomplete) {row['path']}", str(row["version"] or ""),
-                      _human(row["bytes"]), (row["created"] or "")[:10])
+        table.add_row(
+            row["canonical"] or f"(incomplete) {row['path']}",
+            str(row["version"] or ""),
+            _human(row["bytes"]),
+            (row["created"] or "")[:10],
+        )
     console.print(table)
     if not rows:
         console.print("the cache is empty")
 
 
-def cache_verify(cache: Optional[Path] = _CACHE_OPTION, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def cache_verify(
+    cache: Path | None = _CACHE_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Re-hash every cached file against its recorded sha256; exit 1 if anything is damaged."""
     store = _cache(cache)
     rows = []
     for folder, entry in store.entries():
         problems = store.verify(entry) if entry else ["no valid entry.json (interrupted or foreign folder)"]
-        rows.append({"canonical": entry.canonical if entry else None, "path": str(folder), "ok": not problems, "problems": problems})
+        rows.append(
+            {
+                "canonical": entry.canonical if entry else None,
+                "path": str(folder),
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
     if as_json:
         console.print_json(json.dumps({"cache": str(store.root), "entries": rows}))
     else:
@@ -185,9 +235,11 @@ def cache_verify(cache: Optional[Path] = _CACHE_OPTION, as_json: bool = typer.Op
 
 
 def cache_prune(
-    cache: Optional[Path] = _CACHE_OPTION,
+    cache: Path | None = _CACHE_OPTION,
     everything: bool = typer.Option(False, "--all", help="Remove every entry."),
-    keep: List[Path] = typer.Option([], "--keep", help="Also remove entries not named by this lockfile (repeatable)."),
+    keep: list[Path] = typer.Option(
+        [], "--keep", help="Also remove entries not named by this lockfile (repeatable)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed, remove nothing."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:

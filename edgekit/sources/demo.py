@@ -24,7 +24,9 @@ _BUILD_VERSION = 3  # bump when the architecture changes so caches rebuild
 def resolve_demo(spec: str, settings: SourceSettings) -> ResolvedSource:
     name = spec.split(":", 1)[1]
     if name not in DEMO_MODULES:
-        raise SourceError(f"unknown demo module {spec!r}", hint=f"available: {', '.join('demo:' + n for n in DEMO_MODULES)}")
+        raise SourceError(
+            f"unknown demo module {spec!r}", hint=f"available: {', '.join('demo:' + n for n in DEMO_MODULES)}"
+        )
     size, width = DEMO_MODULES[name]
     folder = settings.cache_root() / "demo" / f"{name}-v{_BUILD_VERSION}"
     if not (folder / "saved_model.pb").is_file():

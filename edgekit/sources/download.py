@@ -14,13 +14,13 @@ import hashlib
 import http.client
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgekit import __version__
 from edgekit.errors import SourceError
@@ -84,8 +84,14 @@ def _http_error(url: str, exc: urllib.error.HTTPError) -> SourceError:
     return SourceError(f"HTTP {exc.code} {exc.reason} from {where}")
 
 
-def download_file(url: str, dest: Path, *, timeout_s: float = 60.0, auth: str | None = None,
-                  progress: Callable[[int, int | None], None] | None = None) -> Downloaded:
+def download_file(
+    url: str,
+    dest: Path,
+    *,
+    timeout_s: float = 60.0,
+    auth: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Downloaded:
     """Stream URL into DEST (created or truncated). Raises TransientError on any truncation.
     PROGRESS, when given, is called with (bytes so far, Content-Length or None) after every chunk."""
     with _open(url, timeout_s, auth) as resp:
@@ -104,13 +110,17 @@ def download_file(url: str, dest: Path, *, timeout_s: float = 60.0, auth: str | 
                         progress(size, total)
                 fh.flush()
                 os.fsync(fh.fileno())
-        except (http.client.HTTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, http.client.HTTPException, OSError) as exc:
             raise TransientError(f"download of {url} broke after {size} bytes: {exc}") from None
         final_url = resp.geturl()
     if expected is not None and expected.isdigit() and size != int(expected):
-        raise TransientError(f"connection to {final_url.split('?')[0]} closed after {size} of {expected} bytes")
+        raise TransientError(
+            f"connection to {final_url.split('?')[0]} closed after {size} of {expected} bytes"
+        )
     if goog_md5 is not None and md5.hexdigest() != goog_md5:
-        raise TransientError(f"download of {url} is corrupt: storage says md5 {goog_md5}, received {md5.hexdigest()}")
+        raise TransientError(
+            f"download of {url} is corrupt: storage says md5 {goog_md5}, received {md5.hexdigest()}"
+        )
     return Downloaded(dest, sha.hexdigest(), size, final_url)
 
 
@@ -150,4 +160,3 @@ def with_retries(attempt: Callable[[], Any], *, retries: int, backoff_s: float, 
         f"{what} failed after {len(errors)} attempt(s): " + "; ".join(errors),
         hint="check the network (or the mirror set in EDGEKIT_HUB_URL / EDGEKIT_KAGGLE_URL) and run again; nothing partial was kept",
     )
-

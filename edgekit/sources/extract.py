@@ -54,15 +54,28 @@ class ArchiveLimits:
     max_ratio: float = DEFAULT_MAX_RATIO  # unpacked bytes / archive bytes read so far
 
     @classmethod
-    def resolve(cls, max_entries: int | None = None, max_bytes: int | None = None,
-                max_ratio: float | None = None) -> "ArchiveLimits":
+    def resolve(
+        cls, max_entries: int | None = None, max_bytes: int | None = None, max_ratio: float | None = None
+    ) -> ArchiveLimits:
         """Explicit values win, then the environment, then the defaults."""
         limits = cls(
-            max_entries=int(max_entries if max_entries is not None else _env_number(ENV_MAX_ENTRIES, DEFAULT_MAX_ENTRIES, int)),
-            max_bytes=int(max_bytes if max_bytes is not None else _env_number(ENV_MAX_BYTES, DEFAULT_MAX_BYTES, int)),
-            max_ratio=float(max_ratio if max_ratio is not None else _env_number(ENV_MAX_RATIO, DEFAULT_MAX_RATIO, float)),
+            max_entries=int(
+                max_entries
+                if max_entries is not None
+                else _env_number(ENV_MAX_ENTRIES, DEFAULT_MAX_ENTRIES, int)
+            ),
+            max_bytes=int(
+                max_bytes if max_bytes is not None else _env_number(ENV_MAX_BYTES, DEFAULT_MAX_BYTES, int)
+            ),
+            max_ratio=float(
+                max_ratio if max_ratio is not None else _env_number(ENV_MAX_RATIO, DEFAULT_MAX_RATIO, float)
+            ),
         )
-        for name, value in (("max_entries", limits.max_entries), ("max_bytes", limits.max_bytes), ("max_ratio", limits.max_ratio)):
+        for name, value in (
+            ("max_entries", limits.max_entries),
+            ("max_bytes", limits.max_bytes),
+            ("max_ratio", limits.max_ratio),
+        ):
             if not value > 0:
                 raise UsageError(f"archive limit {name} must be positive, got {value}")
         return limits
@@ -156,7 +169,8 @@ class _Extractor:
         except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
             if isinstance(exc, OSError) and not _is_format_error(exc):
                 raise SourceError(
-                    f"cannot unpack {self.archive.name}: {exc}", hint="check free space and permissions of the cache folder"
+                    f"cannot unpack {self.archive.name}: {exc}",
+                    hint="check free space and permissions of the cache folder",
                 ) from exc
             raise SourceError(
                 f"archive {self.archive.name} is corrupt or not a tar archive: {exc}",
@@ -179,9 +193,11 @@ class _Extractor:
         elif member.issym() or member.islnk():
             self._link(target, rel, member)
         else:
-            kind = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device", tarfile.FIFOTYPE: "FIFO"}.get(
-                member.type, f"entry of type {member.type!r}"
-            )
+            kind = {
+                tarfile.CHRTYPE: "character device",
+                tarfile.BLKTYPE: "block device",
+                tarfile.FIFOTYPE: "FIFO",
+            }.get(member.type, f"entry of type {member.type!r}")
             raise _Refused(f"{rel!r} is a {kind}")
 
     def _check_inside(self, path: Path, rel: str) -> None:
@@ -200,7 +216,9 @@ class _Extractor:
         if target.parent != self.dest:
             self._mkdir(target.parent, rel)
         self._check_inside(target.parent, rel)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        )
         try:
             fd = os.open(target, flags, 0o644)
         except FileExistsError:
@@ -211,10 +229,14 @@ class _Extractor:
                 count += len(chunk)
                 self.written += len(chunk)
                 if self.written > self.limits.max_bytes:  # links are copies: they count too
-                    raise _Refused(f"unpacks to more than {self.limits.max_bytes} bytes (stopped at {rel!r}; limit {ENV_MAX_BYTES})")
+                    raise _Refused(
+                        f"unpacks to more than {self.limits.max_bytes} bytes (stopped at {rel!r}; limit {ENV_MAX_BYTES})"
+                    )
                 out.write(chunk)
         if count != declared:
-            raise SourceError(f"archive {self.archive.name}: {rel!r} declares {declared} bytes but holds {count}")
+            raise SourceError(
+                f"archive {self.archive.name}: {rel!r} declares {declared} bytes but holds {count}"
+            )
         self.files[rel] = target
 
     def _link(self, target: Path, rel: str, member: tarfile.TarInfo) -> None:
@@ -250,11 +272,19 @@ def _is_format_error(exc: OSError) -> bool:
     # gzip raises BadGzipFile and bz2 a plain OSError("Invalid data stream") for a damaged
     # stream; real I/O errors (disk full, permissions) must propagate as such.
     text = str(exc).lower()
-    return isinstance(exc, gzip.BadGzipFile) or any(w in text for w in ("compressed", "end of stream", "invalid data stream"))
+    return isinstance(exc, gzip.BadGzipFile) or any(
+        w in text for w in ("compressed", "end of stream", "invalid data stream")
+    )
 
 
-def safe_extract(archive: Path, dest: Path, *, max_entries: int | None = None, max_bytes: int | None = None,
-                 max_ratio: float | None = None) -> None:
+def safe_extract(
+    archive: Path,
+    dest: Path,
+    *,
+    max_entries: int | None = None,
+    max_bytes: int | None = None,
+    max_ratio: float | None = None,
+) -> None:
     """Unpack ARCHIVE (tar, tar.gz, tar.bz2, tar.xz) into DEST, refusing anything unsafe.
 
     A limit left as None comes from its environment variable (EDGEKIT_ARCHIVE_MAX_ENTRIES,

@@ -43,8 +43,15 @@ def pid_alive(pid: int) -> bool:
 class FileLock:
     """`with FileLock(path):` — exclusive across processes; `recovered_from` names a dead holder."""
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 3600.0, poll_s: float = 0.05,
-                 backend: str | None = None, stale_after_s: float = 6 * 3600.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout_s: float = 3600.0,
+        poll_s: float = 0.05,
+        backend: str | None = None,
+        stale_after_s: float = 6 * 3600.0,
+    ) -> None:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self.poll_s = poll_s
@@ -53,7 +60,7 @@ class FileLock:
         self.recovered_from: int | None = None
         self._fd: int | None = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 

@@ -63,7 +63,7 @@ class HubHandle:
     def canonical(self) -> str:
         return f"tfhub:{self.path}/{self.version}" if self.pinned else self.unpinned_canonical
 
-    def with_version(self, version: int) -> "HubHandle":
+    def with_version(self, version: int) -> HubHandle:
         return replace(self, version=version)
 
     def download_url(self, settings: SourceSettings) -> str:
@@ -101,7 +101,7 @@ class KaggleHandle:
     def canonical(self) -> str:
         return f"{self.unpinned_canonical}/{self.version}" if self.pinned else self.unpinned_canonical
 
-    def with_version(self, version: int) -> "KaggleHandle":
+    def with_version(self, version: int) -> KaggleHandle:
         return replace(self, version=version)
 
     def _api_path(self) -> str:
@@ -151,7 +151,9 @@ Handle = HubHandle | KaggleHandle | KerasAppHandle | LocalHandle | DemoHandle
 RemoteHandle = HubHandle | KaggleHandle
 
 
-def parse_handle(spec: str, settings: SourceSettings | None = None, *, base_dir: Path | None = None) -> Handle:
+def parse_handle(
+    spec: str, settings: SourceSettings | None = None, *, base_dir: Path | None = None
+) -> Handle:
     """One typed handle for SPEC. Raises UsageError for malformed specs, SourceError for missing paths."""
     settings = settings or SourceSettings()
     text = spec.strip()
@@ -182,8 +184,10 @@ def parse_handle(spec: str, settings: SourceSettings | None = None, *, base_dir:
         try:
             return _kaggle_from_path(text, spec)
         except UsageError as exc:  # looked like a short Kaggle handle; say both readings failed
-            raise SourceError(f"source {spec!r}: no such file or folder ({where}), and not a Kaggle handle: {exc.message}",
-                              hint=_FORMS_HINT) from None
+            raise SourceError(
+                f"source {spec!r}: no such file or folder ({where}), and not a Kaggle handle: {exc.message}",
+                hint=_FORMS_HINT,
+            ) from None
     if text.endswith(_ARCHIVE_SUFFIXES + (".keras",)) or "/" in text or "\\" in text:
         raise SourceError(f"source {spec!r}: no such file or folder: {where}", hint=_FORMS_HINT)
     raise UsageError(f"cannot understand source {spec!r}", hint=_FORMS_HINT)
@@ -240,7 +244,10 @@ def _segments(path: str, spec: str) -> list[str]:
     parts = [p for p in path.strip("/").split("/") if p]
     for part in parts:
         if not _SEGMENT.match(part) or part in {".", ".."}:
-            raise UsageError(f"source {spec!r}: invalid path segment {part!r}", hint="segments are letters, digits, '_', '-', '.'")
+            raise UsageError(
+                f"source {spec!r}: invalid path segment {part!r}",
+                hint="segments are letters, digits, '_', '-', '.'",
+            )
     return parts
 
 
@@ -253,7 +260,9 @@ def _split_version(parts: list[str]) -> tuple[list[str], int | None]:
 def _hub_from_path(path: str, spec: str) -> RemoteHandle:
     parts, version = _split_version(_segments(path, spec))
     if len(parts) < 2:
-        raise UsageError(f"source {spec!r}: a tfhub.dev handle is <publisher>/<model...>/<version>", hint=_FORMS_HINT)
+        raise UsageError(
+            f"source {spec!r}: a tfhub.dev handle is <publisher>/<model...>/<version>", hint=_FORMS_HINT
+        )
     hub_path = "/".join(parts)
     entry = catalogue.by_tfhub(hub_path)
     if entry is not None:
@@ -270,7 +279,9 @@ def _kaggle_from_url_path(path: str, spec: str) -> KaggleHandle:
     if len(parts) >= 6 and parts[2].lower() == "frameworks" and parts[4].lower() == "variations":
         tail = parts[6:]
         if tail and (len(tail) != 2 or tail[0].lower() != "versions"):
-            raise UsageError(f"source {spec!r}: expected .../versions/<n> after the variation", hint=_FORMS_HINT)
+            raise UsageError(
+                f"source {spec!r}: expected .../versions/<n> after the variation", hint=_FORMS_HINT
+            )
         parts = [parts[0], parts[1], parts[3], parts[5], *tail[1:]]
     return _kaggle_from_parts(parts, spec)
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from edgekit.errors import SourceError, UsageError
@@ -46,8 +47,14 @@ _APPS: tuple[AppSpec, ...] = (
     AppSpec("MobileNetV2", 224, "tf", _MOBILE_OPTS),
     AppSpec("MobileNetV3Small", 224, "raw255", frozenset({"alpha", "minimalistic"})),
     AppSpec("MobileNetV3Large", 224, "raw255", frozenset({"alpha", "minimalistic"})),
-    *(AppSpec(f"EfficientNetB{i}", s, "raw255") for i, s in enumerate((224, 240, 260, 300, 380, 456, 528, 600))),
-    *(AppSpec(f"EfficientNetV2{v}", s, "raw255") for v, s in (("B0", 224), ("B1", 240), ("B2", 260), ("B3", 300), ("S", 384), ("M", 480), ("L", 480))),
+    *(
+        AppSpec(f"EfficientNetB{i}", s, "raw255")
+        for i, s in enumerate((224, 240, 260, 300, 380, 456, 528, 600))
+    ),
+    *(
+        AppSpec(f"EfficientNetV2{v}", s, "raw255")
+        for v, s in (("B0", 224), ("B1", 240), ("B2", 260), ("B3", 300), ("S", 384), ("M", 480), ("L", 480))
+    ),
     AppSpec("ResNet50", 224, "caffe"),
     AppSpec("ResNet101", 224, "caffe"),
     AppSpec("ResNet152", 224, "caffe"),
@@ -85,14 +92,21 @@ def parse_keras_handle(text: str) -> KerasAppHandle:
     spec = APPS.get(name.strip().lower())
     if spec is None:
         close = difflib.get_close_matches(name.strip(), [a.name for a in _APPS], n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join('keras:' + c for c in close)}?" if close else "see `edgekit pull --help` for the list"
+        hint = (
+            f"did you mean {', '.join('keras:' + c for c in close)}?"
+            if close
+            else "see `edgekit pull --help` for the list"
+        )
         raise UsageError(f"source {text!r}: unknown keras.applications architecture {name!r}", hint=hint)
     opts = query_options(query, text)
     size = _parse_size(opts.pop("size", None), spec, text)
     unknown = set(opts) - spec.options - _COMMON_OPTS
     if unknown:
         allowed = ", ".join(sorted(spec.options | _COMMON_OPTS | {"size"}))
-        raise UsageError(f"source {text!r}: option(s) {', '.join(sorted(unknown))} not accepted by {spec.name}", hint=f"allowed: {allowed}")
+        raise UsageError(
+            f"source {text!r}: option(s) {', '.join(sorted(unknown))} not accepted by {spec.name}",
+            hint=f"allowed: {allowed}",
+        )
     normalized = {k: _normalize_option(k, v, text) for k, v in opts.items()}
     if normalized.get("weights") == "imagenet":  # the default: one canonical id with or without it
         del normalized["weights"]
@@ -127,11 +141,15 @@ def _normalize_option(key: str, value: str, text: str) -> str:
         return repr(alpha)
     if key == "weights":
         if value.lower() not in WEIGHTS_CHOICES:
-            raise UsageError(f"source {text!r}: weights must be imagenet or random, got {value!r}", hint=_HINT)
+            raise UsageError(
+                f"source {text!r}: weights must be imagenet or random, got {value!r}", hint=_HINT
+            )
         return value.lower()
     if key == "minimalistic":
         if value.lower() not in {"true", "false", "1", "0"}:
-            raise UsageError(f"source {text!r}: minimalistic must be true or false, got {value!r}", hint=_HINT)
+            raise UsageError(
+                f"source {text!r}: minimalistic must be true or false, got {value!r}", hint=_HINT
+            )
         return "true" if value.lower() in {"true", "1"} else "false"
     return value
 
@@ -171,12 +189,16 @@ def _local_weights_only(dirs: list[Path], used: list[Path]) -> Iterator[None]:
 
     original = data_utils.get_file
 
-    def lookup(fname=None, origin=None, *args: Any, file_hash=None, hash_algorithm="auto", **kwargs: Any) -> str:
+    def lookup(
+        fname=None, origin=None, *args: Any, file_hash=None, hash_algorithm="auto", **kwargs: Any
+    ) -> str:
         name = fname or os.path.basename(urlsplit(origin or "").path)
         for folder in dirs:
             candidate = folder / name
             if candidate.is_file():
-                if file_hash and not data_utils.validate_file(str(candidate), file_hash, algorithm=hash_algorithm):
+                if file_hash and not data_utils.validate_file(
+                    str(candidate), file_hash, algorithm=hash_algorithm
+                ):
                     raise _WeightsUnreachable(name, f"{candidate} does not match the hash tf_keras expects")
                 used.append(candidate)
                 return str(candidate)
@@ -190,15 +212,21 @@ def _local_weights_only(dirs: list[Path], used: list[Path]) -> Iterator[None]:
 
 
 def _random_handle(handle: KerasAppHandle) -> str:
-    return KerasAppHandle(handle.app, handle.size, tuple(sorted({**dict(handle.options), "weights": "random"}.items()))).canonical
+    return KerasAppHandle(
+        handle.app, handle.size, tuple(sorted({**dict(handle.options), "weights": "random"}.items()))
+    ).canonical
 
 
 def build_app(handle: KerasAppHandle, dirs: list[Path]) -> BuiltApp:
     """The feature extractor for HANDLE: ImageNet weights from disk, or random init when the handle asks."""
     spec = APPS[handle.app.lower()]
     if wants_random_weights(handle):
-        notes = [(f"keras.applications {spec.name}: RANDOM INIT (seed {RANDOM_SEED}), as the handle asks (weights=random): "
-                  "no pretrained features, so expect accuracy near chance unless the backbone is fine-tuned on plenty of data")]
+        notes = [
+            (
+                f"keras.applications {spec.name}: RANDOM INIT (seed {RANDOM_SEED}), as the handle asks (weights=random): "
+                "no pretrained features, so expect accuracy near chance unless the backbone is fine-tuned on plenty of data"
+            )
+        ]
         return _wrap(spec, handle, _construct_random(spec, handle), None, notes)
     used: list[Path] = []
     random_hint = f"or train from a random initialization on purpose: {_random_handle(handle)}"
@@ -206,32 +234,52 @@ def build_app(handle: KerasAppHandle, dirs: list[Path]) -> BuiltApp:
         with _local_weights_only(dirs, used):
             base = _construct(spec, handle, "imagenet")
     except _WeightsUnreachable as missing:
-        raise SourceError(f"keras.applications {spec.name}: no ImageNet weights on disk: {missing.reason}",
-                          hint=f"put {missing.fname} in {dirs[0]} (edgekit never downloads it for you), {random_hint}") from None
-    except (ValueError, TypeError) as exc:  # tf_keras: no published weights for this size/alpha, or no such model
-        _construct_random(spec, handle)  # raises "cannot build" when the architecture itself refuses the options
-        raise SourceError(f"keras.applications {spec.name}: tf_keras has no ImageNet weights for {handle.canonical} "
-                          f"({_first_line(exc)})", hint=f"pick a size/alpha with published weights, {random_hint}") from exc
-    return _wrap(spec, handle, base, used[0], [f"keras.applications {spec.name}: ImageNet weights from {used[0]}"])
+        raise SourceError(
+            f"keras.applications {spec.name}: no ImageNet weights on disk: {missing.reason}",
+            hint=f"put {missing.fname} in {dirs[0]} (edgekit never downloads it for you), {random_hint}",
+        ) from None
+    except (
+        ValueError,
+        TypeError,
+    ) as exc:  # tf_keras: no published weights for this size/alpha, or no such model
+        _construct_random(
+            spec, handle
+        )  # raises "cannot build" when the architecture itself refuses the options
+        raise SourceError(
+            f"keras.applications {spec.name}: tf_keras has no ImageNet weights for {handle.canonical} "
+            f"({_first_line(exc)})",
+            hint=f"pick a size/alpha with published weights, {random_hint}",
+        ) from exc
+    return _wrap(
+        spec, handle, base, used[0], [f"keras.applications {spec.name}: ImageNet weights from {used[0]}"]
+    )
 
 
 def _random_handle(handle: KerasAppHandle) -> str:
-    return KerasAppHandle(handle.app, handle.size, tuple(sorted({**dict(handle.options), "weights": "random"}.items()))).canonical
+    return KerasAppHandle(
+        handle.app, handle.size, tuple(sorted({**dict(handle.options), "weights": "random"}.items()))
+    ).canonical
 
 
 def _construct_random(spec: AppSpec, handle: KerasAppHandle) -> Any:
     try:
         return _construct(spec, handle, None)
     except (ValueError, TypeError) as exc:
-        raise SourceError(f"keras.applications {spec.name} cannot build {handle.canonical}: {_first_line(exc)}") from exc
+        raise SourceError(
+            f"keras.applications {spec.name} cannot build {handle.canonical}: {_first_line(exc)}"
+        ) from exc
 
 
-def _wrap(spec: AppSpec, handle: KerasAppHandle, base: Any, weights: Path | None, notes: list[str]) -> BuiltApp:
+def _wrap(
+    spec: AppSpec, handle: KerasAppHandle, base: Any, weights: Path | None, notes: list[str]
+) -> BuiltApp:
     """[0, 1] RGB in, the application's own preprocessing, then the backbone."""
     import tf_keras
 
     inputs = tf_keras.Input((*handle.size, 3), name="images")
-    model = tf_keras.Model(inputs, base(_preprocess(spec.mode, inputs)), name=f"{spec.name.lower()}_feature_extractor")
+    model = tf_keras.Model(
+        inputs, base(_preprocess(spec.mode, inputs)), name=f"{spec.name.lower()}_feature_extractor"
+    )
     return BuiltApp(model, int(model.output_shape[-1]), weights, notes, weights.name if weights else None)
 
 
@@ -243,7 +291,12 @@ def _construct(spec: AppSpec, handle: KerasAppHandle, weights: str | None) -> An
     import tf_keras
 
     tf_keras.utils.set_random_seed(RANDOM_SEED)
-    kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "input_shape": (*handle.size, 3), "pooling": "avg"}
+    kwargs: dict[str, Any] = {
+        "include_top": False,
+        "weights": weights,
+        "input_shape": (*handle.size, 3),
+        "pooling": "avg",
+    }
     for key, value in handle.options:
         if key != "weights":  # edgekit's own option, decided by the caller
             kwargs[key] = float(value) if key == "alpha" else value == "true"
@@ -260,7 +313,9 @@ def _preprocess(mode: str, x: Any) -> Any:
         return layers.Rescaling(255.0, name="to_0_255")(x)
     if mode == "torch":
         variance = [s * s for s in _IMAGENET_STD_RGB]
-        return layers.Normalization(mean=list(_IMAGENET_MEAN_RGB), variance=variance, name="imagenet_normalize")(x)
+        return layers.Normalization(
+            mean=list(_IMAGENET_MEAN_RGB), variance=variance, name="imagenet_normalize"
+        )(x)
     if mode == "caffe":
         return _caffe_layer()(x)
     raise SourceError(f"internal: unknown preprocessing mode {mode!r}")

@@ -17,12 +17,25 @@ def resolve_local_folder(spec: str, handle: LocalHandle, settings: SourceSetting
             f"source {spec!r}: {path} has no saved_model.pb, so it is not a SavedModel folder",
             hint="give the folder that contains saved_model.pb",
         )
-    return checked_source(spec, f"local:{path}", "local", path, sha256_tree(path), settings, what=f"local module {path}")
+    return checked_source(
+        spec, f"local:{path}", "local", path, sha256_tree(path), settings, what=f"local module {path}"
+    )
 
 
 def resolve_local_archive(spec: str, handle: LocalHandle, settings: SourceSettings) -> ResolvedSource:
     canonical, entry, notes = fetch_local_archive(handle.path, settings)
     return checked_source(
-        spec, canonical, "local", entry.module_dir, tree_hash(entry.files), settings, what=f"archive {handle.path}",
-        notes=notes, manifest={"archive": str(handle.path), "archive_sha256": entry.archive_sha256, "cache_entry": str(entry.folder)},
+        spec,
+        canonical,
+        "local",
+        entry.module_dir,
+        tree_hash(entry.files),
+        settings,
+        what=f"archive {handle.path}",
+        notes=notes,
+        manifest={
+            "archive": str(handle.path),
+            "archive_sha256": entry.archive_sha256,
+            "cache_entry": str(entry.folder),
+        },
     )

@@ -35,29 +35,48 @@ class LockEntry:
         return d
 
     @classmethod
-    def from_json(cls, d: Any, where: str) -> "LockEntry":
-        if not isinstance(d, dict) or not isinstance(d.get("archive_sha256"), str) or not isinstance(d.get("files"), dict):
-            raise UsageError(f"{where}: an entry needs archive_sha256 and files", hint="delete the entry and run `edgekit pull` again")
-        return cls(d["archive_sha256"], {str(k): str(v) for k, v in d["files"].items()}, list(d.get("unsafe_ops_allowed", [])))
+    def from_json(cls, d: Any, where: str) -> LockEntry:
+        if (
+            not isinstance(d, dict)
+            or not isinstance(d.get("archive_sha256"), str)
+            or not isinstance(d.get("files"), dict)
+        ):
+            raise UsageError(
+                f"{where}: an entry needs archive_sha256 and files",
+                hint="delete the entry and run `edgekit pull` again",
+            )
+        return cls(
+            d["archive_sha256"],
+            {str(k): str(v) for k, v in d["files"].items()},
+            list(d.get("unsafe_ops_allowed", [])),
+        )
 
 
 class Lockfile:
-    def __init__(self, path: Path, entries: dict[str, LockEntry] | None = None, resolved: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, path: Path, entries: dict[str, LockEntry] | None = None, resolved: dict[str, str] | None = None
+    ) -> None:
         self.path = Path(path)
         self.entries = entries or {}
         self.resolved = resolved or {}  # unpinned canonical → pinned canonical
 
     @classmethod
-    def load(cls, path: Path) -> "Lockfile":
+    def load(cls, path: Path) -> Lockfile:
         path = Path(path)
         try:
             raw = json.loads(path.read_text())
         except FileNotFoundError:
             return cls(path)
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{path} is not a valid edgekit lockfile: {exc}", hint="fix it, or delete it and run `edgekit pull` to recreate it") from None
+            raise UsageError(
+                f"{path} is not a valid edgekit lockfile: {exc}",
+                hint="fix it, or delete it and run `edgekit pull` to recreate it",
+            ) from None
         if not isinstance(raw, dict) or raw.get("edgekit_lock") != FORMAT:
-            raise UsageError(f"{path}: not an edgekit lockfile of format {FORMAT}", hint="delete it and run `edgekit pull` to recreate it")
+            raise UsageError(
+                f"{path}: not an edgekit lockfile of format {FORMAT}",
+                hint="delete it and run `edgekit pull` to recreate it",
+            )
         sources = raw.get("sources", {})
         entries = {k: LockEntry.from_json(v, f"{path}: {k}") for k, v in sources.items()}
         return cls(path, entries, {str(k): str(v) for k, v in raw.get("resolved", {}).items()})
@@ -87,7 +106,9 @@ class Lockfile:
         self.entries, self.resolved = current.entries, current.resolved
 
 
-def check_locked(canonical: str, locked: LockEntry, archive_sha256: str, files: dict[str, str], lock_path: Path) -> None:
+def check_locked(
+    canonical: str, locked: LockEntry, archive_sha256: str, files: dict[str, str], lock_path: Path
+) -> None:
     """Refuse bytes that differ from the lockfile, naming both hashes."""
     if archive_sha256 != locked.archive_sha256:
         raise IntegrityError(
@@ -98,8 +119,12 @@ def check_locked(canonical: str, locked: LockEntry, archive_sha256: str, files: 
         diffs = []
         for name in sorted(set(files) | set(locked.files)):
             if files.get(name) != locked.files.get(name):
-                diffs.append(f"{name}: have {files.get(name, 'missing')}, lockfile {locked.files.get(name, 'missing')}")
+                diffs.append(
+                    f"{name}: have {files.get(name, 'missing')}, lockfile {locked.files.get(name, 'missing')}"
+                )
         raise IntegrityError(
-            f"{canonical}: module files differ from {lock_path}: " + "; ".join(diffs[:5]) + (" ..." if len(diffs) > 5 else ""),
+            f"{canonical}: module files differ from {lock_path}: "
+            + "; ".join(diffs[:5])
+            + (" ..." if len(diffs) > 5 else ""),
             hint=ACCEPT_HINT,
         )

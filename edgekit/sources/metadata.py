@@ -81,8 +81,17 @@ def _from_call_function(sm) -> tuple[int, int] | None:
             continue
         fn = og.nodes[call].function
         candidates = [fn.function_spec.input_signature]
-        candidates += [og.concrete_functions[c].canonicalized_input_signature for c in fn.concrete_functions if c in og.concrete_functions]
-        sizes = {(d[1], d[2]) for value in candidates for d in _image_specs(value) if len(d) == 4 and d[1] > 0 and d[2] > 0}
+        candidates += [
+            og.concrete_functions[c].canonicalized_input_signature
+            for c in fn.concrete_functions
+            if c in og.concrete_functions
+        ]
+        sizes = {
+            (d[1], d[2])
+            for value in candidates
+            for d in _image_specs(value)
+            if len(d) == 4 and d[1] > 0 and d[2] > 0
+        }
         if len(sizes) == 1:
             return sizes.pop()
     return None
@@ -124,5 +133,12 @@ def module_info(
             f"cannot tell the input size of the module at {path}: its signature accepts any size and it is not in the catalogue",
             hint="set source.input_size: [H, W] in the recipe (the size the module was trained at)",
         )
-    vr = tuple(value_range) if value_range is not None else (0.0, 1.0)  # origin names where the size came from
-    return ModuleInfo(input_size=(int(size[0]), int(size[1])), value_range=(float(vr[0]), float(vr[1])), output_dim=out_dim, origin=origin)
+    vr = (
+        tuple(value_range) if value_range is not None else (0.0, 1.0)
+    )  # origin names where the size came from
+    return ModuleInfo(
+        input_size=(int(size[0]), int(size[1])),
+        value_range=(float(vr[0]), float(vr[1])),
+        output_dim=out_dim,
+        origin=origin,
+    )

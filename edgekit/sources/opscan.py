@@ -13,37 +13,126 @@ file access.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from edgekit.errors import UnsafeModelError
 from edgekit.sources.metadata import read_saved_model_proto
 
-_READS = {"ReadFile", "MatchingFiles", "ImmutableConst", "InitializeTableFromTextFile", "InitializeTableFromTextFileV2",
-          "LoadAndRemapMatrix", "GenerateVocabRemapping", "FileSystemSetConfiguration"}
-_WRITES = {"WriteFile", "CreateSummaryFileWriter", "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary",
-           "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary",
-           "ImportEvent", "SummaryWriter", "FlushSummaryWriter", "CloseSummaryWriter", "DatasetToTFRecord",
-           "ExperimentalDatasetToTFRecord", "SaveDataset", "SaveDatasetV2"}
-_READERS = {"WholeFileReader", "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2", "FixedLengthRecordReader",
-            "FixedLengthRecordReaderV2", "TFRecordReader", "TFRecordReaderV2", "LMDBReader", "IdentityReader",
-            "IdentityReaderV2", "ReaderRead", "ReaderReadV2", "ReaderReadUpTo", "ReaderReadUpToV2", "ReaderRestoreState",
-            "ReaderRestoreStateV2", "ReaderSerializeState", "ReaderSerializeStateV2", "ReaderReset", "ReaderResetV2",
-            "ReaderNumRecordsProduced", "ReaderNumRecordsProducedV2", "ReaderNumWorkUnitsCompleted",
-            "ReaderNumWorkUnitsCompletedV2"}
-_FILE_DATASETS = {"TFRecordDataset", "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset",
-                  "FixedLengthRecordDatasetV2", "LMDBDataset", "ExperimentalLMDBDataset", "CSVDataset", "CSVDatasetV2",
-                  "ExperimentalCSVDataset", "SqlDataset", "ExperimentalSqlDataset", "LoadDataset", "SnapshotDataset",
-                  "SnapshotDatasetV2", "SnapshotDatasetReader", "SnapshotNestedDatasetReader", "CacheDataset",
-                  "CacheDatasetV2"}
-_NETWORK = {"DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3", "DataServiceDatasetV4", "RegisterDataset",
-            "RegisterDatasetV2", "RpcServer", "RpcServerStart", "RpcServerRegister", "RpcClient", "RpcCall",
-            "RpcCheckStatus", "RpcGetValue", "DeleteRpcFutureResource"}
+_READS = {
+    "ReadFile",
+    "MatchingFiles",
+    "ImmutableConst",
+    "InitializeTableFromTextFile",
+    "InitializeTableFromTextFileV2",
+    "LoadAndRemapMatrix",
+    "GenerateVocabRemapping",
+    "FileSystemSetConfiguration",
+}
+_WRITES = {
+    "WriteFile",
+    "CreateSummaryFileWriter",
+    "CreateSummaryDbWriter",
+    "WriteSummary",
+    "WriteScalarSummary",
+    "WriteHistogramSummary",
+    "WriteImageSummary",
+    "WriteAudioSummary",
+    "WriteGraphSummary",
+    "WriteRawProtoSummary",
+    "ImportEvent",
+    "SummaryWriter",
+    "FlushSummaryWriter",
+    "CloseSummaryWriter",
+    "DatasetToTFRecord",
+    "ExperimentalDatasetToTFRecord",
+    "SaveDataset",
+    "SaveDatasetV2",
+}
+_READERS = {
+    "WholeFileReader",
+    "WholeFileReaderV2",
+    "TextLineReader",
+    "TextLineReaderV2",
+    "FixedLengthRecordReader",
+    "FixedLengthRecordReaderV2",
+    "TFRecordReader",
+    "TFRecordReaderV2",
+    "LMDBReader",
+    "IdentityReader",
+    "IdentityReaderV2",
+    "ReaderRead",
+    "ReaderReadV2",
+    "ReaderReadUpTo",
+    "ReaderReadUpToV2",
+    "ReaderRestoreState",
+    "ReaderRestoreStateV2",
+    "ReaderSerializeState",
+    "ReaderSerializeStateV2",
+    "ReaderReset",
+    "ReaderResetV2",
+    "ReaderNumRecordsProduced",
+    "ReaderNumRecordsProducedV2",
+    "ReaderNumWorkUnitsCompleted",
+    "ReaderNumWorkUnitsCompletedV2",
+}
+_FILE_DATASETS = {
+    "TFRecordDataset",
+    "TFRecordDatasetV2",
+    "TextLineDataset",
+    "FixedLengthRecordDataset",
+    "FixedLengthRecordDatasetV2",
+    "LMDBDataset",
+    "ExperimentalLMDBDataset",
+    "CSVDataset",
+    "CSVDatasetV2",
+    "ExperimentalCSVDataset",
+    "SqlDataset",
+    "ExperimentalSqlDataset",
+    "LoadDataset",
+    "SnapshotDataset",
+    "SnapshotDatasetV2",
+    "SnapshotDatasetReader",
+    "SnapshotNestedDatasetReader",
+    "CacheDataset",
+    "CacheDatasetV2",
+}
+_NETWORK = {
+    "DataServiceDataset",
+    "DataServiceDatasetV2",
+    "DataServiceDatasetV3",
+    "DataServiceDatasetV4",
+    "RegisterDataset",
+    "RegisterDatasetV2",
+    "RpcServer",
+    "RpcServerStart",
+    "RpcServerRegister",
+    "RpcClient",
+    "RpcCall",
+    "RpcCheckStatus",
+    "RpcGetValue",
+    "DeleteRpcFutureResource",
+}
 _PYTHON = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
-_DEBUG = {"DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
-          "DebugNumericSummaryV2"}
-CHECKPOINT_OPS = {"Save", "SaveSlices", "SaveV2", "Restore", "RestoreSlice", "RestoreV2", "MergeV2Checkpoints"}
+_DEBUG = {
+    "DebugIdentity",
+    "DebugIdentityV2",
+    "DebugIdentityV3",
+    "DebugNanCount",
+    "DebugNumericSummary",
+    "DebugNumericSummaryV2",
+}
+CHECKPOINT_OPS = {
+    "Save",
+    "SaveSlices",
+    "SaveV2",
+    "Restore",
+    "RestoreSlice",
+    "RestoreV2",
+    "MergeV2Checkpoints",
+}
 
 DANGEROUS: dict[str, str] = {
     **{op: "reads files" for op in _READS},
@@ -55,8 +144,15 @@ DANGEROUS: dict[str, str] = {
     **{op: "debugger op (dumps tensors to files)" for op in _DEBUG},
 }
 # Inputs of checkpoint ops that are file names (the rest are tensor names and data).
-_PATH_INPUTS = {"Save": (0,), "SaveSlices": (0,), "SaveV2": (0,), "Restore": (0,), "RestoreSlice": (0,), "RestoreV2": (0,),
-                "MergeV2Checkpoints": (0, 1)}
+_PATH_INPUTS = {
+    "Save": (0,),
+    "SaveSlices": (0,),
+    "SaveV2": (0,),
+    "Restore": (0,),
+    "RestoreSlice": (0,),
+    "RestoreV2": (0,),
+    "MergeV2Checkpoints": (0, 1),
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +185,11 @@ class ScanReport:
         return "; ".join(lines) + (f"; and {more} more" if more > 0 else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"nodes": self.nodes, "functions": self.functions, "findings": [f.__dict__ for f in self.findings]}
+        return {
+            "nodes": self.nodes,
+            "functions": self.functions,
+            "findings": [f.__dict__ for f in self.findings],
+        }
 
 
 def _name(ref: str) -> str:
@@ -135,7 +235,12 @@ def _attr_str(node: Any, key: str) -> str:
 def _suspicious_const(node: Any) -> str | None:
     for raw in node.attr["value"].tensor.string_val if "value" in node.attr else ():
         text = raw.decode(errors="replace")
-        if ".." in text or text.startswith(("/", "\\")) or "://" in text or (len(text) > 1 and text[1] == ":"):
+        if (
+            ".." in text
+            or text.startswith(("/", "\\"))
+            or "://" in text
+            or (len(text) > 1 and text[1] == ":")
+        ):
             return text
     return None
 
@@ -184,10 +289,15 @@ class _Scanner:
             self.add(op, where, DANGEROUS[op])
         elif op in CHECKPOINT_OPS:
             if checkpoint_ok is not None:
-                self.add(op, where, f"checkpoint file access outside the variables checkpoint ({checkpoint_ok})")
+                self.add(
+                    op, where, f"checkpoint file access outside the variables checkpoint ({checkpoint_ok})"
+                )
         elif op == "PrintV2" and _attr_str(node, "output_stream").startswith("file://"):
             self.add(op, where, f"prints to the file {_attr_str(node, 'output_stream')[7:]!r}")
-        elif op in {"DecodeProtoV2", "EncodeProto"} and _attr_str(node, "descriptor_source") not in ("", "local://"):
+        elif op in {"DecodeProtoV2", "EncodeProto"} and _attr_str(node, "descriptor_source") not in (
+            "",
+            "local://",
+        ):
             self.add(op, where, f"reads the descriptor file {_attr_str(node, 'descriptor_source')!r}")
         elif op not in library and not self.known_op(op):
             self.add(op, where, "not an op TensorFlow knows (custom kernel or unknown)")
@@ -198,7 +308,9 @@ class _Scanner:
         library = set(functions)
         self.report.functions += len(functions)
         nodes = {n.name: n for n in graph.node}
-        calls = {name: set().union(*(_func_refs(n, library) for n in f.node_def)) for name, f in functions.items()}
+        calls = {
+            name: set().union(*(_func_refs(n, library) for n in f.node_def)) for name, f in functions.items()
+        }
 
         saver_nodes: set[str] = set()
         filename_node = ""
@@ -206,7 +318,9 @@ class _Scanner:
             sd = mg.saver_def
             filename_node = _name(sd.filename_tensor_name)
             saver_nodes = _ancestors([_name(sd.save_tensor_name), _name(sd.restore_op_name)], nodes)
-        saver_refs = set().union(*(_func_refs(nodes[n], library) for n in saver_nodes)) if saver_nodes else set()
+        saver_refs = (
+            set().union(*(_func_refs(nodes[n], library) for n in saver_nodes)) if saver_nodes else set()
+        )
         model_refs = set().union(*(_func_refs(n, library) for n in graph.node if n.name not in saver_nodes))
         model_refs |= set(mg.object_graph_def.concrete_functions) & library
         model_funcs = _closure(model_refs, calls)

@@ -27,7 +27,9 @@ class DownloadProgress:
             for step in LOG_STEPS:
                 if percent >= step and step not in self._logged:
                     self._logged.add(step)
-                    err_console.print(f"  downloading {self.label}: {step} % of {_mb(total)}", highlight=False)
+                    err_console.print(
+                        f"  downloading {self.label}: {step} % of {_mb(total)}", highlight=False
+                    )
 
     def _update_bar(self, done: int, total: int | None) -> None:
         from rich.progress import (
@@ -38,8 +40,14 @@ class DownloadProgress:
         )
 
         if self._bar is None:
-            self._bar = Progress("  downloading", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                                 console=err_console, transient=True)
+            self._bar = Progress(
+                "  downloading",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=err_console,
+                transient=True,
+            )
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=total)
         self._bar.update(self._task, completed=done, total=total)

@@ -47,7 +47,9 @@ def check_publisher(publisher: str, settings: SourceSettings, spec: str) -> None
         )
 
 
-def pin(handle: RemoteHandle, settings: SourceSettings, lock: Lockfile | None, spec: str) -> tuple[RemoteHandle, str | None, list[str]]:
+def pin(
+    handle: RemoteHandle, settings: SourceSettings, lock: Lockfile | None, spec: str
+) -> tuple[RemoteHandle, str | None, list[str]]:
     """HANDLE with a version: its own, the lockfile's, or (when allowed) the publisher's current one."""
     if handle.pinned:
         return handle, None, []
@@ -61,7 +63,11 @@ def pin(handle: RemoteHandle, settings: SourceSettings, lock: Lockfile | None, s
     locked = lock.resolved_for(unpinned) if lock is not None and not settings.upgrade else None
     if locked is not None:
         version = int(locked.rsplit("/", 1)[1])
-        return handle.with_version(version), unpinned, [f"{unpinned}: version {version} as recorded in {lock.path}"]
+        return (
+            handle.with_version(version),
+            unpinned,
+            [f"{unpinned}: version {version} as recorded in {lock.path}"],
+        )
     if settings.is_offline():
         raise SourceError(
             f"offline: cannot look up the current version of {unpinned}",
@@ -101,10 +107,14 @@ def fetch_remote(handle: RemoteHandle, settings: SourceSettings, lock: Lockfile 
         entry = _offline_entry(cache, canonical)
     else:
         expected = None if (locked is None or settings.accept_new_hash) else locked.archive_sha256
-        filled = cache.fill(canonical, lambda staging: _download_into(staging, pinned, settings, expected, lock))
+        filled = cache.fill(
+            canonical, lambda staging: _download_into(staging, pinned, settings, expected, lock)
+        )
         entry = filled.entry
         notes += filled.notes
-        notes.append(f"downloaded {canonical}" if filled.created else f"{canonical}: cache hit ({entry.folder})")
+        notes.append(
+            f"downloaded {canonical}" if filled.created else f"{canonical}: cache hit ({entry.folder})"
+        )
     if locked is not None and not settings.accept_new_hash:
         check_locked(canonical, locked, entry.archive_sha256, entry.files, lock.path)
     return Fetched(pinned, entry, locked, resolved_from, notes)
@@ -126,8 +136,9 @@ def _offline_entry(cache: Cache, canonical: str) -> CacheEntry:
     return entry
 
 
-def _download_into(staging: Path, handle: RemoteHandle, settings: SourceSettings, expected: str | None,
-                   lock: Lockfile | None) -> dict[str, Any]:
+def _download_into(
+    staging: Path, handle: RemoteHandle, settings: SourceSettings, expected: str | None, lock: Lockfile | None
+) -> dict[str, Any]:
     """Download HANDLE's archive into STAGING, check it, unpack it to STAGING/module."""
     url = handle.download_url(settings)
     auth = kaggle_auth() if isinstance(handle, KaggleHandle) else None
@@ -163,8 +174,13 @@ def _download_into(staging: Path, handle: RemoteHandle, settings: SourceSettings
 def unpack_archive(archive: Path, staging: Path, settings: SourceSettings, *, what: str) -> None:
     """ARCHIVE → STAGING/module, through a checked extraction; the archive is deleted after."""
     extracted = staging / "extract"
-    safe_extract(archive, extracted, max_entries=settings.max_archive_entries, max_bytes=settings.max_extracted_bytes,
-                 max_ratio=settings.max_compression_ratio)
+    safe_extract(
+        archive,
+        extracted,
+        max_entries=settings.max_archive_entries,
+        max_bytes=settings.max_extracted_bytes,
+        max_ratio=settings.max_compression_ratio,
+    )
     archive.unlink()
     move_module(find_module_root(extracted, what=what), staging / "module")
 
@@ -179,26 +195,41 @@ def fetch_local_archive(path: Path, settings: SourceSettings) -> tuple[str, Cach
         copy = staging / "archive.part"
         shutil.copyfile(path, copy)  # unpack a private copy so the bytes cannot change under us
         if sha256_file(copy) != sha:
-            raise SourceError(f"{path} changed while edgekit was reading it", hint="run again once it is complete")
+            raise SourceError(
+                f"{path} changed while edgekit was reading it", hint="run again once it is complete"
+            )
         unpack_archive(copy, staging, settings, what=str(path))
-        return {"kind": "local", "url": path.as_uri(), "archive_sha256": sha, "archive_size": path.stat().st_size}
+        return {
+            "kind": "local",
+            "url": path.as_uri(),
+            "archive_sha256": sha,
+            "archive_size": path.stat().st_size,
+        }
 
     filled = cache.fill(canonical, fill)
     return canonical, filled.entry, filled.notes
 
 
-def record_in_lock(lock: Lockfile, fetched: Fetched, settings: SourceSettings, unsafe_ops: list[str]) -> list[str]:
+def record_in_lock(
+    lock: Lockfile, fetched: Fetched, settings: SourceSettings, unsafe_ops: list[str]
+) -> list[str]:
     """Write FETCHED into the lockfile when it is new, re-accepted, or newly overridden."""
     entry = LockEntry(fetched.entry.archive_sha256, fetched.entry.files, unsafe_ops)
     canonical = fetched.handle.canonical
-    new_resolution = fetched.resolved_from is not None and lock.resolved_for(fetched.resolved_from) != canonical
+    new_resolution = (
+        fetched.resolved_from is not None and lock.resolved_for(fetched.resolved_from) != canonical
+    )
     if fetched.locked is not None and fetched.locked.to_json() == entry.to_json() and not new_resolution:
         return []
     if not settings.update_lock:
         return [f"{canonical} is not recorded in {lock.path} (lockfile updates are off)"]
-    lock.record(canonical, entry, resolved_from=fetched.resolved_from, lock_dir=Cache(settings.cache_root()).locks)
+    lock.record(
+        canonical, entry, resolved_from=fetched.resolved_from, lock_dir=Cache(settings.cache_root()).locks
+    )
     if fetched.locked is None:
         return [f"recorded {canonical} in {lock.path}"]
     if fetched.locked.archive_sha256 != entry.archive_sha256 or fetched.locked.files != entry.files:
-        return [f"accepted new bytes for {canonical}: sha256 {fetched.locked.archive_sha256} → {entry.archive_sha256} ({lock.path})"]
+        return [
+            f"accepted new bytes for {canonical}: sha256 {fetched.locked.archive_sha256} → {entry.archive_sha256} ({lock.path})"
+        ]
     return [f"updated {canonical} in {lock.path}"]

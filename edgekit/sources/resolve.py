@@ -6,13 +6,22 @@ from pathlib import Path
 
 from edgekit.sources.base import LOCKFILE_NAME, ResolvedSource, SourceSettings
 from edgekit.sources.catalogue import by_kaggle
-from edgekit.sources.handles import DemoHandle, KaggleHandle, KerasAppHandle, LocalHandle, RemoteHandle, parse_handle
+from edgekit.sources.handles import (
+    DemoHandle,
+    KaggleHandle,
+    KerasAppHandle,
+    LocalHandle,
+    RemoteHandle,
+    parse_handle,
+)
 from edgekit.sources.lockfile import Lockfile
 from edgekit.sources.module_check import inspect_module, scan_manifest, tree_hash
 from edgekit.sources.remote import fetch_remote, record_in_lock
 
 
-def resolve_source(spec: str, settings: SourceSettings | None = None, *, base_dir: Path | None = None) -> ResolvedSource:
+def resolve_source(
+    spec: str, settings: SourceSettings | None = None, *, base_dir: Path | None = None
+) -> ResolvedSource:
     """SPEC (any handle form) → a verified local SavedModel folder with its metadata.
 
     Relative local paths and the default lockfile (<base_dir>/edgekit.lock) are taken relative
@@ -26,7 +35,11 @@ def resolve_source(spec: str, settings: SourceSettings | None = None, *, base_di
         from edgekit.sources.builders import resolve_keras_file
         from edgekit.sources.local import resolve_local_archive, resolve_local_folder
 
-        resolver = {"folder": resolve_local_folder, "archive": resolve_local_archive, "keras": resolve_keras_file}[handle.form]
+        resolver = {
+            "folder": resolve_local_folder,
+            "archive": resolve_local_archive,
+            "keras": resolve_keras_file,
+        }[handle.form]
         return resolver(spec, handle, settings)
     if isinstance(handle, KerasAppHandle):
         from edgekit.sources.builders import resolve_keras_app
@@ -45,7 +58,9 @@ def _resolve_demo(handle: DemoHandle, settings: SourceSettings) -> ResolvedSourc
 
     resolved = resolve_demo(handle.spec, settings)
     # Built in code by edgekit itself, but scanned like everything else: one road for all sources.
-    report = check_saved_model(resolved.path, allow_unsafe_ops=settings.allow_unsafe_ops, what=resolved.canonical)
+    report = check_saved_model(
+        resolved.path, allow_unsafe_ops=settings.allow_unsafe_ops, what=resolved.canonical
+    )
     resolved.manifest.setdefault("scan", scan_manifest(report, settings))
     return resolved
 
@@ -56,12 +71,16 @@ def lockfile_path(settings: SourceSettings, base_dir: Path | None) -> Path | Non
     return Path(base_dir) / LOCKFILE_NAME if base_dir is not None else None
 
 
-def resolve_remote(spec: str, handle: RemoteHandle, settings: SourceSettings, lock_path: Path | None) -> ResolvedSource:
+def resolve_remote(
+    spec: str, handle: RemoteHandle, settings: SourceSettings, lock_path: Path | None
+) -> ResolvedSource:
     lock = Lockfile.load(lock_path) if lock_path is not None else None
     fetched = fetch_remote(handle, settings, lock, spec)
     pinned, entry = fetched.handle, fetched.entry
     entry_in_catalogue = by_kaggle(pinned.variation_path) if isinstance(pinned, KaggleHandle) else None
-    report, info, scan_notes = inspect_module(entry.module_dir, settings, what=pinned.canonical, catalogue=entry_in_catalogue)
+    report, info, scan_notes = inspect_module(
+        entry.module_dir, settings, what=pinned.canonical, catalogue=entry_in_catalogue
+    )
     notes = []
     if pinned.spelled == "tfhub" and isinstance(pinned, KaggleHandle):
         notes.append(f"tfhub.dev handle {spec!r} moved to Kaggle Models as {pinned.canonical}")

@@ -10,7 +10,13 @@ No TensorFlow import happens here; only `targets evaluate` (which converts model
 
 from edgekit.targets.analysis import GraphAnalysis, OpInfo, TensorInfo, analyze
 from edgekit.targets.estimator import Estimate, estimate
-from edgekit.targets.profile import TargetProfile, alias_note, builtin_targets, load_profile_file, resolve_target
+from edgekit.targets.profile import (
+    TargetProfile,
+    alias_note,
+    builtin_targets,
+    load_profile_file,
+    resolve_target,
+)
 
 __all__ = [
     "Estimate",

@@ -59,7 +59,7 @@ def greedy_plan_bytes(analysis: GraphAnalysis) -> int:
     for first, last_use, size in buffers:
         size = _aligned(size)
         offset = 0
-        for o, e, f, lu in sorted(p for p in placed if not (p[3] < first or p[2] > last_use)):
+        for o, e, _f, _lu in sorted(p for p in placed if not (p[3] < first or p[2] > last_use)):
             if offset + size <= o:
                 break
             offset = max(offset, e)
@@ -71,11 +71,21 @@ def greedy_plan_bytes(analysis: GraphAnalysis) -> int:
 def persistent_bytes(analysis: GraphAnalysis) -> int:
     """TFLM's bookkeeping at the arena's tail."""
     tensors = len(_lifetimes(analysis)) + sum(len(op.weights) for op in analysis.ops)
-    channels = sum(op.outputs[0].shape[-1] for op in analysis.ops
-                   if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and op.outputs and op.outputs[0].shape)
+    channels = sum(
+        op.outputs[0].shape[-1]
+        for op in analysis.ops
+        if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+        and op.outputs
+        and op.outputs[0].shape
+    )
     io = len(analysis.inputs) + len(analysis.outputs)
-    return (EVAL_TENSOR_BYTES * tensors + (NODE_BYTES + OP_DATA_BYTES) * len(analysis.ops)
-            + CHANNEL_BYTES * channels + IO_TENSOR_BYTES * io + FIXED_BYTES)
+    return (
+        EVAL_TENSOR_BYTES * tensors
+        + (NODE_BYTES + OP_DATA_BYTES) * len(analysis.ops)
+        + CHANNEL_BYTES * channels
+        + IO_TENSOR_BYTES * io
+        + FIXED_BYTES
+    )
 
 
 def tflm_arena_bytes(analysis: GraphAnalysis) -> int:

@@ -28,7 +28,9 @@ def _proxy(artifacts: list[Artifact]) -> Artifact | None:
     return next((a for a in tflite if a.quant == "fp32"), tflite[0] if tflite else None)
 
 
-def estimate_artifacts(artifacts: list[Artifact], profile: TargetProfile, threads: int | None = None) -> dict[str, Estimate | str]:
+def estimate_artifacts(
+    artifacts: list[Artifact], profile: TargetProfile, threads: int | None = None
+) -> dict[str, Estimate | str]:
     """artifact name -> its Estimate, or the reason there is none (a string)."""
     out: dict[str, Estimate | str] = {}
     cache: dict[str, GraphAnalysis] = {}
@@ -45,9 +47,11 @@ def estimate_artifacts(artifacts: list[Artifact], profile: TargetProfile, thread
         proxy = _proxy(artifacts)
         runtime = next((r for r in _TFJS_RUNTIMES if r in profile.runtimes), None)
         if a.format != "tfjs" or proxy is None or runtime is None:
-            out[a.name] = (f"no estimate for {a.format} on {profile.name}: "
-                           + ("no tflite artifact of the same reference to read the graph from" if proxy is None
-                              else f"the target has no {a.format} runtime"))
+            out[a.name] = f"no estimate for {a.format} on {profile.name}: " + (
+                "no tflite artifact of the same reference to read the graph from"
+                if proxy is None
+                else f"the target has no {a.format} runtime"
+            )
             continue
         out[a.name] = estimate(analysis_of(proxy), profile, quant=a.quant, threads=threads, runtime=runtime)
     return out
@@ -100,10 +104,14 @@ def _tfjs_quant(model_json: Path) -> str:
     except (OSError, ValueError, AttributeError) as exc:
         raise UsageError(f"{model_json} is not a readable TF.js model.json: {exc}") from None
     try:
-        found = {(w.get("quantization") or {}).get("dtype") for group in manifest for w in group.get("weights", [])}
+        found = {
+            (w.get("quantization") or {}).get("dtype") for group in manifest for w in group.get("weights", [])
+        }
     except (AttributeError, TypeError):  # a manifest, group or weight entry of the wrong JSON type
-        raise UsageError(f"{model_json}: weightsManifest is not a list of groups with \"weights\" objects",
-                         hint="convert the model again with `edgekit convert --format tfjs`") from None
+        raise UsageError(
+            f'{model_json}: weightsManifest is not a list of groups with "weights" objects',
+            hint="convert the model again with `edgekit convert --format tfjs`",
+        ) from None
     modes = [_TFJS_WEIGHT_DTYPES[d] for d in found if isinstance(d, str) and d in _TFJS_WEIGHT_DTYPES]
     return modes[0] if modes else "fp32"
 
@@ -114,7 +122,9 @@ def _artifact_json(folder: Path) -> Artifact | None:
     try:
         return Artifact.load(folder)
     except EdgekitError as exc:
-        raise UsageError(exc.message, hint="rewrite it with `edgekit convert`, or pass the model file with --quant") from None
+        raise UsageError(
+            exc.message, hint="rewrite it with `edgekit convert`, or pass the model file with --quant"
+        ) from None
 
 
 def _tfjs_graph(folder: Path, graph: Path | None) -> tuple[Path, str]:
@@ -123,16 +133,22 @@ def _tfjs_graph(folder: Path, graph: Path | None) -> tuple[Path, str]:
         return graph, f"the TF.js graph is estimated from {graph} (--graph)"
     run = folder.parent
     # fp32 first: the TF.js runtimes compute in float whatever the weight storage.
-    candidates = [run / "tflite-fp32", run.parent / "analysis" / "tflite-fp32",
-                  *sorted(p for p in run.glob("tflite-*") if p.name != "tflite-fp32")]
+    candidates = [
+        run / "tflite-fp32",
+        run.parent / "analysis" / "tflite-fp32",
+        *sorted(p for p in run.glob("tflite-*") if p.name != "tflite-fp32"),
+    ]
     for c in candidates:
         found = sorted(c.glob("*.tflite")) if c.is_dir() else []
         if len(found) == 1:
-            return found[0], f"the TF.js graph is estimated from {found[0]}, the tflite graph of the same reference"
+            return found[
+                0
+            ], f"the TF.js graph is estimated from {found[0]}, the tflite graph of the same reference"
     raise UsageError(
         f"{folder}: a TF.js artifact is estimated from the .tflite graph of the same reference, and none was found "
         f"(looked in {', '.join(str(c) for c in candidates)})",
-        hint="pass --graph path/to/model.tflite (e.g. `edgekit convert --format tflite --quant fp32` of the same recipe)")
+        hint="pass --graph path/to/model.tflite (e.g. `edgekit convert --format tflite --quant fp32` of the same recipe)",
+    )
 
 
 def _is_tfjs(path: Path, folder: Path, art: Artifact | None) -> bool:
@@ -152,13 +168,17 @@ def read_artifact_input(path: Path, quant: str | None = None, graph: Path | None
     """
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"{path} does not exist", hint="pass a .tflite, .onnx or model.json file, or an artifact folder")
+        raise UsageError(
+            f"{path} does not exist", hint="pass a .tflite, .onnx or model.json file, or an artifact folder"
+        )
     folder = path if path.is_dir() else path.parent
     art = _artifact_json(folder)
     if _is_tfjs(path, folder, art):
         graph_path, note = _tfjs_graph(folder, graph)
         analysis, fmt = analyze(graph_path), "tfjs"
-        recorded, source = (art.quant, ARTIFACT_JSON) if art else (_tfjs_quant(folder / "model.json"), "model.json")
+        recorded, source = (
+            (art.quant, ARTIFACT_JSON) if art else (_tfjs_quant(folder / "model.json"), "model.json")
+        )
     else:
         analysis, note = analyze(path), None
         fmt = analysis.format

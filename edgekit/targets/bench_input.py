@@ -52,16 +52,23 @@ def _analysis(ref: Any, folder: Path, where: str) -> GraphAnalysis:
     try:
         p = p if p.is_absolute() or not (folder / p).exists() else folder / p
     except OSError as exc:  # a name too long, a NUL byte: not a path this system can have
-        raise UsageError(f"{where}: artifact: {path[:80]!r} is not a usable path: {exc.strerror or exc}") from None
+        raise UsageError(
+            f"{where}: artifact: {path[:80]!r} is not a usable path: {exc.strerror or exc}"
+        ) from None
     return analyze(p)
 
 
 def _threads(r: dict[str, Any], where: str) -> int:
-    for value in (r.get("threads"), (r.get("runtime") or {}).get("threads") if isinstance(r.get("runtime"), dict) else None,
-                  (r.get("protocol") or {}).get("threads")):
+    for value in (
+        r.get("threads"),
+        (r.get("runtime") or {}).get("threads") if isinstance(r.get("runtime"), dict) else None,
+        (r.get("protocol") or {}).get("threads"),
+    ):
         if isinstance(value, int) and value >= 1:
             return value
-    raise UsageError(f"{where}: threads: missing or not a positive integer", hint="add \"threads\": 4 to each result")
+    raise UsageError(
+        f"{where}: threads: missing or not a positive integer", hint='add "threads": 4 to each result'
+    )
 
 
 def _quant(r: dict[str, Any], analysis: GraphAnalysis) -> str:
@@ -83,16 +90,30 @@ def _one(r: Any, folder: Path, where: str) -> Measurement | None:
     if not isinstance(latency, (int, float)) or latency <= 0:
         raise UsageError(f"{where}: p50_ms: missing or not a positive number, got {latency!r}")
     if "artifact" not in r:
-        raise UsageError(f"{where}: artifact: missing", hint="give the .tflite path the latency was measured on")
+        raise UsageError(
+            f"{where}: artifact: missing", hint="give the .tflite path the latency was measured on"
+        )
     analysis = _analysis(r["artifact"], folder, where)
     quant = _quant(r, analysis)
     dtype = COMPUTE_DTYPE.get(quant)
     if dtype is None:
-        raise UsageError(f"{where}: quant {quant!r} cannot be calibrated (the latency model has fp32 and int8 kernels)")
+        raise UsageError(
+            f"{where}: quant {quant!r} cannot be calibrated (the latency model has fp32 and int8 kernels)"
+        )
     rt = r.get("runtime")
-    runtime = (rt.get("runtime") if isinstance(rt, dict) else rt) or _DEFAULT_RUNTIME.get(analysis.format, "litert")
-    return Measurement(str(analysis.path), graph_features(analysis), dtype, quant, _threads(r, where),
-                       float(latency), str(runtime), where)
+    runtime = (rt.get("runtime") if isinstance(rt, dict) else rt) or _DEFAULT_RUNTIME.get(
+        analysis.format, "litert"
+    )
+    return Measurement(
+        str(analysis.path),
+        graph_features(analysis),
+        dtype,
+        quant,
+        _threads(r, where),
+        float(latency),
+        str(runtime),
+        where,
+    )
 
 
 def parse_bench_json(path: Path) -> list[Measurement]:
@@ -106,6 +127,6 @@ def parse_bench_json(path: Path) -> list[Measurement]:
         raise UsageError(f"{path}: not valid JSON: {exc}") from None
     results = data.get("results", [data]) if isinstance(data, dict) else data
     if not isinstance(results, list):
-        raise UsageError(f"{path}: expected a list of results or an object with \"results\"")
+        raise UsageError(f'{path}: expected a list of results or an object with "results"')
     out = [_one(r, path.parent, f"{path}: results[{i}]") for i, r in enumerate(results)]
     return [m for m in out if m is not None]

@@ -24,7 +24,13 @@ from edgekit.errors import UsageError
 from edgekit.fsutil import atomic_write_text
 from edgekit.targets.bench_input import Measurement
 from edgekit.targets.fitted import load_fitted, runtime_arithmetic
-from edgekit.targets.latency_model import COMPUTE_TERMS, MEMORY_TERMS, latency_ms, macs_per_cycle, parallel_share
+from edgekit.targets.latency_model import (
+    COMPUTE_TERMS,
+    MEMORY_TERMS,
+    latency_ms,
+    macs_per_cycle,
+    parallel_share,
+)
 from edgekit.targets.numerics import error_metrics, levenberg_marquardt
 from edgekit.targets.profile import Calibration, TargetProfile
 
@@ -55,27 +61,53 @@ class CalibrationResult:
 
 def _base_terms(base: TargetProfile, m: Measurement, published: dict[str, Any]) -> dict[str, Any]:
     hw = base.hardware
-    return {"compute_cost": np.array([published["compute_cost"][m.dtype][c] for c in COMPUTE_TERMS]),
-            "memory_cost": np.array([published["memory_cost"][m.dtype][k] for k in MEMORY_TERMS]),
-            "overhead_us": published["overhead_us"], "clock_ghz": hw.clock_ghz,
-            "macs_per_cycle": macs_per_cycle(hw.fp32_macs_per_cycle, hw.dotprod, m.dtype,
-                                             runtime_arithmetic(load_fitted(), m.runtime), hw.simd_bits),
-            "bandwidth_gbs": hw.mem_bandwidth_gbs}
+    return {
+        "compute_cost": np.array([published["compute_cost"][m.dtype][c] for c in COMPUTE_TERMS]),
+        "memory_cost": np.array([published["memory_cost"][m.dtype][k] for k in MEMORY_TERMS]),
+        "overhead_us": published["overhead_us"],
+        "clock_ghz": hw.clock_ghz,
+        "macs_per_cycle": macs_per_cycle(
+            hw.fp32_macs_per_cycle,
+            hw.dotprod,
+            m.dtype,
+            runtime_arithmetic(load_fitted(), m.runtime),
+            hw.simd_bits,
+        ),
+        "bandwidth_gbs": hw.mem_bandwidth_gbs,
+    }
 
 
-def _predict(theta: np.ndarray, lay: UserLayout, ms: list[Measurement], base: TargetProfile, published: dict) -> np.ndarray:
+def _predict(
+    theta: np.ndarray, lay: UserLayout, ms: list[Measurement], base: TargetProfile, published: dict
+) -> np.ndarray:
     out = []
     for m in ms:
         terms = _base_terms(base, m, published)
-        mult = np.array([math.exp(theta[i]) if (i := lay.at(f"mult:{c}")) is not None else 1.0 for c in COMPUTE_TERMS])
+        mult = np.array(
+            [math.exp(theta[i]) if (i := lay.at(f"mult:{c}")) is not None else 1.0 for c in COMPUTE_TERMS]
+        )
         i_par = lay.at(f"par:{m.dtype}")
-        parallel = parallel_share(1 / (1 + math.exp(-theta[i_par])) if i_par is not None else published["parallel"][m.dtype],
-                                  published.get("parallel_bandwidth_exponent", 0.0), base.hardware.core_bandwidth_gbs)
+        parallel = parallel_share(
+            1 / (1 + math.exp(-theta[i_par])) if i_par is not None else published["parallel"][m.dtype],
+            published.get("parallel_bandwidth_exponent", 0.0),
+            base.hardware.core_bandwidth_gbs,
+        )
         terms["compute_cost"] = terms["compute_cost"] * mult
         scale = math.exp(theta[lay.at(f"scale:{m.dtype}")])
         f = m.features
-        out.append(float(latency_ms(f.compute, f.memory, f.n_ops, parallel=parallel,
-                                    threads=min(m.threads, base.hardware.cores), scale=scale, **terms)))
+        out.append(
+            float(
+                latency_ms(
+                    f.compute,
+                    f.memory,
+                    f.n_ops,
+                    parallel=parallel,
+                    threads=min(m.threads, base.hardware.cores),
+                    scale=scale,
+                    **terms,
+                )
+            )
+        )
     return np.array(out)
 
 
@@ -90,8 +122,13 @@ def _class_shares(ms: list[Measurement], base: TargetProfile, published: dict) -
     return shares
 
 
-def make_layout(ms: list[Measurement], base: TargetProfile, published: dict, prior_scale: dict[str, float],
-                classes: bool = True) -> UserLayout:
+def make_layout(
+    ms: list[Measurement],
+    base: TargetProfile,
+    published: dict,
+    prior_scale: dict[str, float],
+    classes: bool = True,
+) -> UserLayout:
     dtypes = sorted({m.dtype for m in ms})
     names = [f"scale:{q}" for q in dtypes]
     mu = [math.log(prior_scale.get(q, 1.0)) for q in dtypes]
@@ -115,12 +152,16 @@ def _fit(ms: list[Measurement], lay: UserLayout, base: TargetProfile, published:
     actual = np.log([m.latency_ms for m in ms])
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.log(_predict(theta, lay, ms, base, published)) - actual, (theta - lay.mu) / PRIOR_SIGMA])
+        return np.concatenate(
+            [np.log(_predict(theta, lay, ms, base, published)) - actual, (theta - lay.mu) / PRIOR_SIGMA]
+        )
 
     return levenberg_marquardt(residuals, lay.mu.copy())
 
 
-def _held_out(ms: list[Measurement], lay: UserLayout, base: TargetProfile, published: dict) -> list[float | None]:
+def _held_out(
+    ms: list[Measurement], lay: UserLayout, base: TargetProfile, published: dict
+) -> list[float | None]:
     artifacts = sorted({m.artifact for m in ms})
     if len(artifacts) < 3:
         return [None] * len(ms)
@@ -139,8 +180,9 @@ def _median_error(held: list[float | None], ms: list[Measurement]) -> float:
     return float(np.median(errs)) if errs else math.inf
 
 
-def _choose(ms: list[Measurement], base: TargetProfile, published: dict,
-            prior: dict[str, float]) -> tuple[UserLayout, list[float | None]]:
+def _choose(
+    ms: list[Measurement], base: TargetProfile, published: dict, prior: dict[str, float]
+) -> tuple[UserLayout, list[float | None]]:
     """The simple or the per-class candidate, whichever predicts left-out artifacts better."""
     simple = make_layout(ms, base, published, prior, classes=False)
     rich = make_layout(ms, base, published, prior, classes=True)
@@ -165,15 +207,22 @@ def _prior_scale(base: TargetProfile, runtime: str, fitted: dict) -> dict[str, f
 
 def calibrate(ms: list[Measurement], base: TargetProfile, name: str) -> CalibrationResult:
     if not ms:
-        raise UsageError("no usable measurements to calibrate on", hint="each result needs artifact, p50_ms (or latency_ms) and threads")
+        raise UsageError(
+            "no usable measurements to calibrate on",
+            hint="each result needs artifact, p50_ms (or latency_ms) and threads",
+        )
     runtimes = {m.runtime for m in ms}
     if len(runtimes) > 1:
-        raise UsageError(f"measurements from several runtimes ({', '.join(sorted(runtimes))}): calibrate one runtime at a time")
+        raise UsageError(
+            f"measurements from several runtimes ({', '.join(sorted(runtimes))}): calibrate one runtime at a time"
+        )
     fitted = load_fitted()
     published = fitted["factors"]
     missing = sorted({m.dtype for m in ms} - set(published["compute_cost"]))
     if missing:
-        raise UsageError(f"cannot calibrate {', '.join(missing)} measurements: the latency model has no {missing[0]} factors")
+        raise UsageError(
+            f"cannot calibrate {', '.join(missing)} measurements: the latency model has no {missing[0]} factors"
+        )
     runtime = runtimes.pop()
     lay, held = _choose(ms, base, published, _prior_scale(base, runtime, fitted))
     theta = _fit(ms, lay, base, published)
@@ -183,23 +232,46 @@ def calibrate(ms: list[Measurement], base: TargetProfile, name: str) -> Calibrat
     return CalibrationResult(profile, factors, [float(x) for x in fitted_ms], held, ms)
 
 
-def _factors(theta: np.ndarray, lay: UserLayout, ms: list[Measurement], runtime: str, base: TargetProfile,
-             held: list[float | None]) -> dict[str, Any]:
+def _factors(
+    theta: np.ndarray,
+    lay: UserLayout,
+    ms: list[Measurement],
+    runtime: str,
+    base: TargetProfile,
+    held: list[float | None],
+) -> dict[str, Any]:
     pairs = [(p, m.latency_ms) for p, m in zip(held, ms) if p is not None]
-    held_metrics = error_metrics(np.array([p for p, _ in pairs]), np.array([a for _, a in pairs])) if pairs else None
+    held_metrics = (
+        error_metrics(np.array([p for p, _ in pairs]), np.array([a for _, a in pairs])) if pairs else None
+    )
     return {
-        "runtime": runtime, "base": base.name, "measurements": len(ms), "artifacts": len({m.artifact for m in ms}),
-        "scale": {n.split(":")[1]: math.exp(theta[i]) for i, n in enumerate(lay.names) if n.startswith("scale:")},
-        "class_multiplier": {n.split(":")[1]: math.exp(theta[i]) for i, n in enumerate(lay.names) if n.startswith("mult:")},
-        "parallel": {n.split(":")[1]: 1 / (1 + math.exp(-theta[i])) for i, n in enumerate(lay.names) if n.startswith("par:")},
+        "runtime": runtime,
+        "base": base.name,
+        "measurements": len(ms),
+        "artifacts": len({m.artifact for m in ms}),
+        "scale": {
+            n.split(":")[1]: math.exp(theta[i]) for i, n in enumerate(lay.names) if n.startswith("scale:")
+        },
+        "class_multiplier": {
+            n.split(":")[1]: math.exp(theta[i]) for i, n in enumerate(lay.names) if n.startswith("mult:")
+        },
+        "parallel": {
+            n.split(":")[1]: 1 / (1 + math.exp(-theta[i]))
+            for i, n in enumerate(lay.names)
+            if n.startswith("par:")
+        },
         "held_out": held_metrics,
     }
 
 
 def _user_profile(base: TargetProfile, name: str, factors: dict[str, Any]) -> TargetProfile:
     return TargetProfile(
-        name=name, aliases=[], description=f"{base.description}; calibrated on {factors['measurements']} measurements",
-        hardware=base.hardware, runtimes=base.runtimes, plan=base.plan,
+        name=name,
+        aliases=[],
+        description=f"{base.description}; calibrated on {factors['measurements']} measurements",
+        hardware=base.hardware,
+        runtimes=base.runtimes,
+        plan=base.plan,
         calibration=Calibration(device=None, fitted=factors),
         notes=f"Written by `edgekit targets calibrate` from measurements on the device; hardware and plan from {base.name}.",
     )

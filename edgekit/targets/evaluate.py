@@ -9,9 +9,10 @@ to convert becomes a row with its reason, not the end of the run.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgekit.errors import EdgekitError
 from edgekit.targets import features as feats
@@ -33,9 +34,16 @@ class Evaluation:
     profiles: dict[str, list[str]] = field(default_factory=dict)  # calibration device -> profile names
 
     def to_dict(self) -> dict[str, Any]:
-        return {"goal_median_abs_pct": GOAL_PCT, "mac_checks": self.mac_checks, "failures": self.failures,
-                "features": str(self.features_path), "profiles": self.profiles,
-                "rows": self.fitted["rows"], "training": self.fitted["training"], "held_out": self.fitted["held_out"]}
+        return {
+            "goal_median_abs_pct": GOAL_PCT,
+            "mac_checks": self.mac_checks,
+            "failures": self.failures,
+            "features": str(self.features_path),
+            "profiles": self.profiles,
+            "rows": self.fitted["rows"],
+            "training": self.fitted["training"],
+            "held_out": self.fitted["held_out"],
+        }
 
 
 def published_macs(calibration: Path) -> dict[str, float]:
@@ -46,8 +54,9 @@ def published_macs(calibration: Path) -> dict[str, float]:
         return {f"{r['model']}".strip(): float(r["macs_millions"]) for r in csv.DictReader(fh)}
 
 
-def build_features(models: list[zoo.ZooModel], cache: Path, calibration: Path,
-                   progress: Callable[[str], None]) -> tuple[dict, list[dict], list[dict]]:
+def build_features(
+    models: list[zoo.ZooModel], cache: Path, calibration: Path, progress: Callable[[str], None]
+) -> tuple[dict, list[dict], list[dict]]:
     """Convert and analyse each model; returns (feature entries, MAC checks, failures)."""
     entries: dict[str, dict[str, Any]] = {}
     checks, failures = [], []
@@ -63,8 +72,15 @@ def build_features(models: list[zoo.ZooModel], cache: Path, calibration: Path,
             entries.setdefault(model.key, {})[dtype] = feats.entry(analysis)
             if dtype == "fp32" and model.macs_name in published:
                 ours, theirs = analysis.total_macs / 1e6, published[model.macs_name]
-                checks.append({"model": model.key, "published_as": model.macs_name, "macs_m": round(ours, 1),
-                               "published_macs_m": theirs, "diff_pct": round((ours - theirs) / theirs * 100, 1)})
+                checks.append(
+                    {
+                        "model": model.key,
+                        "published_as": model.macs_name,
+                        "macs_m": round(ours, 1),
+                        "published_macs_m": theirs,
+                        "diff_pct": round((ours - theirs) / theirs * 100, 1),
+                    }
+                )
     return entries, checks, failures
 
 
@@ -84,8 +100,12 @@ def features_path(cache: Path, patterns: list[str] | None) -> Path:
     return cache / ("model_features-selected.json" if patterns else "model_features.json")
 
 
-def evaluate(patterns: list[str] | None, cache: Path, calibration: Path = PACKAGE_CALIBRATION,
-             progress: Callable[[str], None] = lambda _: None) -> Evaluation:
+def evaluate(
+    patterns: list[str] | None,
+    cache: Path,
+    calibration: Path = PACKAGE_CALIBRATION,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Evaluation:
     models = zoo.select(patterns)
     entries, checks, failures = build_features(models, cache, calibration, progress)
     path = feats.save_features(features_path(cache, patterns), entries)

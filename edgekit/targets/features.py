@@ -36,16 +36,25 @@ def entry(analysis: GraphAnalysis) -> dict[str, Any]:
 def save_features(path: Path, entries: dict[str, dict[str, dict[str, Any]]]) -> Path:
     """ENTRIES: model key -> dtype -> entry()."""
     models = {k: dict(sorted(v.items())) for k, v in sorted(entries.items())}
-    return atomic_write_json(path, {"schema": SCHEMA, "generated_by": "edgekit targets evaluate", "models": models})
+    return atomic_write_json(
+        path, {"schema": SCHEMA, "generated_by": "edgekit targets evaluate", "models": models}
+    )
 
 
 def load_features(path: Path = PACKAGE_FEATURES) -> FeatureTable:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise UsageError(f"calibration model features not found: {path}", hint="run `edgekit targets evaluate` to build them") from None
+        raise UsageError(
+            f"calibration model features not found: {path}",
+            hint="run `edgekit targets evaluate` to build them",
+        ) from None
     except ValueError as exc:
         raise UsageError(f"{path}: not valid JSON: {exc}") from None
     if data.get("schema") != SCHEMA:
         raise UsageError(f"{path}: schema: expected {SCHEMA}, got {data.get('schema')!r}")
-    return {(model, dtype): Features.from_dict(e) for model, dtypes in data["models"].items() for dtype, e in dtypes.items()}
+    return {
+        (model, dtype): Features.from_dict(e)
+        for model, dtypes in data["models"].items()
+        for dtype, e in dtypes.items()
+    }

@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekit.targets import zoo
-from edgekit.targets.latency_model import (COMPUTE_DTYPES, COMPUTE_TERMS, MEMORY_TERMS, Features, latency_ms, macs_per_cycle,
-                                           parallel_share)
+from edgekit.targets.latency_model import (
+    COMPUTE_DTYPES,
+    COMPUTE_TERMS,
+    MEMORY_TERMS,
+    Features,
+    latency_ms,
+    macs_per_cycle,
+    parallel_share,
+)
 from edgekit.targets.numerics import levenberg_marquardt
 from edgekit.targets.published import DeviceSpec, PublishedRow
 
@@ -61,15 +68,30 @@ class Design:
     dot: np.ndarray  # int8 on a core with the dot-product extension (SDOT): the "dot" factor applies
     core_bandwidth: np.ndarray  # bandwidth over the cores that run the threads (big cores)
 
-    def subset(self, mask: np.ndarray) -> "Design":
+    def subset(self, mask: np.ndarray) -> Design:
         idx = np.flatnonzero(mask)
-        names = ("compute", "memory", "n_ops", "clock", "lanes", "bandwidth", "threads", "os32", "actual", "dot",
-                 "core_bandwidth")
+        names = (
+            "compute",
+            "memory",
+            "n_ops",
+            "clock",
+            "lanes",
+            "bandwidth",
+            "threads",
+            "os32",
+            "actual",
+            "dot",
+            "core_bandwidth",
+        )
         return Design(rows=[self.rows[i] for i in idx], **{k: getattr(self, k)[idx] for k in names})
 
 
-def make_design(rows: list[PublishedRow], features: dict[tuple[str, str], Features], specs: dict[str, DeviceSpec],
-                winograd: dict[str, float] | None = None) -> Design:
+def make_design(
+    rows: list[PublishedRow],
+    features: dict[tuple[str, str], Features],
+    specs: dict[str, DeviceSpec],
+    winograd: dict[str, float] | None = None,
+) -> Design:
     """WINOGRAD: runtime family -> multiply reduction of its 3x3 stride-1 convolutions."""
     rows = [r for r in rows if (r.model, r.dtype) in features]
     f = [features[(r.model, r.dtype)] for r in rows]
@@ -77,12 +99,18 @@ def make_design(rows: list[PublishedRow], features: dict[tuple[str, str], Featur
     reduction = [float((winograd or {}).get(r.family, 1.0)) for r in rows]
     return Design(
         rows=rows,
-        compute=np.array([x.with_winograd(w) for x, w in zip(f, reduction)], dtype=float).reshape(len(rows), len(COMPUTE_TERMS)),
+        compute=np.array([x.with_winograd(w) for x, w in zip(f, reduction)], dtype=float).reshape(
+            len(rows), len(COMPUTE_TERMS)
+        ),
         memory=np.array([x.memory for x in f], dtype=float).reshape(len(rows), len(MEMORY_TERMS)),
         n_ops=np.array([float(x.n_ops) for x in f]),
         clock=np.array([d.clock_ghz for d in s]),
-        lanes=np.array([macs_per_cycle(d.fp32_macs_per_cycle, d.dotprod, r.dtype, r.arithmetic, d.simd_bits)
-                        for d, r in zip(s, rows)]),
+        lanes=np.array(
+            [
+                macs_per_cycle(d.fp32_macs_per_cycle, d.dotprod, r.dtype, r.arithmetic, d.simd_bits)
+                for d, r in zip(s, rows)
+            ]
+        ),
         bandwidth=np.array([d.mem_bandwidth_gbs for d in s]),
         threads=np.array([float(min(r.threads, d.cores)) for d, r in zip(s, rows)]),
         os32=np.array([r.os_bits == 32 for r in rows]),
@@ -115,7 +143,11 @@ class Layout:
 def make_layout(rows: list[PublishedRow]) -> Layout:
     dtypes = [d for d in COMPUTE_DTYPES if any(r.dtype == d for r in rows)]
     names = [f"cls:{c}:{d}" for d in dtypes for c in COMPUTE_TERMS]
-    names += [f"mem:{m}:{d}" for d in dtypes for m in MEMORY_TERMS] + [f"par:{d}" for d in dtypes] + ["parbw", "ovh"]
+    names += (
+        [f"mem:{m}:{d}" for d in dtypes for m in MEMORY_TERMS]
+        + [f"par:{d}" for d in dtypes]
+        + ["parbw", "ovh"]
+    )
     names += [f"os32:{d}" for d in dtypes if any(r.os_bits == 32 and r.dtype == d for r in rows)]
     names += sorted({f"fam:{r.family}:{r.dtype}" for r in rows if r.family != REFERENCE_FAMILY})
     names += sorted({group_param(r) for r in rows if r.family in FAMILY_GROUPS})
@@ -132,16 +164,34 @@ def predict(theta: np.ndarray, layout: Layout, d: Design) -> np.ndarray:
     def pick(fmt: str) -> np.ndarray:
         return t[[layout.at(fmt.format(r=r)) for r in rows]]
 
-    cls = np.array([[layout.at(f"cls:{c}:{r.dtype}") for c in COMPUTE_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
-    mem = np.array([[layout.at(f"mem:{m}:{r.dtype}") for m in MEMORY_TERMS] for r in rows], dtype=int).reshape(len(rows), -1)
-    log_scale = (pick("dev:{r.device}") + pick("fam:{r.family}:{r.dtype}") + t[[layout.at(group_param(r)) for r in rows]]
-                 + d.os32 * pick("os32:{r.dtype}") + d.dot * t[layout.at("dot")])
+    cls = np.array(
+        [[layout.at(f"cls:{c}:{r.dtype}") for c in COMPUTE_TERMS] for r in rows], dtype=int
+    ).reshape(len(rows), -1)
+    mem = np.array(
+        [[layout.at(f"mem:{m}:{r.dtype}") for m in MEMORY_TERMS] for r in rows], dtype=int
+    ).reshape(len(rows), -1)
+    log_scale = (
+        pick("dev:{r.device}")
+        + pick("fam:{r.family}:{r.dtype}")
+        + t[[layout.at(group_param(r)) for r in rows]]
+        + d.os32 * pick("os32:{r.dtype}")
+        + d.dot * t[layout.at("dot")]
+    )
     return latency_ms(
-        d.compute, d.memory, d.n_ops,
-        compute_cost=np.exp(t[cls]), memory_cost=np.exp(t[mem]),
+        d.compute,
+        d.memory,
+        d.n_ops,
+        compute_cost=np.exp(t[cls]),
+        memory_cost=np.exp(t[mem]),
         overhead_us=math.exp(t[layout.at("ovh")]),
-        parallel=parallel_share(1.0 / (1.0 + np.exp(-pick("par:{r.dtype}"))), t[layout.at("parbw")], d.core_bandwidth),
-        clock_ghz=d.clock, macs_per_cycle=d.lanes, bandwidth_gbs=d.bandwidth, threads=d.threads, scale=np.exp(log_scale),
+        parallel=parallel_share(
+            1.0 / (1.0 + np.exp(-pick("par:{r.dtype}"))), t[layout.at("parbw")], d.core_bandwidth
+        ),
+        clock_ghz=d.clock,
+        macs_per_cycle=d.lanes,
+        bandwidth_gbs=d.bandwidth,
+        threads=d.threads,
+        scale=np.exp(log_scale),
     )
 
 

@@ -21,7 +21,13 @@ from edgekit.targets import fit
 from edgekit.targets.features import PACKAGE_FEATURES, load_features
 from edgekit.targets.latency_model import COMPUTE_DTYPES, COMPUTE_TERMS, MEMORY_TERMS
 from edgekit.targets.numerics import error_metrics
-from edgekit.targets.published import DEVICES_YAML, LATENCY_CSV, PACKAGE_CALIBRATION, DeviceSpec, load_published
+from edgekit.targets.published import (
+    DEVICES_YAML,
+    LATENCY_CSV,
+    PACKAGE_CALIBRATION,
+    DeviceSpec,
+    load_published,
+)
 
 FITTED_PATH = Path(__file__).parent / "fitted.json"
 SCHEMA = 1
@@ -37,15 +43,22 @@ def factors(theta: np.ndarray, layout: fit.Layout, d: fit.Design) -> dict[str, A
     t = np.append(theta, 0.0)
     families: dict[str, dict[str, float]] = {}
     for r in d.rows:
-        families.setdefault(r.family, {})[r.dtype] = (_factor(theta, layout, f"fam:{r.family}:{r.dtype}")
-                                                       * _factor(theta, layout, fit.group_param(r)))
+        families.setdefault(r.family, {})[r.dtype] = _factor(
+            theta, layout, f"fam:{r.family}:{r.dtype}"
+        ) * _factor(theta, layout, fit.group_param(r))
     devices = {}
     for key in sorted({r.device for r in d.rows}):
         rows = [r for r in d.rows if r.device == key]
-        devices[key] = {"scale": _factor(theta, layout, f"dev:{key}"), "rows": len(rows),
-                        "sources": sorted({r.source for r in rows}), "dtypes": sorted({r.dtype for r in rows})}
+        devices[key] = {
+            "scale": _factor(theta, layout, f"dev:{key}"),
+            "rows": len(rows),
+            "sources": sorted({r.source for r in rows}),
+            "dtypes": sorted({r.dtype for r in rows}),
+        }
     return {
-        "compute_cost": {q: {c: _factor(theta, layout, f"cls:{c}:{q}") for c in COMPUTE_TERMS} for q in dtypes},
+        "compute_cost": {
+            q: {c: _factor(theta, layout, f"cls:{c}:{q}") for c in COMPUTE_TERMS} for q in dtypes
+        },
         "memory_cost": {q: {m: _factor(theta, layout, f"mem:{m}:{q}") for m in MEMORY_TERMS} for q in dtypes},
         "parallel": {q: float(1.0 / (1.0 + math.exp(-t[layout.at(f"par:{q}")]))) for q in dtypes},
         "parallel_bandwidth_exponent": float(t[layout.at("parbw")]),
@@ -58,19 +71,29 @@ def factors(theta: np.ndarray, layout: fit.Layout, d: fit.Design) -> dict[str, A
 
 
 def _band(ratios: np.ndarray) -> dict[str, float]:
-    return {"ratio_p10": float(np.quantile(ratios, 0.1)), "ratio_p90": float(np.quantile(ratios, 0.9)), "n": int(len(ratios))}
+    return {
+        "ratio_p10": float(np.quantile(ratios, 0.1)),
+        "ratio_p90": float(np.quantile(ratios, 0.9)),
+        "n": int(len(ratios)),
+    }
 
 
 def held_out_section(d: fit.Design, preds: dict[str, np.ndarray]) -> dict[str, Any]:
     """Error figures per device and pooled, and the band each device's estimates carry."""
     pooled_ratios = np.concatenate([p / d.actual for p in preds.values()])
-    out: dict[str, Any] = {"pooled": {k: error_metrics(p, d.actual) for k, p in preds.items()}, "devices": {},
-                           "bands": {"pooled": {**_band(pooled_ratios), "from": "pooled"}}}
+    out: dict[str, Any] = {
+        "pooled": {k: error_metrics(p, d.actual) for k, p in preds.items()},
+        "devices": {},
+        "bands": {"pooled": {**_band(pooled_ratios), "from": "pooled"}},
+    }
     for key in sorted({r.device for r in d.rows}):
         m = np.array([r.device == key for r in d.rows])
         out["devices"][key] = {k: error_metrics(p[m], d.actual[m]) for k, p in preds.items()}
         if m.sum() >= fit.BAND_MIN_ROWS:
-            out["bands"][key] = {**_band(np.concatenate([p[m] / d.actual[m] for p in preds.values()])), "from": key}
+            out["bands"][key] = {
+                **_band(np.concatenate([p[m] / d.actual[m] for p in preds.values()])),
+                "from": key,
+            }
         else:
             out["bands"][key] = {**out["bands"]["pooled"], "from": "pooled"}
     # LOSO on the rows whose runtime family keeps another source in the fold: the case of the
@@ -81,14 +104,23 @@ def held_out_section(d: fit.Design, preds: dict[str, np.ndarray]) -> dict[str, A
         family_sources.setdefault(r.family, set()).add(r.source)
     shared = np.array([len(family_sources[r.family]) > 1 for r in d.rows])
     out["pooled"]["loso_shared_family"] = error_metrics(preds["loso"][shared], d.actual[shared])
-    out["pooled"]["loso_sole_family"] = {**error_metrics(preds["loso"][~shared], d.actual[~shared]),
-                                         "sources": sorted({r.source for r, s in zip(d.rows, shared) if not s})}
+    out["pooled"]["loso_sole_family"] = {
+        **error_metrics(preds["loso"][~shared], d.actual[~shared]),
+        "sources": sorted({r.source for r, s in zip(d.rows, shared) if not s}),
+    }
     # Where the error comes from: each source predicted with that source left out, each
     # architecture predicted with that architecture left out.
-    for name, scheme, group in (("sources", "loso", lambda r: r.source), ("architectures", "lomo", lambda r: fit.architecture(r.model))):
+    for name, scheme, group in (
+        ("sources", "loso", lambda r: r.source),
+        ("architectures", "lomo", lambda r: fit.architecture(r.model)),
+    ):
         keys = [group(r) for r in d.rows]
-        out[name] = {k: error_metrics(preds[scheme][np.array([x == k for x in keys])], d.actual[np.array([x == k for x in keys])])
-                     for k in sorted(set(keys))}
+        out[name] = {
+            k: error_metrics(
+                preds[scheme][np.array([x == k for x in keys])], d.actual[np.array([x == k for x in keys])]
+            )
+            for k in sorted(set(keys))
+        }
     return out
 
 
@@ -108,14 +140,18 @@ def _require_rows(d: fit.Design, calibration: Path, features_path: Path, n_model
     architectures = sorted({fit.architecture(r.model) for r in d.rows})
     if len(d.rows) >= 10 and len(sources) > 1 and len(architectures) > 1:
         return
-    raise UsageError(f"the {n_models} calibration model(s) in {features_path} have {len(d.rows)} usable published rows in "
-                     f"{calibration}, from source(s) {', '.join(sources) or '-'} and architecture(s) "
-                     f"{', '.join(architectures) or '-'}: a fit needs 10 rows, and held-out error needs two sources "
-                     "and two architectures",
-                     hint="build more calibration models: `edgekit targets evaluate` without --models builds all of them")
+    raise UsageError(
+        f"the {n_models} calibration model(s) in {features_path} have {len(d.rows)} usable published rows in "
+        f"{calibration}, from source(s) {', '.join(sources) or '-'} and architecture(s) "
+        f"{', '.join(architectures) or '-'}: a fit needs 10 rows, and held-out error needs two sources "
+        "and two architectures",
+        hint="build more calibration models: `edgekit targets evaluate` without --models builds all of them",
+    )
 
 
-def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = PACKAGE_FEATURES) -> PublishedFit:
+def fit_published(
+    calibration: Path = PACKAGE_CALIBRATION, features_path: Path = PACKAGE_FEATURES
+) -> PublishedFit:
     """Fit on every usable published row (no cross-validation)."""
     features = load_features(features_path)
     cal = load_published(calibration, models={m for m, _ in features})
@@ -128,7 +164,10 @@ def fit_published(calibration: Path = PACKAGE_CALIBRATION, features_path: Path =
 def estimate_arithmetic(table: dict[str, Any]) -> dict[str, str]:
     """Per edgekit runtime, the arithmetic its estimate family was fitted with (devices.yaml)."""
     by_family = table.get("arithmetic", {}).get("families", {})
-    return {runtime: str(by_family.get(family, "simd")) for runtime, family in table.get("estimate_families", {}).items()}
+    return {
+        runtime: str(by_family.get(family, "simd"))
+        for runtime, family in table.get("estimate_families", {}).items()
+    }
 
 
 def runtime_arithmetic(fitted: dict[str, Any], runtime: str | None) -> str:
@@ -136,13 +175,18 @@ def runtime_arithmetic(fitted: dict[str, Any], runtime: str | None) -> str:
     return fitted.get("estimate_arithmetic", {}).get(runtime or "", "simd")
 
 
-def build_fitted(calibration: Path = PACKAGE_CALIBRATION, features_path: Path = PACKAGE_FEATURES) -> dict[str, Any]:
+def build_fitted(
+    calibration: Path = PACKAGE_CALIBRATION, features_path: Path = PACKAGE_FEATURES
+) -> dict[str, Any]:
     """Fit on every usable published row, cross-validate, and return fitted.json's content."""
     pf = fit_published(calibration, features_path)
     d = pf.design
     devices_yaml = Path(calibration) / DEVICES_YAML
-    inputs = [Path(calibration) / LATENCY_CSV, Path(features_path),
-              devices_yaml if devices_yaml.is_file() else PACKAGE_CALIBRATION / DEVICES_YAML]
+    inputs = [
+        Path(calibration) / LATENCY_CSV,
+        Path(features_path),
+        devices_yaml if devices_yaml.is_file() else PACKAGE_CALIBRATION / DEVICES_YAML,
+    ]
     return {
         "schema": SCHEMA,
         "generated_by": "edgekit targets fit",
@@ -169,7 +213,9 @@ def load_fitted(path: Path = FITTED_PATH) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise UsageError(f"fitted factors not found: {path}", hint="run `edgekit targets fit` to produce them") from None
+        raise UsageError(
+            f"fitted factors not found: {path}", hint="run `edgekit targets fit` to produce them"
+        ) from None
     if data.get("schema") != SCHEMA:
         raise UsageError(f"{path}: schema: expected {SCHEMA}, got {data.get('schema')!r}")
     return data

@@ -52,8 +52,9 @@ COMPUTE_DTYPES = ("fp32", "int8")
 ARITHMETIC = ("simd", "scalar", "fp16", "wasm-simd", "wasm-scalar")
 
 
-def macs_per_cycle(fp32_macs_per_cycle: float, dotprod: bool, dtype: str,
-                   arithmetic: str = "simd", simd_bits: int = 128) -> float:
+def macs_per_cycle(
+    fp32_macs_per_cycle: float, dotprod: bool, dtype: str, arithmetic: str = "simd", simd_bits: int = 128
+) -> float:
     """Peak MACs per cycle and core for DTYPE: the shape of the device the model scales by.
 
     int8 without the dot-product extension widens to 16 bits (SMLAL: twice the fp32 lanes);
@@ -92,10 +93,13 @@ class Features:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Features":
-        return cls(np.array([float(d["compute"].get(c, 0.0)) for c in COMPUTE_TERMS]),
-                   np.array([float(d["memory"].get(m, 0.0)) for m in MEMORY_TERMS]), np.asarray(int(d["n_ops"])),
-                   float(d.get("winograd_macs", 0.0)))
+    def from_dict(cls, d: dict) -> Features:
+        return cls(
+            np.array([float(d["compute"].get(c, 0.0)) for c in COMPUTE_TERMS]),
+            np.array([float(d["memory"].get(m, 0.0)) for m in MEMORY_TERMS]),
+            np.asarray(int(d["n_ops"])),
+            float(d.get("winograd_macs", 0.0)),
+        )
 
     def with_winograd(self, reduction: float) -> np.ndarray:
         """Compute work as a runtime with Winograd 3x3 kernels does it: those MACs count 1/REDUCTION."""
@@ -139,22 +143,32 @@ def winograd_macs(op: OpInfo) -> int:
 def op_features(ops: list[OpInfo]) -> Features:
     """One row per op, for the per-op breakdown of an estimate."""
     compute = np.array([_op_row(op) if costed(op) else [0.0] * len(COMPUTE_TERMS) for op in ops], dtype=float)
-    memory = np.array([[op.activation_bytes + op.weight_bytes] if costed(op) else [0.0] for op in ops], dtype=float)
-    return Features(compute.reshape(len(ops), len(COMPUTE_TERMS)), memory.reshape(len(ops), len(MEMORY_TERMS)),
-                    np.array([1.0 if costed(op) else 0.0 for op in ops]),
-                    np.array([float(winograd_macs(op)) for op in ops]))
+    memory = np.array(
+        [[op.activation_bytes + op.weight_bytes] if costed(op) else [0.0] for op in ops], dtype=float
+    )
+    return Features(
+        compute.reshape(len(ops), len(COMPUTE_TERMS)),
+        memory.reshape(len(ops), len(MEMORY_TERMS)),
+        np.array([1.0 if costed(op) else 0.0 for op in ops]),
+        np.array([float(winograd_macs(op)) for op in ops]),
+    )
 
 
 def graph_features(analysis: GraphAnalysis) -> Features:
     per_op = op_features(analysis.ops)
-    return Features(per_op.compute.sum(0), per_op.memory.sum(0), per_op.n_ops.sum(), float(np.sum(per_op.winograd)))
+    return Features(
+        per_op.compute.sum(0), per_op.memory.sum(0), per_op.n_ops.sum(), float(np.sum(per_op.winograd))
+    )
 
 
 PARALLEL_REFERENCE_GBS = 4.0  # memory bandwidth per core at which the fitted parallel share applies
 
 
-def parallel_share(parallel: np.ndarray | float, bandwidth_exponent: np.ndarray | float,
-                   core_bandwidth_gbs: np.ndarray | float) -> np.ndarray:
+def parallel_share(
+    parallel: np.ndarray | float,
+    bandwidth_exponent: np.ndarray | float,
+    core_bandwidth_gbs: np.ndarray | float,
+) -> np.ndarray:
     """The parallel share on cores with CORE_BANDWIDTH_GBS each, from PARALLEL, the share at the reference.
 
     A property of the device, not of the thread count, so more threads never estimate slower.
@@ -165,10 +179,19 @@ def parallel_share(parallel: np.ndarray | float, bandwidth_exponent: np.ndarray 
 
 
 def latency_ms(
-    compute: np.ndarray, memory: np.ndarray, n_ops: np.ndarray, *,
-    compute_cost: np.ndarray, memory_cost: np.ndarray, overhead_us: np.ndarray | float,
-    parallel: np.ndarray | float, clock_ghz: np.ndarray | float, macs_per_cycle: np.ndarray | float,
-    bandwidth_gbs: np.ndarray | float, threads: np.ndarray | float, scale: np.ndarray | float,
+    compute: np.ndarray,
+    memory: np.ndarray,
+    n_ops: np.ndarray,
+    *,
+    compute_cost: np.ndarray,
+    memory_cost: np.ndarray,
+    overhead_us: np.ndarray | float,
+    parallel: np.ndarray | float,
+    clock_ghz: np.ndarray | float,
+    macs_per_cycle: np.ndarray | float,
+    bandwidth_gbs: np.ndarray | float,
+    threads: np.ndarray | float,
+    scale: np.ndarray | float,
 ) -> np.ndarray:
     """The model above, vectorized: leading dimensions of all arguments broadcast together.
 

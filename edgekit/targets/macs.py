@@ -14,7 +14,7 @@ bytes they move, which is what limits them.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def elements(shape: Sequence[int]) -> int:

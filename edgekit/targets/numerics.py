@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 
-def _jacobian(fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray, r: np.ndarray, h: float = 1e-6) -> np.ndarray:
+def _jacobian(
+    fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray, r: np.ndarray, h: float = 1e-6
+) -> np.ndarray:
     cols = []
     for i in range(x.size):
         xh = x.copy()
@@ -16,7 +18,9 @@ def _jacobian(fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray, r: np.ndar
     return np.stack(cols, axis=1)
 
 
-def levenberg_marquardt(fun: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, iters: int = 300, tol: float = 1e-12) -> np.ndarray:
+def levenberg_marquardt(
+    fun: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, iters: int = 300, tol: float = 1e-12
+) -> np.ndarray:
     """Minimize |fun(x)|^2 with damped Gauss-Newton steps; the damping adapts to each step's success."""
     x, r = x0.astype(float).copy(), fun(x0)
     cost, lam = float(r @ r), 1e-3
@@ -64,7 +68,14 @@ def error_metrics(pred: np.ndarray, actual: np.ndarray) -> dict[str, float | int
     ok = np.isfinite(pred)
     pred, actual = pred[ok], actual[ok]
     if len(pred) == 0:
-        return {"n": 0, "median_abs_pct": None, "within_25": None, "spearman": None, "ratio_p10": None, "ratio_p90": None}
+        return {
+            "n": 0,
+            "median_abs_pct": None,
+            "within_25": None,
+            "spearman": None,
+            "ratio_p10": None,
+            "ratio_p90": None,
+        }
     err = np.abs(pred - actual) / actual * 100.0
     ratio = pred / actual
     return {

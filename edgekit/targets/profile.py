@@ -57,7 +57,7 @@ class Hardware(_Strict):
     os_bits: Literal[32, 64] | None = None
 
     @model_validator(mode="after")
-    def _big_cores_fit(self) -> "Hardware":
+    def _big_cores_fit(self) -> Hardware:
         if self.big_cores is not None and self.big_cores > self.cores:
             raise ValueError(f"big_cores ({self.big_cores}) cannot exceed cores ({self.cores})")
         return self
@@ -95,7 +95,9 @@ class Plan(_Strict):
                 raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(known_formats())}")
             bad = [m for m in modes if m not in QUANT_MODES]
             if bad:
-                raise ValueError(f"unknown quant mode {bad[0]!r} for {fmt}; known: {', '.join(QUANT_MODES.names())}")
+                raise ValueError(
+                    f"unknown quant mode {bad[0]!r} for {fmt}; known: {', '.join(QUANT_MODES.names())}"
+                )
         return v
 
 
@@ -125,9 +127,11 @@ class TargetProfile(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _plan_fits_hardware(self) -> "TargetProfile":
+    def _plan_fits_hardware(self) -> TargetProfile:
         if self.plan.threads > self.hardware.cores:
-            raise ValueError(f"plan.threads ({self.plan.threads}) exceeds hardware.cores ({self.hardware.cores})")
+            raise ValueError(
+                f"plan.threads ({self.plan.threads}) exceeds hardware.cores ({self.hardware.cores})"
+            )
         return self
 
 
@@ -156,7 +160,9 @@ def builtin_targets() -> Registry[TargetProfile]:
     registry: Registry[TargetProfile] = Registry("target")
     for path in sorted(PROFILE_DIR.glob("*.yaml")):
         profile = load_profile_file(path)
-        registry.register(profile.name, profile, description=profile.description, aliases=tuple(profile.aliases))
+        registry.register(
+            profile.name, profile, description=profile.description, aliases=tuple(profile.aliases)
+        )
     return registry
 
 

@@ -84,7 +84,9 @@ def load_device_table(folder: Path) -> tuple[dict[str, DeviceSpec], dict[str, An
         path = PACKAGE_CALIBRATION / DEVICES_YAML  # the shared folder has only the CSVs
     table = yamlsafe.load(path, what="device table", error=UsageError)
     if not isinstance(table, dict) or not isinstance(table.get("devices"), dict):
-        raise UsageError(f"{path}: a device table is a mapping with a 'devices' mapping, got {type(table).__name__}")
+        raise UsageError(
+            f"{path}: a device table is a mapping with a 'devices' mapping, got {type(table).__name__}"
+        )
     specs = {}
     for key, d in table["devices"].items():
         fields = {k: v for k, v in d.items() if k != "names"} if isinstance(d, dict) else {}
@@ -144,8 +146,9 @@ def _arithmetic(r: dict[str, str], family: str, table: dict[str, Any]) -> str:
     return arithmetic
 
 
-def _parse_row(line: int, r: dict[str, str], specs: dict[str, DeviceSpec], names: dict[str, str],
-               table: dict[str, Any]) -> PublishedRow | str:
+def _parse_row(
+    line: int, r: dict[str, str], specs: dict[str, DeviceSpec], names: dict[str, str], table: dict[str, Any]
+) -> PublishedRow | str:
     """A normalized row, or the reason the row cannot be used."""
     noisy = [t for t in table.get("exclude_notes", []) if t in r.get("notes", "")]
     if noisy:
@@ -163,8 +166,18 @@ def _parse_row(line: int, r: dict[str, str], specs: dict[str, DeviceSpec], names
     threads = _threads(r["threads"], specs[device], int(table.get("threads_not_stated", 1)))
     if threads is None:
         return f"thread count {r['threads']!r} not understood"
-    return PublishedRow(line, model, dtype, family, threads, device, _os_bits(r["os_bits"]),
-                        float(r["latency_ms"]), r["source"].strip(), _arithmetic(r, family, table))
+    return PublishedRow(
+        line,
+        model,
+        dtype,
+        family,
+        threads,
+        device,
+        _os_bits(r["os_bits"]),
+        float(r["latency_ms"]),
+        r["source"].strip(),
+        _arithmetic(r, family, table),
+    )
 
 
 def load_published(folder: str | Path = PACKAGE_CALIBRATION, models: set[str] | None = None) -> Calibration:
@@ -172,7 +185,9 @@ def load_published(folder: str | Path = PACKAGE_CALIBRATION, models: set[str] | 
     folder = Path(folder)
     path = folder / LATENCY_CSV
     if not path.is_file():
-        raise UsageError(f"calibration data not found: {path}", hint="pass --calibration DIR holding published_latency.csv")
+        raise UsageError(
+            f"calibration data not found: {path}", hint="pass --calibration DIR holding published_latency.csv"
+        )
     specs, table = load_device_table(folder)
     names = {n: key for key, d in table["devices"].items() for n in d["names"]}
     rows, skipped = [], []

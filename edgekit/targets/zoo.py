@@ -18,9 +18,10 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes
@@ -44,23 +45,53 @@ class ZooModel:
 
 def _zoo() -> dict[str, ZooModel]:
     models = [
-        *(ZooModel(f"mobilenet_v1_{a}_224", "MobileNet", 224, {"alpha": float(a)}, f"MobileNetV1 {a}")
-          for a in ("1.0", "0.75", "0.5", "0.25")),
+        *(
+            ZooModel(f"mobilenet_v1_{a}_224", "MobileNet", 224, {"alpha": float(a)}, f"MobileNetV1 {a}")
+            for a in ("1.0", "0.75", "0.5", "0.25")
+        ),
         ZooModel("mobilenet_v1_1.0_128", "MobileNet", 128, {"alpha": 1.0}),
-        *(ZooModel(f"mobilenet_v2_{a}_224", "MobileNetV2", 224, {"alpha": float(a)}, f"MobileNetV2 {a}")
-          for a in ("1.0", "1.4", "0.75", "0.5", "0.35")),
-        ZooModel("mobilenet_v3_large_224", "MobileNetV3Large", 224, {"include_preprocessing": False}, "MobileNetV3-Large 1.0"),
-        ZooModel("mobilenet_v3_small_224", "MobileNetV3Small", 224, {"include_preprocessing": False}, "MobileNetV3-Small 1.0"),
+        *(
+            ZooModel(f"mobilenet_v2_{a}_224", "MobileNetV2", 224, {"alpha": float(a)}, f"MobileNetV2 {a}")
+            for a in ("1.0", "1.4", "0.75", "0.5", "0.35")
+        ),
+        ZooModel(
+            "mobilenet_v3_large_224",
+            "MobileNetV3Large",
+            224,
+            {"include_preprocessing": False},
+            "MobileNetV3-Large 1.0",
+        ),
+        ZooModel(
+            "mobilenet_v3_small_224",
+            "MobileNetV3Small",
+            224,
+            {"include_preprocessing": False},
+            "MobileNetV3-Small 1.0",
+        ),
         ZooModel("efficientnet_b0_224", "EfficientNetB0", 224, {}, "EfficientNet-B0"),
         ZooModel("resnet50_224", "ResNet50", 224, {}, "ResNet50"),
         ZooModel("inception_v3_299", "InceptionV3", 299, {}, "InceptionV3"),
         ZooModel("nasnet_mobile_224", "NASNetMobile", 224, {}, "NASNet-A Mobile"),
         ZooModel("resnet101_v2_299", "ResNet101V2", 299, {}),
-        *(ZooModel(f"efficientnet_lite{i}_{r}", "efficientnet_lite", r, {"width": w, "depth": d}, f"EfficientNet-Lite{i}")
-          for i, (w, d, r) in enumerate([(1.0, 1.0, 224), (1.0, 1.1, 240), (1.1, 1.2, 260), (1.2, 1.4, 280), (1.4, 1.8, 300)])),
+        *(
+            ZooModel(
+                f"efficientnet_lite{i}_{r}",
+                "efficientnet_lite",
+                r,
+                {"width": w, "depth": d},
+                f"EfficientNet-Lite{i}",
+            )
+            for i, (w, d, r) in enumerate(
+                [(1.0, 1.0, 224), (1.0, 1.1, 240), (1.1, 1.2, 260), (1.2, 1.4, 280), (1.4, 1.8, 300)]
+            )
+        ),
         # The graphs ncnn's benchmark runs (zoo_ncnn.py): only its README publishes them.
-        ZooModel("ncnn_squeezenet_v1.1_227", "ncnn_squeezenet", 227, {}, "SqueezeNet 1.1 (ncnn benchmark graph)"),
-        ZooModel("ncnn_mobilenet_v3_224", "ncnn_mobilenet_v3", 224, {}, "MobileNetV3-Large (ncnn benchmark graph)"),
+        ZooModel(
+            "ncnn_squeezenet_v1.1_227", "ncnn_squeezenet", 227, {}, "SqueezeNet 1.1 (ncnn benchmark graph)"
+        ),
+        ZooModel(
+            "ncnn_mobilenet_v3_224", "ncnn_mobilenet_v3", 224, {}, "MobileNetV3-Large (ncnn benchmark graph)"
+        ),
     ]
     return {m.key: m for m in models}
 
@@ -79,8 +110,15 @@ def select(patterns: list[str] | None) -> list[ZooModel]:
 
 
 # EfficientNet-B0 stages: (kernel, repeats, in, out, expand ratio, stride)
-_B0_STAGES = [(3, 1, 32, 16, 1, 1), (3, 2, 16, 24, 6, 2), (5, 2, 24, 40, 6, 2), (3, 3, 40, 80, 6, 2),
-              (5, 3, 80, 112, 6, 1), (5, 4, 112, 192, 6, 2), (3, 1, 192, 320, 6, 1)]
+_B0_STAGES = [
+    (3, 1, 32, 16, 1, 1),
+    (3, 2, 16, 24, 6, 2),
+    (5, 2, 24, 40, 6, 2),
+    (3, 3, 40, 80, 6, 2),
+    (5, 3, 80, 112, 6, 1),
+    (5, 4, 112, 192, 6, 2),
+    (3, 1, 192, 320, 6, 1),
+]
 
 
 def _round_filters(filters: int, width: float) -> int:

@@ -22,18 +22,36 @@ from typing import Any
 
 # MobileNetV3 blocks of mobilenet_v3.param: (kernel, expanded width, out, squeeze-excite, activation, stride)
 _MOBILENET_V3_BLOCKS = [
-    (3, 16, 16, False, "relu", 1), (3, 64, 24, False, "relu", 2), (3, 72, 24, False, "relu", 1),
-    (5, 72, 40, True, "relu", 2), (5, 120, 40, True, "relu", 1), (5, 120, 40, True, "relu", 1),
-    (3, 240, 80, False, "hard_swish", 2), (3, 200, 80, False, "hard_swish", 1),
-    (3, 184, 80, False, "hard_swish", 1), (3, 184, 80, False, "hard_swish", 1),
-    (3, 480, 112, True, "hard_swish", 1), (3, 672, 112, True, "hard_swish", 1),
-    (5, 672, 160, True, "hard_swish", 1), (5, 672, 160, True, "hard_swish", 2),
+    (3, 16, 16, False, "relu", 1),
+    (3, 64, 24, False, "relu", 2),
+    (3, 72, 24, False, "relu", 1),
+    (5, 72, 40, True, "relu", 2),
+    (5, 120, 40, True, "relu", 1),
+    (5, 120, 40, True, "relu", 1),
+    (3, 240, 80, False, "hard_swish", 2),
+    (3, 200, 80, False, "hard_swish", 1),
+    (3, 184, 80, False, "hard_swish", 1),
+    (3, 184, 80, False, "hard_swish", 1),
+    (3, 480, 112, True, "hard_swish", 1),
+    (3, 672, 112, True, "hard_swish", 1),
+    (5, 672, 160, True, "hard_swish", 1),
+    (5, 672, 160, True, "hard_swish", 2),
     (5, 960, 160, True, "hard_swish", 1),
 ]
 
 # SqueezeNet v1.1 fire modules of squeezenet.param: (squeeze, expand per branch), "pool" = max pool
 _SQUEEZENET_FIRES: list[tuple[int, int] | str] = [
-    (16, 64), (16, 64), "pool", (32, 128), (32, 128), "pool", (48, 192), (48, 192), (64, 256), (64, 256)]
+    (16, 64),
+    (16, 64),
+    "pool",
+    (32, 128),
+    (32, 128),
+    "pool",
+    (48, 192),
+    (48, 192),
+    (64, 256),
+    (64, 256),
+]
 
 
 def _caffe_max_pool(x: Any, layers: Any) -> Any:

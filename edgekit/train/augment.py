@@ -54,6 +54,11 @@ def _random_rotate(image, seed, degrees: float):
     y0 = ((h - 1) - (sin * (w - 1) + cos * (h - 1))) / 2
     transform = tf.stack([cos, -sin, x0, sin, cos, y0, 0.0, 0.0])[None]
     out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[None], transforms=transform, output_shape=tf.constant([int(h), int(w)]),
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+        images=image[None],
+        transforms=transform,
+        output_shape=tf.constant([int(h), int(w)]),
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
     return out[0]

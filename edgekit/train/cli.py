@@ -8,7 +8,6 @@ have not changed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -24,10 +23,18 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output root. Default: the recipe's output.dir (out/)."),
-    overrides: List[str] = typer.Option([], "--set", help="Override a recipe field: --set train.epochs=2 (repeatable)."),
-    target: str = typer.Option("host", "--target", "-t", help="The target whose run folder receives the training (as convert)."),
+    recipe: Path | None = typer.Argument(
+        None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output root. Default: the recipe's output.dir (out/)."
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a recipe field: --set train.epochs=2 (repeatable)."
+    ),
+    target: str = typer.Option(
+        "host", "--target", "-t", help="The target whose run folder receives the training (as convert)."
+    ),
     force: bool = typer.Option(False, "--force", help="Train again even when the inputs have not changed."),
 ) -> None:
     """Fine-tune the recipe's backbone on its data; writes <run>/reference/ and <run>/train/."""
@@ -40,9 +47,13 @@ def train(
     require_extra("tf", "edgekit train")
     recipe_path, how = find_recipe(recipe)
     console.print(f"recipe: {recipe_path} ({how})")
-    ctx = open_run(ConvertOptions(recipe_path=recipe_path, target=target, out=out, overrides=overrides, force=force))
+    ctx = open_run(
+        ConvertOptions(recipe_path=recipe_path, target=target, out=out, overrides=overrides, force=force)
+    )
     source = stages.resolve_source_step(ctx)
     data = stages.data_step(ctx, source)
     reference = stages.train_step(ctx, source, data)
-    console.print(f"reference: {reference.folder}\ntraining logs: {ctx.run_dir / 'train'}  "
-                  f"(test accuracy {reference.accuracy:.3f})")
+    console.print(
+        f"reference: {reference.folder}\ntraining logs: {ctx.run_dir / 'train'}  "
+        f"(test accuracy {reference.accuracy:.3f})"
+    )

@@ -27,7 +27,7 @@ class LabelledData:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, index: np.ndarray) -> "LabelledData":
+    def take(self, index: np.ndarray) -> LabelledData:
         return LabelledData(self.images[index], self.labels[index], self.class_names)
 
 
@@ -43,7 +43,9 @@ def load_data(section, base_dir: Path) -> LabelledData:
     if section.kind == "shapes":
         from edgekit.train.shapes import generate_shapes
 
-        images, labels, names = generate_shapes(section.num_images, noise=section.noise, seed=section.split.seed)
+        images, labels, names = generate_shapes(
+            section.num_images, noise=section.noise, seed=section.split.seed
+        )
         return LabelledData(images, labels, names)
     path = _resolve(section.path, base_dir) if section.path else None
     if section.kind == "folder":
@@ -87,8 +89,10 @@ def split_data(data: LabelledData, validation: float, test: float, seed: int) ->
     missing = sorted(set(range(len(data.class_names))) - set(data.labels[take["train"]].tolist()))
     if missing:
         names = ", ".join(data.class_names[i] for i in missing)
-        raise DataError(f"class {names} has no training images after the split",
-                        hint="add images of that class, or lower data.split.validation/test")
+        raise DataError(
+            f"class {names} has no training images after the split",
+            hint="add images of that class, or lower data.split.validation/test",
+        )
     return Splits(*(data.take(take[k]) for k in SUBSETS))
 
 

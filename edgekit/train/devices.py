@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from edgekit.errors import TrainingError
 
@@ -47,9 +47,11 @@ def _strategy_name(setting: str, gpus: int) -> str:
             return "multi-worker"
         return "mirrored" if gpus > 1 else "default"
     if setting == "multi-worker" and not os.environ.get("TF_CONFIG"):
-        raise TrainingError("train.distribute is 'multi-worker' but TF_CONFIG is not set",
-                            hint='set TF_CONFIG on every machine, e.g. {"cluster": {"worker": ["h1:12345", "h2:12345"]}, '
-                                 '"task": {"type": "worker", "index": 0}} (see docs/training.md)')
+        raise TrainingError(
+            "train.distribute is 'multi-worker' but TF_CONFIG is not set",
+            hint='set TF_CONFIG on every machine, e.g. {"cluster": {"worker": ["h1:12345", "h2:12345"]}, '
+            '"task": {"type": "worker", "index": 0}} (see docs/training.md)',
+        )
     return {"none": "default"}.get(setting, setting)
 
 
@@ -69,8 +71,10 @@ def _check_tf_config() -> None:
         cfg = json.loads(os.environ["TF_CONFIG"])
         cfg["cluster"]["worker"], cfg["task"]["index"]
     except (KeyError, ValueError, TypeError) as exc:
-        raise TrainingError(f"TF_CONFIG is not usable ({type(exc).__name__}: {exc})",
-                            hint="it must be JSON with cluster.worker (host:port list) and task.type/index") from None
+        raise TrainingError(
+            f"TF_CONFIG is not usable ({type(exc).__name__}: {exc})",
+            hint="it must be JSON with cluster.worker (host:port list) and task.type/index",
+        ) from None
 
 
 @contextlib.contextmanager

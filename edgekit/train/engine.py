@@ -3,9 +3,10 @@ bring the model back to float32, evaluate. stages.py calls this and exports the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,15 @@ class TrainedModel:
     test_probabilities: np.ndarray
 
 
-def train_classifier(module_path: Path, splits: Splits, preproc: Preprocessing, train, log: Callable[[str], None],
-                     workdir: Path | None = None, gpus: int | None = None) -> TrainedModel:
+def train_classifier(
+    module_path: Path,
+    splits: Splits,
+    preproc: Preprocessing,
+    train,
+    log: Callable[[str], None],
+    workdir: Path | None = None,
+    gpus: int | None = None,
+) -> TrainedModel:
     """train: recipe.TrainSection. workdir: where checkpoints, TensorBoard logs and history.csv go."""
     placement = plan_placement(train, gpus)
     log(f"training on {placement.describe()}")
@@ -56,6 +64,12 @@ def training_data(splits: Splits, preproc: Preprocessing, train) -> TrainingData
     ds, steps = train_dataset(splits.train.images, splits.train.labels, n, preproc, train, weights)
     val = None
     if len(splits.validation):
-        val = eval_dataset(splits.validation.images, splits.validation.labels, n, preproc, train.batch_size,
-                           train.deterministic)
+        val = eval_dataset(
+            splits.validation.images,
+            splits.validation.labels,
+            n,
+            preproc,
+            train.batch_size,
+            train.deterministic,
+        )
     return TrainingData(ds, steps, val)

@@ -19,12 +19,20 @@ def evaluate(probabilities: np.ndarray, labels: np.ndarray, class_names: tuple[s
     tp = np.diag(cm).astype(np.float64)
     predicted_n, true_n = cm.sum(0), cm.sum(1)
     per_class = {
-        name: {"precision": _ratio(tp[i], predicted_n[i]), "recall": _ratio(tp[i], true_n[i]), "support": int(true_n[i])}
+        name: {
+            "precision": _ratio(tp[i], predicted_n[i]),
+            "recall": _ratio(tp[i], true_n[i]),
+            "support": int(true_n[i]),
+        }
         for i, name in enumerate(class_names)
     }
     accuracy = float(tp.sum() / max(len(labels), 1))
-    return {"accuracy": accuracy, "images": int(len(labels)), "per_class": per_class,
-            "confusion_matrix": {"labels": list(class_names), "rows_true_columns_predicted": cm.tolist()}}
+    return {
+        "accuracy": accuracy,
+        "images": int(len(labels)),
+        "per_class": per_class,
+        "confusion_matrix": {"labels": list(class_names), "rows_true_columns_predicted": cm.tolist()},
+    }
 
 
 # A reference must beat chance by at least this much, however many test images there are.
@@ -36,8 +44,12 @@ FLAT_LOSS = 0.001
 BELOW_UNIFORM = 0.01
 
 
-def chance_check(accuracy: float | None, labels: np.ndarray, num_classes: int,
-                 losses: tuple[str, list[float]] | list[float] | None = None) -> dict:
+def chance_check(
+    accuracy: float | None,
+    labels: np.ndarray,
+    num_classes: int,
+    losses: tuple[str, list[float]] | list[float] | None = None,
+) -> dict:
     """Does the reference clearly beat chance, and did its loss move? LOSSES: loss_curve()'s (name, values), or values.
 
     Chance is the better of guessing uniformly (1/k) and always answering the most frequent test
@@ -57,8 +69,10 @@ def chance_check(accuracy: float | None, labels: np.ndarray, num_classes: int,
     beats = accuracy is not None and n > 0 and accuracy > chance + margin
     if not beats:
         shown = "-" if accuracy is None else f"{accuracy:.3f}"
-        flags.append(f"reference test accuracy {shown} does not clearly beat chance {chance:.3f} "
-                     f"(needs > {chance + margin:.3f} on {n} test images): the model has not learned the task")
+        flags.append(
+            f"reference test accuracy {shown} does not clearly beat chance {chance:.3f} "
+            f"(needs > {chance + margin:.3f} on {n} test images): the model has not learned the task"
+        )
     name, values = losses if isinstance(losses, tuple) else ("training loss", losses or [])
     values = [float(v) for v in values if np.isfinite(v)]
     uniform = float(np.log(k)) if k > 1 else 0.0
@@ -68,15 +82,27 @@ def chance_check(accuracy: float | None, labels: np.ndarray, num_classes: int,
         guessing = k > 1 and min(values) >= (1.0 - BELOW_UNIFORM) * uniform
         moved = not (flat or guessing)
         if flat:
-            flags.append(f"{name} did not move: {values[0]:.4f} in the first epoch, {values[-1]:.4f} in the last "
-                         f"({len(values)} epochs); check the learning rate and that the backbone is not random")
+            flags.append(
+                f"{name} did not move: {values[0]:.4f} in the first epoch, {values[-1]:.4f} in the last "
+                f"({len(values)} epochs); check the learning rate and that the backbone is not random"
+            )
         elif guessing:
-            flags.append(f"{name} never fell below {min(values):.4f}, no better than a uniform guess over {k} classes "
-                         f"({uniform:.4f}); check the labels, the learning rate and that the backbone is not random")
-    return {"chance_accuracy": round(chance, 6), "margin": round(margin, 6), "test_images": n, "beats_chance": bool(beats),
-            "loss": name, "loss_first": values[0] if values else None, "loss_best": min(values) if values else None,
-            "uniform_loss": round(uniform, 6),
-            "loss_moved": moved, "flags": flags}
+            flags.append(
+                f"{name} never fell below {min(values):.4f}, no better than a uniform guess over {k} classes "
+                f"({uniform:.4f}); check the labels, the learning rate and that the backbone is not random"
+            )
+    return {
+        "chance_accuracy": round(chance, 6),
+        "margin": round(margin, 6),
+        "test_images": n,
+        "beats_chance": bool(beats),
+        "loss": name,
+        "loss_first": values[0] if values else None,
+        "loss_best": min(values) if values else None,
+        "uniform_loss": round(uniform, 6),
+        "loss_moved": moved,
+        "flags": flags,
+    }
 
 
 def loss_curve(phases: list[dict]) -> tuple[str, list[float]]:
@@ -94,8 +120,10 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def write_evaluation(evaluation: dict, folder: Path) -> list[Path]:
-    return [atomic_write_json(folder / "evaluation.json", evaluation),
-            atomic_write_bytes(folder / "confusion_matrix.png", confusion_png(evaluation))]
+    return [
+        atomic_write_json(folder / "evaluation.json", evaluation),
+        atomic_write_bytes(folder / "confusion_matrix.png", confusion_png(evaluation)),
+    ]
 
 
 def confusion_png(evaluation: dict) -> bytes:
@@ -109,8 +137,15 @@ def confusion_png(evaluation: dict) -> bytes:
     size = 1.2 + 0.6 * len(names)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     im = ax.imshow(cm, cmap="Blues")
-    ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names,
-           xlabel="predicted", ylabel="true", title=f"accuracy {evaluation['accuracy']:.3f}")
+    ax.set(
+        xticks=range(len(names)),
+        yticks=range(len(names)),
+        xticklabels=names,
+        yticklabels=names,
+        xlabel="predicted",
+        ylabel="true",
+        title=f"accuracy {evaluation['accuracy']:.3f}",
+    )
     plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
     for (i, j), v in np.ndenumerate(cm):
         ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")

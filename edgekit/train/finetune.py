@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,8 +47,8 @@ class TrainingData:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
-    import tf_keras
     import tensorflow as tf
+    import tf_keras
 
     tf_keras.utils.set_random_seed(seed)  # python, numpy and TF seeds at once
     if deterministic:
@@ -62,40 +63,71 @@ def make_optimizer(name: str, learning_rate: float):
     return tf_keras.optimizers.Adam(learning_rate=learning_rate)
 
 
-def fine_tune(model, backbone, data: TrainingData, train, log: Callable[[str], None], workdir: Path | None = None,
-              strategy=None) -> TrainResult:
+def fine_tune(
+    model,
+    backbone,
+    data: TrainingData,
+    train,
+    log: Callable[[str], None],
+    workdir: Path | None = None,
+    strategy=None,
+) -> TrainResult:
     """train: recipe.TrainSection. strategy: the tf.distribute strategy the model was built under."""
     import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
     result = TrainResult()
     backbone.trainable = False
-    result.phases.append(_run_phase(model, "frozen", train.epochs, train.learning_rate, 0.0, data, train, log, workdir, strategy))
+    result.phases.append(
+        _run_phase(
+            model, "frozen", train.epochs, train.learning_rate, 0.0, data, train, log, workdir, strategy
+        )
+    )
     if train.fine_tune.enabled:
         ft = train.fine_tune
         layers = unfreeze(backbone, ft.unfreeze)
         log(f"unfroze {'all ' if ft.unfreeze == 'all' else 'the last '}{layers} backbone layer(s)")
         lr = ft.learning_rate or train.learning_rate / 10
-        result.phases.append(_run_phase(model, "unfrozen", ft.epochs, lr, ft.label_smoothing, data, train, log, workdir, strategy))
+        result.phases.append(
+            _run_phase(
+                model, "unfrozen", ft.epochs, lr, ft.label_smoothing, data, train, log, workdir, strategy
+            )
+        )
     if workdir is not None:
         write_history_csv(result, workdir / "history.csv")
     return result
 
 
-def _run_phase(model, name, epochs, lr, smoothing, data: TrainingData, train, log, workdir, strategy) -> PhaseResult:
+def _run_phase(
+    model, name, epochs, lr, smoothing, data: TrainingData, train, log, workdir, strategy
+) -> PhaseResult:
     import tf_keras
 
     with strategy.scope():  # a fresh optimizer and compile per phase: see the module docstring
-        model.compile(optimizer=make_optimizer(train.optimizer, lr),
-                      loss=tf_keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
-                      metrics=["accuracy"], jit_compile=train.jit_compile)
+        model.compile(
+            optimizer=make_optimizer(train.optimizer, lr),
+            loss=tf_keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
+            metrics=["accuracy"],
+            jit_compile=train.jit_compile,
+        )
     n_trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     log(f"phase {name}: {epochs} epoch(s), learning rate {lr:g}, {n_trainable:,} trainable parameters")
     has_val = data.validation is not None
-    history = model.fit(data.train, steps_per_epoch=data.steps_per_epoch, epochs=epochs, validation_data=data.validation,
-                        verbose=0, callbacks=phase_callbacks(name, epochs, log, workdir, has_val, train.early_stopping))
+    history = model.fit(
+        data.train,
+        steps_per_epoch=data.steps_per_epoch,
+        epochs=epochs,
+        validation_data=data.validation,
+        verbose=0,
+        callbacks=phase_callbacks(name, epochs, log, workdir, has_val, train.early_stopping),
+    )
     best = best_checkpoint(workdir, name) if workdir is not None else None
-    if best is not None and has_val and not train.early_stopping and best.with_name(best.name + ".index").exists():
+    if (
+        best is not None
+        and has_val
+        and not train.early_stopping
+        and best.with_name(best.name + ".index").exists()
+    ):
         # Early stopping already restored its best weights; otherwise come back to the best checkpoint.
         model.load_weights(str(best)).expect_partial()
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
@@ -110,5 +142,7 @@ def write_history_csv(result: TrainResult, path: Path) -> Path:
     writer.writerow(["phase", "epoch", "learning_rate", *keys])
     for p in result.phases:
         for e in range(p.epochs_run):
-            writer.writerow([p.name, e + 1, p.learning_rate, *(p.history.get(k, [""] * p.epochs_run)[e] for k in keys)])
+            writer.writerow(
+                [p.name, e + 1, p.learning_rate, *(p.history.get(k, [""] * p.epochs_run)[e] for k in keys)]
+            )
     return atomic_write_text(path, buf.getvalue())

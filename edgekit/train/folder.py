@@ -16,7 +16,9 @@ SPLIT_ALIASES = {"train": "train", "validation": "validation", "val": "validatio
 
 def load_image_folder(root: Path) -> LabelledData:
     if not root.is_dir():
-        raise DataError(f"data.path {root} is not a folder", hint="give a folder with one subfolder of images per class")
+        raise DataError(
+            f"data.path {root} is not a folder", hint="give a folder with one subfolder of images per class"
+        )
     split_dirs = {SPLIT_ALIASES[p.name]: p for p in root.iterdir() if p.is_dir() and p.name in SPLIT_ALIASES}
     if "train" in split_dirs and "test" in split_dirs:
         return _load_user_split(split_dirs)
@@ -28,8 +30,10 @@ def load_image_folder(root: Path) -> LabelledData:
 def class_folders(root: Path) -> tuple[str, ...]:
     names = tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
     if len(names) < 2:
-        raise DataError(f"{root} has {len(names)} class subfolder(s); a classifier needs at least 2",
-                        hint="make one subfolder per class, named after the class")
+        raise DataError(
+            f"{root} has {len(names)} class subfolder(s); a classifier needs at least 2",
+            hint="make one subfolder per class, named after the class",
+        )
     return names
 
 
@@ -38,10 +42,16 @@ def _list_files(root: Path, names: tuple[str, ...]) -> tuple[list[Path], list[in
     labels: list[int] = []
     for label, name in enumerate(names):
         folder = root / name
-        found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        found = (
+            sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if folder.is_dir()
+            else []
+        )
         if not found:
-            raise DataError(f"class folder {folder} has no images ({', '.join(IMAGE_SUFFIXES)})",
-                            hint=f"add images of class {name!r}, or remove the folder")
+            raise DataError(
+                f"class folder {folder} has no images ({', '.join(IMAGE_SUFFIXES)})",
+                hint=f"add images of class {name!r}, or remove the folder",
+            )
         files += found
         labels += [label] * len(found)
     return files, labels
@@ -59,8 +69,10 @@ def _load_user_split(split_dirs: dict[str, Path]) -> LabelledData:
         folder = split_dirs[split]
         extra = sorted(set(p.name for p in folder.iterdir() if p.is_dir()) - set(names))
         if extra:
-            raise DataError(f"{folder} has class folder(s) {', '.join(extra)} that {split_dirs['train']} lacks",
-                            hint="every class needs training images; add them under train/ or remove the folder")
+            raise DataError(
+                f"{folder} has class folder(s) {', '.join(extra)} that {split_dirs['train']} lacks",
+                hint="every class needs training images; add them under train/ or remove the folder",
+            )
         present = tuple(n for n in names if (folder / n).is_dir()) if split != "train" else names
         f, lab = _list_files(folder, present)
         files += f

@@ -21,11 +21,15 @@ def decode_bytes(data: bytes, origin: str) -> np.ndarray:
     try:
         img = tf.io.decode_image(data, channels=0, expand_animations=False).numpy()
     except (tf.errors.InvalidArgumentError, ValueError) as exc:
-        raise DataError(f"cannot decode image {origin}: {str(exc).splitlines()[0]}",
-                        hint="remove or replace the corrupt file") from None
+        raise DataError(
+            f"cannot decode image {origin}: {str(exc).splitlines()[0]}",
+            hint="remove or replace the corrupt file",
+        ) from None
     if img.shape[-1] not in (1, 3):
-        raise DataError(f"image {origin} has {img.shape[-1]} channels; expected 1 (grey) or 3 (RGB)",
-                        hint="convert it to RGB, e.g. PIL Image.convert('RGB')")
+        raise DataError(
+            f"image {origin} has {img.shape[-1]} channels; expected 1 (grey) or 3 (RGB)",
+            hint="convert it to RGB, e.g. PIL Image.convert('RGB')",
+        )
     return img
 
 
@@ -41,8 +45,10 @@ def stack_images(images: list[np.ndarray], origins: list[str]) -> np.ndarray:
     if len(channels) > 1:
         grey = next(o for o, im in zip(origins, images) if im.shape[-1] == 1)
         rgb = next(o for o, im in zip(origins, images) if im.shape[-1] == 3)
-        raise DataError(f"images of mixed channel counts: {grey} has 1 channel, {rgb} has 3",
-                        hint="convert every image to RGB (or every one to grey) before training")
+        raise DataError(
+            f"images of mixed channel counts: {grey} has 1 channel, {rgb} has 3",
+            hint="convert every image to RGB (or every one to grey) before training",
+        )
     if channels == {1}:
         images = [np.repeat(im, 3, axis=-1) for im in images]
     shapes = {im.shape for im in images}
@@ -52,5 +58,11 @@ def stack_images(images: list[np.ndarray], origins: list[str]) -> np.ndarray:
 
     # Mixed sizes: bring everything to the most common size; preprocessing resizes again later.
     h, w, _ = max(shapes, key=lambda s: sum(im.shape == s for im in images))
-    return np.stack([im if im.shape[:2] == (h, w) else
-                     tf.image.resize(im, (h, w)).numpy().round().clip(0, 255).astype(np.uint8) for im in images])
+    return np.stack(
+        [
+            im
+            if im.shape[:2] == (h, w)
+            else tf.image.resize(im, (h, w)).numpy().round().clip(0, 255).astype(np.uint8)
+            for im in images
+        ]
+    )

@@ -19,8 +19,9 @@ def import_hub():
     return tensorflow_hub
 
 
-def build_classifier(module_path: Path, preproc: Preprocessing, num_classes: int, head,
-                     mixed_precision: bool = False) -> tuple[object, object]:
+def build_classifier(
+    module_path: Path, preproc: Preprocessing, num_classes: int, head, mixed_precision: bool = False
+) -> tuple[object, object]:
     """(model, backbone layer). head: recipe.HeadSection. The backbone starts frozen.
 
     Under mixed precision the head computes in float16; the backbone stays float32 because a
@@ -38,7 +39,9 @@ def build_classifier(module_path: Path, preproc: Preprocessing, num_classes: int
         if head.dropout > 0:
             x = tf_keras.layers.Dropout(head.dropout, name="head_dropout")(x)
         # float32 output even under mixed precision: softmax in float16 loses the small probabilities.
-        outputs = tf_keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+        outputs = tf_keras.layers.Dense(
+            num_classes, activation="softmax", dtype="float32", name="probabilities"
+        )(x)
         return tf_keras.Model(inputs, outputs, name="edgekit_classifier"), backbone
 
 

@@ -21,8 +21,14 @@ def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.where(counts > 0, len(labels) / (num_classes * np.maximum(counts, 1)), 0.0).astype(np.float32)
 
 
-def train_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, preproc: Preprocessing,
-                  train, weights: np.ndarray | None = None):
+def train_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    preproc: Preprocessing,
+    train,
+    weights: np.ndarray | None = None,
+):
     """(dataset, steps_per_epoch). train: recipe.TrainSection. Repeats forever; fit() counts the steps."""
     import tensorflow as tf
 
@@ -35,21 +41,33 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, prep
     if is_enabled(aug):
         # One seed per image drawn from a seeded stream: deterministic, and different every epoch.
         seeds = tf.data.Dataset.random(seed=train.seed).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda xy, s: (augment(xy[0], s, aug), xy[1]),
-                                                  num_parallel_calls=tf.data.AUTOTUNE)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            lambda xy, s: (augment(xy[0], s, aug), xy[1]), num_parallel_calls=tf.data.AUTOTUNE
+        )
     w = tf.constant(weights if weights is not None else np.ones(num_classes, np.float32))
-    ds = ds.map(lambda x, y: (x * (hi - lo) + lo, tf.one_hot(y, num_classes), tf.gather(w, y)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+        lambda x, y: (x * (hi - lo) + lo, tf.one_hot(y, num_classes), tf.gather(w, y)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     ds = ds.batch(train.batch_size).prefetch(tf.data.AUTOTUNE)
     return _with_options(ds, train.deterministic), math.ceil(len(labels) / train.batch_size)
 
 
-def eval_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, preproc: Preprocessing, batch_size: int,
-                 deterministic: bool = True):
+def eval_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    preproc: Preprocessing,
+    batch_size: int,
+    deterministic: bool = True,
+):
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((images, labels))
-    ds = ds.map(lambda x, y: (preprocess_tensor(x, preproc), tf.one_hot(y, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+        lambda x, y: (preprocess_tensor(x, preproc), tf.one_hot(y, num_classes)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     return _with_options(ds.batch(batch_size).prefetch(tf.data.AUTOTUNE), deterministic)
 
 

@@ -29,7 +29,7 @@ class Preprocessing:
         return atomic_write_json(folder / PREPROCESSING_JSON, asdict(self))
 
     @classmethod
-    def load(cls, folder: Path) -> "Preprocessing":
+    def load(cls, folder: Path) -> Preprocessing:
         d = json.loads((folder / PREPROCESSING_JSON).read_text())
         return cls(tuple(d["input_size"]), tuple(d["value_range"]), d["resize"], d["channels"])
 
@@ -66,7 +66,12 @@ def preprocess(images: np.ndarray, spec: Preprocessing, batch: int = 256) -> np.
     if x.shape[1:3] != tuple(spec.input_size):
         import tensorflow as tf
 
-        x = np.concatenate([tf.image.resize(x[i : i + batch], spec.input_size, method=spec.resize).numpy()
-                            for i in range(0, len(x), batch)] or [np.zeros((0, *spec.input_shape), np.float32)])
+        x = np.concatenate(
+            [
+                tf.image.resize(x[i : i + batch], spec.input_size, method=spec.resize).numpy()
+                for i in range(0, len(x), batch)
+            ]
+            or [np.zeros((0, *spec.input_shape), np.float32)]
+        )
     lo, hi = spec.value_range
     return (x * (hi - lo) + lo).astype(np.float32)

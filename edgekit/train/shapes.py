@@ -13,7 +13,9 @@ import numpy as np
 CLASSES = ("horizontal", "vertical", "diagonal", "checker")
 
 
-def generate_shapes(n: int, size: int = 64, noise: float = 0.35, seed: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def generate_shapes(
+    n: int, size: int = 64, noise: float = 0.35, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """n uint8 images [n, size, size, 3] and labels [n] (balanced, shuffled)."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % len(CLASSES)

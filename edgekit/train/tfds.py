@@ -20,8 +20,10 @@ def import_tfds():
     except ModuleNotFoundError as exc:
         if exc.name != "tensorflow_datasets":
             raise
-        raise DataError("data.kind 'tfds' needs the tensorflow-datasets package, which is not installed",
-                        hint="pip install tensorflow-datasets (or uv add tensorflow-datasets)") from None
+        raise DataError(
+            "data.kind 'tfds' needs the tensorflow-datasets package, which is not installed",
+            hint="pip install tensorflow-datasets (or uv add tensorflow-datasets)",
+        ) from None
     return tensorflow_datasets
 
 
@@ -30,10 +32,14 @@ def load_tfds(name: str, split: str, data_dir: Path | None) -> LabelledData:
     try:
         builder = tfds.builder(name, data_dir=str(data_dir) if data_dir else None)
     except Exception as exc:  # tfds raises its own DatasetNotFoundError family
-        raise DataError(f"data.tfds_name {name!r}: {exc}", hint="check the name with tfds.list_builders()") from None
+        raise DataError(
+            f"data.tfds_name {name!r}: {exc}", hint="check the name with tfds.list_builders()"
+        ) from None
     if not builder.is_prepared():
-        raise DataError(f"TFDS dataset {name!r} is not prepared in {builder.data_dir}",
-                        hint=f"on a machine with network: tfds build {name} (or tfds.load({name!r})), then copy the data_dir here")
+        raise DataError(
+            f"TFDS dataset {name!r} is not prepared in {builder.data_dir}",
+            hint=f"on a machine with network: tfds build {name} (or tfds.load({name!r})), then copy the data_dir here",
+        )
     ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
     names = tuple(builder.info.features["label"].names)
     images, labels = [], []

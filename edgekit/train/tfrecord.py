@@ -27,7 +27,10 @@ def find_record_files(path: str | Path, base_dir: Path) -> list[Path]:
     else:
         files = sorted(Path(f) for f in glob.glob(str(p)))
     if not files:
-        raise DataError(f"data.path {p}: no TFRecord files found", hint="give a .tfrecord file, a folder of them, or a glob")
+        raise DataError(
+            f"data.path {p}: no TFRecord files found",
+            hint="give a .tfrecord file, a folder of them, or a glob",
+        )
     return files
 
 
@@ -45,7 +48,9 @@ def load_tfrecord(path: str | Path, spec, base_dir: Path) -> LabelledData:
     if not images:
         raise DataError(f"data.path {path}: the TFRecord files hold no records")
     y = np.array(labels, np.int64)
-    names = tuple(spec.class_names) if spec.class_names else tuple(f"class_{i}" for i in range(int(y.max()) + 1))
+    names = (
+        tuple(spec.class_names) if spec.class_names else tuple(f"class_{i}" for i in range(int(y.max()) + 1))
+    )
     _check_labels_per_record(y, names, origins)
     return LabelledData(stack_images(images, origins), y, names)
 
@@ -53,16 +58,20 @@ def load_tfrecord(path: str | Path, spec, base_dir: Path) -> LabelledData:
 def _read_file(file: Path, spec):
     import tensorflow as tf
 
-    features = {spec.image_key: tf.io.FixedLenFeature([], tf.string),
-                spec.label_key: tf.io.FixedLenFeature([], tf.int64)}
+    features = {
+        spec.image_key: tf.io.FixedLenFeature([], tf.string),
+        spec.label_key: tf.io.FixedLenFeature([], tf.int64),
+    }
     try:
         for i, raw in enumerate(tf.data.TFRecordDataset(str(file))):
             try:
                 ex = tf.io.parse_single_example(raw, features)
             except tf.errors.InvalidArgumentError as exc:
-                raise DataError(f"{file} record {i}: {_first_line(exc)}",
-                                hint=f"data.tfrecord declares image_key {spec.image_key!r} (bytes) and "
-                                     f"label_key {spec.label_key!r} (int64); check the names and types") from None
+                raise DataError(
+                    f"{file} record {i}: {_first_line(exc)}",
+                    hint=f"data.tfrecord declares image_key {spec.image_key!r} (bytes) and "
+                    f"label_key {spec.label_key!r} (int64); check the names and types",
+                ) from None
             yield ex[spec.image_key].numpy(), int(ex[spec.label_key].numpy())
     except tf.errors.DataLossError as exc:
         raise DataError(f"{file} is not a valid TFRecord file: {_first_line(exc)}") from None
@@ -73,7 +82,9 @@ def _image(data: bytes, spec, origin: str) -> np.ndarray:
         return decode_bytes(data, origin)
     h, w, c = spec.shape
     if len(data) != h * w * c:
-        raise DataError(f"{origin}: raw image has {len(data)} bytes, data.tfrecord.shape {list(spec.shape)} needs {h * w * c}")
+        raise DataError(
+            f"{origin}: raw image has {len(data)} bytes, data.tfrecord.shape {list(spec.shape)} needs {h * w * c}"
+        )
     return decode_raw(data, spec.shape, origin)
 
 

@@ -39,13 +39,17 @@ def _unfreeze_hub_variables(backbone, spec: str | int) -> int:
     every = list(backbone._trainable_weights) + [v for v in backbone._non_trainable_weights if v.trainable]
     groups = list(dict.fromkeys(_prefix(v.name) for v in every))
     if not groups:
-        raise TrainingError("fine_tune.unfreeze: the backbone module has no trainable variables",
-                            hint="use train.fine_tune.enabled: false for this module")
+        raise TrainingError(
+            "fine_tune.unfreeze: the backbone module has no trainable variables",
+            hint="use train.fine_tune.enabled: false for this module",
+        )
     keep = set(groups if spec == "all" else groups[-spec:])
     ids = {id(v) for v in every}
     frozen = [v for v in every if _prefix(v.name) not in keep]
     # Mutate in place: assigning a list attribute makes Keras re-file every variable by its own
     # .trainable flag, which would put the frozen ones straight back.
-    backbone._non_trainable_weights[:] = [v for v in backbone._non_trainable_weights if id(v) not in ids] + frozen
+    backbone._non_trainable_weights[:] = [
+        v for v in backbone._non_trainable_weights if id(v) not in ids
+    ] + frozen
     backbone._trainable_weights[:] = [v for v in every if _prefix(v.name) in keep]
     return len(keep)

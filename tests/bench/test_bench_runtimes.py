@@ -55,13 +55,16 @@ def artifacts(tiny_reference, tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("fmt, runtime, detail", [
-    ("tflite", "litert", "delegate"),
-    ("onnx", "onnxruntime", "graph_optimization_level"),
-    ("tfjs", "tfjs-node", "backend"),
-    ("tfjs", "tfjs-node-cpu", "backend"),
-    ("tfjs", "tfjs-browser", "backend"),
-])
+@pytest.mark.parametrize(
+    "fmt, runtime, detail",
+    [
+        ("tflite", "litert", "delegate"),
+        ("onnx", "onnxruntime", "graph_optimization_level"),
+        ("tfjs", "tfjs-node", "backend"),
+        ("tfjs", "tfjs-node-cpu", "backend"),
+        ("tfjs", "tfjs-browser", "backend"),
+    ],
+)
 def test_runtime_measures_a_tiny_artifact(artifacts, fmt, runtime, detail):
     reason = None if runtime == "litert" else _skip_reason(runtime)
     if reason:

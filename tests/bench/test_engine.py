@@ -3,7 +3,6 @@ result, the input source recorded, and every way a measurement can go wrong as a
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path
@@ -21,13 +20,18 @@ from edgekit.errors import UsageError
 def test_artifact_folder_gives_a_complete_schema_valid_result(tflite_artifact):
     [r] = bench_paths([tflite_artifact.folder], QUICK)
     assert r["status"] == "ok" and schema_errors(r) == []
-    assert r["label"] == "tflite-fp32" and r["runtime"]["runtime"] == "litert" and r["runtime"]["threads"] == 1
+    assert (
+        r["label"] == "tflite-fp32" and r["runtime"]["runtime"] == "litert" and r["runtime"]["threads"] == 1
+    )
     assert "XNNPACK" in r["runtime"]["delegate"]
     samples = decode_samples(r)
     assert len(samples) == r["runs"] >= QUICK.min_runs and r["total_s"] >= QUICK.min_time_s
     assert r["p50_ms"] == pytest.approx(float(np.percentile(samples, 50)))
     assert r["min_ms"] <= r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"]
-    assert r["validity"] in ("VALID", "UNSTABLE")  # enough runs and time by construction; noise is the machine's
+    assert r["validity"] in (
+        "VALID",
+        "UNSTABLE",
+    )  # enough runs and time by construction; noise is the machine's
     assert r["model_size_bytes"] == tflite_artifact.size_bytes and r["peak_rss_kb"] > 10_000
     assert r["load_ms"] > 0 and r["first_inference_ms"] > 0
     assert r["host"]["cores"] >= 1 and r["host"]["python"] and "ai-edge-litert" in r["host"]["packages"]
@@ -42,11 +46,17 @@ def test_run_dir_uses_the_saved_preprocessed_inputs(run_dir):
 
 def test_bare_file_is_described_in_the_worker(tflite_artifact):
     [r] = bench_paths([tflite_artifact.path], QUICK)
-    assert r["status"] == "ok" and r["artifact"]["quant"] == "unknown" and r["label"] == str(tflite_artifact.path)
+    assert (
+        r["status"] == "ok"
+        and r["artifact"]["quant"] == "unknown"
+        and r["label"] == str(tflite_artifact.path)
+    )
     assert r["artifact"]["sha256"] == tflite_artifact.sha256
 
 
-def test_corrupt_model_is_a_failed_row_and_the_next_artifact_is_still_measured(corrupt_tflite, tflite_artifact):
+def test_corrupt_model_is_a_failed_row_and_the_next_artifact_is_still_measured(
+    corrupt_tflite, tflite_artifact
+):
     results = bench_paths([corrupt_tflite, tflite_artifact.folder], QUICK)
     assert [r["status"] for r in results] == ["failed", "ok"]
     bad = results[0]
@@ -67,11 +77,16 @@ def _fake_python(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("body, message", [
-    ("echo 'Fatal Python error: Segmentation fault' >&2; kill -SEGV $$", "killed by SIGSEGV"),
-    ("echo 'std::bad_alloc' >&2; exit 7", "exited with status 7"),
-])
-def test_crashing_worker_becomes_a_failed_row_with_its_stderr(tmp_path, monkeypatch, tflite_artifact, body, message):
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("echo 'Fatal Python error: Segmentation fault' >&2; kill -SEGV $$", "killed by SIGSEGV"),
+        ("echo 'std::bad_alloc' >&2; exit 7", "exited with status 7"),
+    ],
+)
+def test_crashing_worker_becomes_a_failed_row_with_its_stderr(
+    tmp_path, monkeypatch, tflite_artifact, body, message
+):
     monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, body))
     [r] = bench_paths([tflite_artifact.folder], QUICK)
     assert r["status"] == "failed" and message in r["error"] and r["stderr_tail"]
@@ -85,9 +100,13 @@ def test_hanging_worker_is_killed_at_its_timeout(tmp_path, monkeypatch, tflite_a
 
 
 def test_expand_finds_every_kind_of_path(run_dir, tflite_artifact, tmp_path):
-    assert expand([run_dir]) == [BenchTarget("artifact-dir", run_dir / "artifacts" / "tflite-fp32", "tflite", run_dir / "reference")]
+    assert expand([run_dir]) == [
+        BenchTarget("artifact-dir", run_dir / "artifacts" / "tflite-fp32", "tflite", run_dir / "reference")
+    ]
     [t] = expand([run_dir / "artifacts" / "tflite-fp32"])
-    assert t.reference == run_dir / "reference"  # an artifact folder inside a run still finds the run's inputs
+    assert (
+        t.reference == run_dir / "reference"
+    )  # an artifact folder inside a run still finds the run's inputs
     assert expand([tflite_artifact.path])[0].format == "tflite"
     (tmp_path / "m.onnx").write_bytes(b"x")
     assert expand([tmp_path / "m.onnx"])[0].format == "onnx"

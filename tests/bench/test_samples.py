@@ -24,11 +24,14 @@ def test_plain_list_is_accepted():
     np.testing.assert_array_equal(decode_samples({"samples_ms": [1.5, 2.5]}), np.array([1.5, 2.5]))
 
 
-@pytest.mark.parametrize("result, message", [
-    ({"status": "failed"}, "neither"),
-    ({"samples_ms_b64z": "!!!"}, "not base64 zlib"),
-    ({"samples_ms_b64z": base64.b64encode(zlib.compress(b"12345")).decode()}, "not a whole number"),
-])
+@pytest.mark.parametrize(
+    "result, message",
+    [
+        ({"status": "failed"}, "neither"),
+        ({"samples_ms_b64z": "!!!"}, "not base64 zlib"),
+        ({"samples_ms_b64z": base64.b64encode(zlib.compress(b"12345")).decode()}, "not a whole number"),
+    ],
+)
 def test_bad_payloads_raise_bench_error(result, message):
     with pytest.raises(BenchError, match=message):
         decode_samples(result)

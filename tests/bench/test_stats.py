@@ -29,7 +29,12 @@ def test_percentile_interpolates_between_ranks():
 
 def test_without_wall_time_the_total_is_the_sum_of_samples():
     s = summarize([2.0, 2.0, 2.0, 2.0])
-    assert s.total_s == pytest.approx(0.008) and s.std_ms == 0.0 and s.cv == 0.0 and s.throughput_per_s == pytest.approx(500)
+    assert (
+        s.total_s == pytest.approx(0.008)
+        and s.std_ms == 0.0
+        and s.cv == 0.0
+        and s.throughput_per_s == pytest.approx(500)
+    )
 
 
 def test_one_sample_has_zero_spread_and_none_is_an_error():
@@ -44,7 +49,9 @@ def _series(values, wall_s=None) -> LatencyStats:
 
 def test_steady_series_is_valid():
     rng = np.random.default_rng(0)
-    verdict, reasons = validity(_series(10 + rng.normal(0, 0.2, 200), wall_s=2.0), min_runs=20, min_time_s=0.5)
+    verdict, reasons = validity(
+        _series(10 + rng.normal(0, 0.2, 200), wall_s=2.0), min_runs=20, min_time_s=0.5
+    )
     assert (verdict, reasons) == ("VALID", [])
 
 

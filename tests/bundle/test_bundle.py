@@ -25,6 +25,7 @@ def _build_in(root, umask, tz, reverse, out_name="b.tar.gz"):
         if reverse:  # same contents, files created in the opposite order
             names = sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file())
             import shutil
+
             shutil.rmtree(run)
             run = write_run_dir(root, order=list(reversed(names)))
         return write_bundle(run, root / out_name).read_bytes()
@@ -60,13 +61,27 @@ def test_archive_headers_are_normalized(tmp_path):
 def test_manifest_and_c_arrays(tmp_path):
     path = write_bundle(write_run_dir(tmp_path), tmp_path / "x.tar.gz")
     files = {e.name: e.data for e in read_bundle(path)}
-    assert {"labels.txt", "manifest.json", "SHA256SUMS", "firmware/demo_int8_tflite.h", "firmware/demo_int8_tflite.cc",
-            "artifacts/tflite-int8/model.tflite"} <= set(files)
+    assert {
+        "labels.txt",
+        "manifest.json",
+        "SHA256SUMS",
+        "firmware/demo_int8_tflite.h",
+        "firmware/demo_int8_tflite.cc",
+        "artifacts/tflite-int8/model.tflite",
+    } <= set(files)
     m = json.loads(files["manifest.json"])
     int8 = next(a for a in m["artifacts"] if a["quant"] == "int8")
     assert int8["inputs"][0]["scale"] == 0.0039 and int8["inputs"][0]["zero_point"] == -128
-    assert int8["calibration"]["samples"] == 112 and int8["parity"]["verdict"] == "pass" and int8["bench"]["p50_ms"] > 0
-    assert m["source"]["handle"] == "demo:shapes-cnn/3" and m["recipe"]["hash"] and m["toolchain"]["tensorflow"] == "2.21.0"
+    assert (
+        int8["calibration"]["samples"] == 112
+        and int8["parity"]["verdict"] == "pass"
+        and int8["bench"]["p50_ms"] > 0
+    )
+    assert (
+        m["source"]["handle"] == "demo:shapes-cnn/3"
+        and m["recipe"]["hash"]
+        and m["toolchain"]["tensorflow"] == "2.21.0"
+    )
     assert {f["path"] for f in m["files"]} == set(files) - {"manifest.json", "SHA256SUMS"}
     model = files["artifacts/tflite-int8/model.tflite"]
     src = files["firmware/demo_int8_tflite.cc"].decode()
@@ -106,14 +121,32 @@ def _flip(data):
 
 
 CASES = {
-    "extra": (lambda n, d: ("notes.txt", b"hi") if n == "__extra__" else d, "extra file notes.txt: not listed in SHA256SUMS"),
-    "missing": (lambda n, d: None if n == "labels.txt" else (None if n == "__extra__" else d), "missing file labels.txt"),
-    "changed": (lambda n, d: _flip(d) if n == "artifacts/tflite-int8/model.tflite" else (None if n == "__extra__" else d),
-                "artifacts/tflite-int8/model.tflite: sha256"),
-    "symlink": (lambda n, d: _symlink(n) if n == "artifacts/tflite-fp32/model.tflite" else (None if n == "__extra__" else d),
-                "artifacts/tflite-fp32/model.tflite is a symbolic link"),
-    "manifest": (lambda n, d: d.replace(b'"rpi4"', b'"rpi5"') if n == "manifest.json" else (None if n == "__extra__" else d),
-                 "the manifest was edited after bundling"),
+    "extra": (
+        lambda n, d: ("notes.txt", b"hi") if n == "__extra__" else d,
+        "extra file notes.txt: not listed in SHA256SUMS",
+    ),
+    "missing": (
+        lambda n, d: None if n == "labels.txt" else (None if n == "__extra__" else d),
+        "missing file labels.txt",
+    ),
+    "changed": (
+        lambda n, d: (
+            _flip(d) if n == "artifacts/tflite-int8/model.tflite" else (None if n == "__extra__" else d)
+        ),
+        "artifacts/tflite-int8/model.tflite: sha256",
+    ),
+    "symlink": (
+        lambda n, d: (
+            _symlink(n) if n == "artifacts/tflite-fp32/model.tflite" else (None if n == "__extra__" else d)
+        ),
+        "artifacts/tflite-fp32/model.tflite is a symbolic link",
+    ),
+    "manifest": (
+        lambda n, d: (
+            d.replace(b'"rpi4"', b'"rpi5"') if n == "manifest.json" else (None if n == "__extra__" else d)
+        ),
+        "the manifest was edited after bundling",
+    ),
 }
 
 
@@ -129,13 +162,16 @@ def test_verify_failure_cases(tmp_path, case, capsys):
     assert exc.value.message.count("\n  - ") == 1, exc.value.message  # exactly this one problem
     capsys.readouterr()
     assert main(["verify", str(bad)]) == 1
-    assert " ".join(message.split()) in " ".join(capsys.readouterr().err.split())  # the CLI prints the same message
+    assert " ".join(message.split()) in " ".join(
+        capsys.readouterr().err.split()
+    )  # the CLI prints the same message
 
 
 def test_verify_extracted_folder_with_symlink(tmp_path):
     good = write_bundle(write_run_dir(tmp_path), tmp_path / "good.zip")
     folder = tmp_path / "x"
     import zipfile
+
     zipfile.ZipFile(good).extractall(folder)
     assert verify_bundle(folder).problems == []
     target = folder / "labels.txt"
@@ -150,7 +186,10 @@ def test_verify_extracted_folder_with_symlink(tmp_path):
 def test_bundle_cli_choices_and_errors(tmp_path):
     run = write_run_dir(tmp_path)
     out = tmp_path / "fw.tar.gz"
-    assert main(["bundle", str(run.parent), "--target", "rpi4", "--artifact", "tflite-int8", "--out", str(out)]) == 0
+    assert (
+        main(["bundle", str(run.parent), "--target", "rpi4", "--artifact", "tflite-int8", "--out", str(out)])
+        == 0
+    )
     names = {e.name for e in read_bundle(out)}
     assert "artifacts/tflite-int8/model.tflite" in names and not any("fp32" in n for n in names)
     assert main(["verify", str(out)]) == 0

@@ -27,7 +27,9 @@ int main() {{
 
 @pytest.fixture()
 def firmware(tmp_path):
-    files = {e.name: e.data for e in read_bundle(write_bundle(write_run_dir(tmp_path), tmp_path / "b.tar.gz"))}
+    files = {
+        e.name: e.data for e in read_bundle(write_bundle(write_run_dir(tmp_path), tmp_path / "b.tar.gz"))
+    }
     src = tmp_path / "fw"
     src.mkdir()
     for name in (f"firmware/{SYMBOL}.h", f"firmware/{SYMBOL}.cc"):
@@ -41,11 +43,31 @@ def _run(cmd: list[str], cwd) -> subprocess.CompletedProcess:
     return done
 
 
-@pytest.mark.skipif(not shutil.which("arm-none-eabi-g++"), reason="no arm-none-eabi-g++ (Debian: apt-get install gcc-arm-none-eabi)")
+@pytest.mark.skipif(
+    not shutil.which("arm-none-eabi-g++"),
+    reason="no arm-none-eabi-g++ (Debian: apt-get install gcc-arm-none-eabi)",
+)
 def test_cross_compiles_for_cortex_m7(firmware):
     src, model = firmware
-    _run(["arm-none-eabi-g++", "-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-std=c++11",
-          "-Os", "-Wall", "-Wextra", "-Werror", "-c", f"{SYMBOL}.cc", "-o", "model.o"], src)
+    _run(
+        [
+            "arm-none-eabi-g++",
+            "-mcpu=cortex-m7",
+            "-mthumb",
+            "-mfpu=fpv5-d16",
+            "-mfloat-abi=hard",
+            "-std=c++11",
+            "-Os",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-c",
+            f"{SYMBOL}.cc",
+            "-o",
+            "model.o",
+        ],
+        src,
+    )
     symbols = _run(["arm-none-eabi-nm", "-S", "--defined-only", "model.o"], src).stdout.decode().split("\n")
     rows = {line.split()[-1]: line.split() for line in symbols if len(line.split()) == 4}
     assert int(rows[SYMBOL][1], 16) == len(model) and int(rows[f"{SYMBOL}_len"][1], 16) == 4
@@ -55,7 +77,9 @@ def test_cross_compiles_for_cortex_m7(firmware):
     assert int(rodata.split()[-1]) >= 16  # the section keeps the array's 16-byte alignment
 
 
-@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")), reason="no host C++ compiler (g++ or c++)")
+@pytest.mark.skipif(
+    not (shutil.which("g++") or shutil.which("c++")), reason="no host C++ compiler (g++ or c++)"
+)
 def test_host_compiler_reads_back_the_model_bytes(firmware):
     src, model = firmware
     (src / "main.cc").write_text(MAIN)

@@ -37,7 +37,10 @@ def _convert(reference: Path, out_dir: Path, quant: str, calibration=None, optio
 def artifacts(tiny_reference, tiny_calibration, tmp_path_factory):
     """One artifact per declared mode, converted once for the module."""
     root = tmp_path_factory.mktemp("onnx")
-    return {m: _convert(tiny_reference, root / m, m, tiny_calibration, metadata={"source": "tests"}) for m in MODES}
+    return {
+        m: _convert(tiny_reference, root / m, m, tiny_calibration, metadata={"source": "tests"})
+        for m in MODES
+    }
 
 
 @pytest.fixture(scope="module")
@@ -120,18 +123,28 @@ def _check_int8(path: Path) -> None:
     assert {"QuantizeLinear", "DequantizeLinear"} <= _op_types(path)
     model = onnx.load(str(path))
     inits = _initializers(path)
-    weight_dq = [n for n in model.graph.node
-                 if n.op_type == "DequantizeLinear" and inits.get(n.input[0], np.zeros(0)).dtype == np.int8]
+    weight_dq = [
+        n
+        for n in model.graph.node
+        if n.op_type == "DequantizeLinear" and inits.get(n.input[0], np.zeros(0)).dtype == np.int8
+    ]
     # per-channel: at least one int8 weight has one scale per output channel
     assert any(inits[n.input[1]].size > 1 for n in weight_dq)
 
 
-STRUCTURE = {"fp32": _check_fp32, "fp16": _check_fp16, "dynamic-int8": _check_dynamic_int8, "int8": _check_int8}
+STRUCTURE = {
+    "fp32": _check_fp32,
+    "fp16": _check_fp16,
+    "dynamic-int8": _check_dynamic_int8,
+    "int8": _check_int8,
+}
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_graph_matches_quant_mode(mode, artifacts):
-    assert mode in STRUCTURE, f"quant mode {mode!r} is declared by the onnx plugin but has no structure check here"
+    assert mode in STRUCTURE, (
+        f"quant mode {mode!r} is declared by the onnx plugin but has no structure check here"
+    )
     STRUCTURE[mode](artifacts[mode].path)
 
 
@@ -139,7 +152,9 @@ def test_graph_matches_quant_mode(mode, artifacts):
 def test_runtime_output_matches_reference(mode, artifacts, parity_inputs, reference_outputs):
     from edgekit.runtimes import load_session
 
-    assert mode in PARITY, f"quant mode {mode!r} is declared by the onnx plugin but has no parity threshold here"
+    assert mode in PARITY, (
+        f"quant mode {mode!r} is declared by the onnx plugin but has no parity threshold here"
+    )
     max_err, min_top1 = PARITY[mode]
     session = load_session(artifacts[mode], threads=1)
     try:

@@ -18,9 +18,11 @@ from edgekit.interrupt import checkpoint, interruptible
 def test_ctrl_c_during_parallel_conversion_stops_the_workers(tiny_reference, tiny_calibration, tmp_path):
     out = tmp_path / "artifacts"
     out.mkdir()
-    jobs = [ConvertJob("tflite", "fp32", tiny_reference, out / "tflite-fp32"),
-            ConvertJob("tflite", "int8", tiny_reference, out / "tflite-int8", calibration=tiny_calibration),
-            ConvertJob("onnx", "fp32", tiny_reference, out / "onnx-fp32")]
+    jobs = [
+        ConvertJob("tflite", "fp32", tiny_reference, out / "tflite-fp32"),
+        ConvertJob("tflite", "int8", tiny_reference, out / "tflite-int8", calibration=tiny_calibration),
+        ConvertJob("onnx", "fp32", tiny_reference, out / "onnx-fp32"),
+    ]
     seen = []
 
     def first_group_done(outcome):
@@ -36,7 +38,9 @@ def test_ctrl_c_during_parallel_conversion_stops_the_workers(tiny_reference, tin
         assert (folder / ARTIFACT_JSON).is_file(), f"{folder.name} is half-written"
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed one, on purpose
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+)  # the swallowed one, on purpose
 def test_a_swallowed_interrupt_is_raised_at_the_next_checkpoint():
     class Finalizer:
         def __del__(self):

@@ -54,8 +54,12 @@ def artifacts(tiny_reference, tmp_path_factory):
     """Every quant mode, converted once for the module."""
     root = tmp_path_factory.mktemp("tfjs")
     convert = FORMATS.get("tfjs").convert
-    return {mode: convert(ConversionRequest(tiny_reference, "tfjs", mode, root / f"tfjs-{mode}",
-                                            metadata={"run": "test"})) for mode in MODES}
+    return {
+        mode: convert(
+            ConversionRequest(tiny_reference, "tfjs", mode, root / f"tfjs-{mode}", metadata={"run": "test"})
+        )
+        for mode in MODES
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +68,9 @@ def inputs_and_reference(tiny_reference):
 
     x = tiny_images(16, seed=5)
     serve = tf.saved_model.load(str(tiny_reference / "saved_model")).signatures["serving_default"]
-    ref = np.concatenate([serve(image=tf.constant(x[i : i + 1]))["probabilities"].numpy() for i in range(len(x))])
+    ref = np.concatenate(
+        [serve(image=tf.constant(x[i : i + 1]))["probabilities"].numpy() for i in range(len(x))]
+    )
     return x, ref
 
 
@@ -89,11 +95,17 @@ def test_artifact_written_with_metadata(artifacts, mode):
     embedded = model_json["userDefinedMetadata"]["edgekit"]
     assert embedded["labels"] == ["a", "b", "c"] and embedded["quant"] == mode and embedded["run"] == "test"
     assert embedded["preprocessing"]["input_size"] == [32, 32]
-    dtypes = {w.get("quantization", {}).get("dtype") for g in model_json["weightsManifest"] for w in g["weights"]
-              if w["dtype"] == "float32"}
+    dtypes = {
+        w.get("quantization", {}).get("dtype")
+        for g in model_json["weightsManifest"]
+        for w in g["weights"]
+        if w["dtype"] == "float32"
+    }
     assert dtypes == {WEIGHT_DTYPES[mode]}
     assert (artifact.format, artifact.quant, artifact.path.name) == ("tfjs", mode, "model.json")
-    assert artifact.sha256 == sha256_tree(artifact.folder) and artifact.size_bytes == tree_size(artifact.folder)
+    assert artifact.sha256 == sha256_tree(artifact.folder) and artifact.size_bytes == tree_size(
+        artifact.folder
+    )
     assert [(t.name, t.shape, t.dtype) for t in artifact.inputs] == [("image", [1, 32, 32, 3], "float32")]
     assert [(t.shape, t.dtype) for t in artifact.outputs] == [([1, 3], "float32")]
     assert artifact.metadata["quantization_dtype"] == (WEIGHT_DTYPES[mode] or "float32")
@@ -126,7 +138,9 @@ def test_node_runtime_matches_reference(artifacts, inputs_and_reference, mode):
 def test_shard_size_splits_weights_and_still_loads(tiny_reference, artifacts, inputs_and_reference, tmp_path):
     from edgekit.runtimes.tfjs import load_node
 
-    request = ConversionRequest(tiny_reference, "tfjs", "fp32", tmp_path / "small", options={"shard_size_bytes": 1024})
+    request = ConversionRequest(
+        tiny_reference, "tfjs", "fp32", tmp_path / "small", options={"shard_size_bytes": 1024}
+    )
     artifact = FORMATS.get("tfjs").convert(request)
     shards = sorted(artifact.folder.glob("*.bin"))
     assert len(shards) > 1 and all(p.stat().st_size <= 1024 for p in shards)
@@ -136,11 +150,14 @@ def test_shard_size_splits_weights_and_still_loads(tiny_reference, artifacts, in
         np.testing.assert_array_equal(sharded.predict(x[:4]), single.predict(x[:4]))
 
 
-@pytest.mark.parametrize("quant, options, message", [
-    ("int8", {}, "tfjs has no quant mode 'int8'"),
-    ("fp32", {"shard_size_bytes": 0}, "shard_size_bytes must be a positive integer"),
-    ("fp32", {"shard_size_bytes": "4MB"}, "shard_size_bytes must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "quant, options, message",
+    [
+        ("int8", {}, "tfjs has no quant mode 'int8'"),
+        ("fp32", {"shard_size_bytes": 0}, "shard_size_bytes must be a positive integer"),
+        ("fp32", {"shard_size_bytes": "4MB"}, "shard_size_bytes must be a positive integer"),
+    ],
+)
 def test_invalid_requests_are_refused_before_writing(tiny_reference, tmp_path, quant, options, message):
     out = tmp_path / "out"
     with pytest.raises(ConversionError, match=message):
@@ -149,7 +166,9 @@ def test_invalid_requests_are_refused_before_writing(tiny_reference, tmp_path, q
 
 
 def test_quant_mode_aliases_are_accepted(tiny_reference, tmp_path):
-    artifact = FORMATS.get("tfjs").convert(ConversionRequest(tiny_reference, "tfjs", "float16", tmp_path / "a"))
+    artifact = FORMATS.get("tfjs").convert(
+        ConversionRequest(tiny_reference, "tfjs", "float16", tmp_path / "a")
+    )
     assert artifact.quant == "fp16"
 
 
@@ -192,7 +211,13 @@ PLACEHOLDER_SCRIPT = textwrap.dedent("""
 
 def test_placeholders_do_not_break_keras():
     """In a fresh interpreter, so Keras is imported only after the converter and its placeholders."""
-    result = subprocess.run([sys.executable, "-c", PLACEHOLDER_SCRIPT], capture_output=True, text=True, timeout=180, check=False,
-                            cwd=Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", PLACEHOLDER_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[0] == "ok" and result.stdout.split()[-1] == "tensorflow"

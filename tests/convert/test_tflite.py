@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tiny_models import tiny_images
+
 from edgekit.convert import FORMATS
 from edgekit.convert.base import ConversionRequest
 from edgekit.convert.parity import PARITY_THRESHOLDS, compare
@@ -23,11 +23,15 @@ def reference_outputs(tiny_reference):
 
 
 def convert(reference, quant, out, calibration=None, **options):
-    return FORMATS.get("tflite").convert(ConversionRequest(reference, "tflite", quant, out, calibration, options))
+    return FORMATS.get("tflite").convert(
+        ConversionRequest(reference, "tflite", quant, out, calibration, options)
+    )
 
 
 @pytest.mark.parametrize("quant", MODES)
-def test_every_mode_converts_runs_and_meets_its_parity_thresholds(quant, tiny_reference, tiny_calibration, reference_outputs, tmp_path):
+def test_every_mode_converts_runs_and_meets_its_parity_thresholds(
+    quant, tiny_reference, tiny_calibration, reference_outputs, tmp_path
+):
     artifact = convert(tiny_reference, quant, tmp_path, tiny_calibration)
     assert artifact.path.is_file() and artifact.size_bytes == artifact.path.stat().st_size
     assert artifact.metadata["xnnpack"]["ops"] > 0 and "compatible" in artifact.metadata["gpu_delegate"]
@@ -83,9 +87,13 @@ def test_flex_ops_allowed_on_request_are_recorded(flex_reference, tmp_path):
     assert artifact.metadata["flex_ops"] == ["FlexMatrixDeterminant"]
 
 
-def test_keep_float_leaves_named_layers_in_float(tiny_reference, tiny_calibration, reference_outputs, tmp_path):
+def test_keep_float_leaves_named_layers_in_float(
+    tiny_reference, tiny_calibration, reference_outputs, tmp_path
+):
     artifact = convert(tiny_reference, "int8", tmp_path, tiny_calibration, keep_float=["conv2d_1"])
-    assert artifact.metadata["kept_float_layers"] and all("conv2d_1" in n for n in artifact.metadata["kept_float_layers"])
+    assert artifact.metadata["kept_float_layers"] and all(
+        "conv2d_1" in n for n in artifact.metadata["kept_float_layers"]
+    )
     assert artifact.inputs[0].dtype == "float32"
     x, ref = reference_outputs
     assert compare(ref, load_session(artifact, 1).predict(x), None, "int8").verdict == "pass"

@@ -16,7 +16,10 @@ sys.path.insert(0, str(HERE.parent / "install"))  # install_support: make_venv, 
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "devices: device measurements over a real sshd and a core-install venv (run with -m devices)")
+    config.addinivalue_line(
+        "markers",
+        "devices: device measurements over a real sshd and a core-install venv (run with -m devices)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -70,7 +73,9 @@ def artifacts(tiny_reference, tmp_path_factory) -> dict[str, Path]:
     np.save(ref / BENCH_INPUTS, tiny_images(4, seed=3))
     out = {}
     for fmt in ("tflite", "onnx"):
-        artifact = FORMATS.get(fmt).convert(ConversionRequest(tiny_reference, fmt, "fp32", run_dir / "artifacts" / f"{fmt}-fp32"))
+        artifact = FORMATS.get(fmt).convert(
+            ConversionRequest(tiny_reference, fmt, "fp32", run_dir / "artifacts" / f"{fmt}-fp32")
+        )
         artifact.save()
         out[fmt] = artifact.folder
     out["run_dir"] = run_dir

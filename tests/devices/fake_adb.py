@@ -40,8 +40,13 @@ def shell(argv: list[str]) -> int:
     """The device's process writes into pipes owned by this client (as adbd's socket is): when the
     device goes away the client stops, and the process on the device is left to itself."""
     v2 = os.environ.get("FAKE_ADB_SHELL_V2") == "1"
-    proc = subprocess.Popen(["/bin/sh", "-c", " ".join(argv)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE if v2 else subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", " ".join(argv)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if v2 else subprocess.STDOUT,
+        start_new_session=True,
+    )
     relays = [threading.Thread(target=_relay, args=(proc.stdout, sys.stdout.buffer), daemon=True)]
     if v2:
         relays.append(threading.Thread(target=_relay, args=(proc.stderr, sys.stderr.buffer), daemon=True))
@@ -67,7 +72,9 @@ def push(argv: list[str]) -> int:
             return fail(f"adb: error: cannot stat '{src}': No such file or directory")
         target = Path(dest) / src.name if dest.endswith("/") or Path(dest).is_dir() else Path(dest)
         if not target.parent.is_dir():
-            return fail(f"adb: error: failed to copy '{src}' to '{target}': remote couldn't create file: No such file or directory")
+            return fail(
+                f"adb: error: failed to copy '{src}' to '{target}': remote couldn't create file: No such file or directory"
+            )
         if src.is_dir():
             shutil.copytree(src, target, dirs_exist_ok=True)
         else:
@@ -99,7 +106,9 @@ def main(argv: list[str]) -> int:
             print(f"{s}\t{'offline' if offline() else 'device'}")
         return 0
     if serial is None and len(serials) != 1:
-        return fail("error: no devices/emulators found" if not serials else "error: more than one device/emulator")
+        return fail(
+            "error: no devices/emulators found" if not serials else "error: more than one device/emulator"
+        )
     if serial is not None and serial not in serials:
         return fail(f"error: device '{serial}' not found")
     if offline():

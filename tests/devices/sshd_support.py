@@ -19,8 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
-SFTP_SERVER = next((p for p in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
-                                "/usr/libexec/sftp-server") if os.path.exists(p)), "internal-sftp")
+SFTP_SERVER = next(
+    (
+        p
+        for p in (
+            "/usr/lib/openssh/sftp-server",
+            "/usr/libexec/openssh/sftp-server",
+            "/usr/libexec/sftp-server",
+        )
+        if os.path.exists(p)
+    ),
+    "internal-sftp",
+)
 
 
 @dataclass
@@ -84,7 +94,9 @@ def free_port() -> int:
 
 
 def keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True, stdin=subprocess.DEVNULL
+    )
 
 
 def start_sshd(folder: Path) -> SshServer:
@@ -97,17 +109,24 @@ def start_sshd(folder: Path) -> SshServer:
         f"ListenAddress 127.0.0.1\nHostKey {folder}/host_key\nPidFile {folder}/sshd.pid\n"
         f"AuthorizedKeysFile {folder}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         f"PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n"
-        f"Subsystem sftp {SFTP_SERVER}\nLogLevel ERROR\n")
+        f"Subsystem sftp {SFTP_SERVER}\nLogLevel ERROR\n"
+    )
     (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {(folder / 'host_key.pub').read_text()}")
     client = folder / "ssh_config"
-    client.write_text(f"Host *\n  IdentityFile {folder}/user_key\n  IdentitiesOnly yes\n  IdentityAgent none\n"
-                      f"  UserKnownHostsFile {folder}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"
-                      f"  StrictHostKeyChecking yes\n  LogLevel ERROR\n")
+    client.write_text(
+        f"Host *\n  IdentityFile {folder}/user_key\n  IdentitiesOnly yes\n  IdentityAgent none\n"
+        f"  UserKnownHostsFile {folder}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"
+        f"  StrictHostKeyChecking yes\n  LogLevel ERROR\n"
+    )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     log = open(folder / "sshd.log", "wb")
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(folder / "sshd_config"), "-p", str(port)],
-                            stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(folder / "sshd_config"), "-p", str(port)],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     server = SshServer(port, folder, client, proc, getpass.getuser())
     _wait_listening(server)
     return server
@@ -117,7 +136,9 @@ def _wait_listening(server: SshServer, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
-            raise RuntimeError(f"sshd exited {server.proc.returncode}: {(server.folder / 'sshd.log').read_text()}")
+            raise RuntimeError(
+                f"sshd exited {server.proc.returncode}: {(server.folder / 'sshd.log').read_text()}"
+            )
         try:
             socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
             return

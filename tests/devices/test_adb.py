@@ -90,7 +90,13 @@ def test_a_hanging_command_is_stopped_and_cleaned_up(adb, tmp_path):
 
 
 def write_devices(folder: Path, workdir: Path, **extra) -> None:
-    entry = {"uri": "adb:R58M12345", "profile": "android-high", "python": sys.executable, "workdir": str(workdir), **extra}
+    entry = {
+        "uri": "adb:R58M12345",
+        "profile": "android-high",
+        "python": sys.executable,
+        "workdir": str(workdir),
+        **extra,
+    }
     (folder / "devices.yaml").write_text(yaml.safe_dump({"devices": {"pixel": entry}}))
 
 
@@ -99,17 +105,35 @@ def test_bench_over_adb(adb, artifacts, tmp_path, monkeypatch, capsys):
     workdir.mkdir()
     write_devices(tmp_path, workdir)
     monkeypatch.chdir(tmp_path)
-    code = main(["bench", str(artifacts["run_dir"]), "--device", "pixel", "--min-runs", "5", "--min-time", "0", "--json"])
+    code = main(
+        [
+            "bench",
+            str(artifacts["run_dir"]),
+            "--device",
+            "pixel",
+            "--min-runs",
+            "5",
+            "--min-time",
+            "0",
+            "--json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     results = json.loads(out)["results"]
     assert sorted(r["label"] for r in results) == ["onnx-fp32", "tflite-fp32"]
     for r in results:
-        assert r["status"] == "ok" and r["device"]["transport"] == "adb" and r["device"]["profile"] == "android-high"
+        assert (
+            r["status"] == "ok"
+            and r["device"]["transport"] == "adb"
+            and r["device"]["profile"] == "android-high"
+        )
     assert list(workdir.iterdir()) == []
 
 
-def test_an_unplugged_device_is_a_typed_error_and_nothing_is_recorded(adb, artifacts, tmp_path, monkeypatch, capsys):
+def test_an_unplugged_device_is_a_typed_error_and_nothing_is_recorded(
+    adb, artifacts, tmp_path, monkeypatch, capsys
+):
     workdir = tmp_path / "data-local-tmp"
     workdir.mkdir()
     started = tmp_path / "started"

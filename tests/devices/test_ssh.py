@@ -23,8 +23,14 @@ pytestmark = pytest.mark.devices
 def write_devices(folder: Path, sshd, python: Path, more: dict | None = None, **extra) -> Path:
     workdir = folder / "device-work"
     workdir.mkdir(exist_ok=True)
-    entry = {"uri": sshd.uri, "profile": "rpi4", "python": str(python), "workdir": str(workdir),
-             "ssh_config": str(sshd.client_config), **extra}
+    entry = {
+        "uri": sshd.uri,
+        "profile": "rpi4",
+        "python": str(python),
+        "workdir": str(workdir),
+        "ssh_config": str(sshd.client_config),
+        **extra,
+    }
     devices = {"lab-pi4": entry, **(more or {})}
     (folder / "devices.yaml").write_text(yaml.safe_dump({"devices": devices}))
     return workdir
@@ -51,8 +57,14 @@ def test_bench_on_device_with_the_core_install(sshd, core_python, artifacts, tmp
     assert set(results) == {"onnx-fp32", "tflite-fp32"}
     for label, r in results.items():
         assert r["status"] == "ok" and r["p50_ms"] > 0 and r["runs"] >= 5, r
-        assert r["device"]["name"] == "lab-pi4" and r["device"]["profile"] == "rpi4" and r["device"]["uri"] == sshd.uri
-        assert r["artifact"]["path"] == str(artifacts[label.split("-")[0]].resolve())  # host path, not the device's
+        assert (
+            r["device"]["name"] == "lab-pi4"
+            and r["device"]["profile"] == "rpi4"
+            and r["device"]["uri"] == sshd.uri
+        )
+        assert r["artifact"]["path"] == str(
+            artifacts[label.split("-")[0]].resolve()
+        )  # host path, not the device's
         assert r["runtime"]["threads"] == 2 and r["input"]["source"] == "run-dir"
         assert "tensorflow" not in r["host"]["packages"]  # measured by the light install
         assert r["host"]["python"] and r["device"]["fingerprint"]["before"]["cores"] >= 1
@@ -65,7 +77,9 @@ def test_bench_on_device_with_the_core_install(sshd, core_python, artifacts, tmp
 def test_a_uri_works_without_a_devices_file(sshd, core_python, artifacts, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EDGEKIT_SSH_CONFIG", str(sshd.client_config))
-    code, doc, err = bench_json(capsys, [str(artifacts["tflite"]), "--device", f"{sshd.uri}?python={core_python}"])
+    code, doc, err = bench_json(
+        capsys, [str(artifacts["tflite"]), "--device", f"{sshd.uri}?python={core_python}"]
+    )
     assert code == 0, err
     [r] = doc["results"]
     assert r["status"] == "ok" and r["device"]["name"] == sshd.uri and r["device"]["profile"] is None
@@ -74,7 +88,10 @@ def test_a_uri_works_without_a_devices_file(sshd, core_python, artifacts, tmp_pa
 def test_ten_mib_of_output_on_both_streams(sshd):
     with _transport(sshd) as t:
         t.connect(30)
-        done = t.run("head -c 10485760 /dev/zero | tr '\\0' o; head -c 10485760 /dev/zero | tr '\\0' e >&2; exit 7", 120)
+        done = t.run(
+            "head -c 10485760 /dev/zero | tr '\\0' o; head -c 10485760 /dev/zero | tr '\\0' e >&2; exit 7",
+            120,
+        )
     assert done.returncode == 7
     assert len(done.stdout) == 10 * 1024 * 1024 and set(done.stdout) == {"o"}
     assert len(done.stderr) == 10 * 1024 * 1024 and set(done.stderr) == {"e"}
@@ -109,7 +126,9 @@ def test_a_hanging_command_is_stopped_and_its_processes_and_folder_removed(sshd,
     assert not _alive(child) and not folder.exists()
 
 
-def test_a_hanging_measurement_is_a_failed_row_and_leaves_nothing(sshd, artifacts, tmp_path, monkeypatch, capsys):
+def test_a_hanging_measurement_is_a_failed_row_and_leaves_nothing(
+    sshd, artifacts, tmp_path, monkeypatch, capsys
+):
     hang = script(tmp_path / "python", "exec sleep 300\n")
     workdir = write_devices(tmp_path, sshd, hang)
     monkeypatch.chdir(tmp_path)
@@ -121,7 +140,9 @@ def test_a_hanging_measurement_is_a_failed_row_and_leaves_nothing(sshd, artifact
     assert list(workdir.iterdir()) == []
 
 
-def test_a_dropped_connection_is_a_typed_error_and_nothing_is_recorded(sshd, core_python, artifacts, tmp_path, monkeypatch, capsys):
+def test_a_dropped_connection_is_a_typed_error_and_nothing_is_recorded(
+    sshd, core_python, artifacts, tmp_path, monkeypatch, capsys
+):
     started = tmp_path / "started"
     slow = script(tmp_path / "python", f"touch {started}\nexec sleep 300\n")
     write_devices(tmp_path, sshd, slow)
@@ -159,14 +180,22 @@ def test_an_artifact_damaged_on_the_way_is_not_run(sshd, core_python, artifacts,
     workdir.mkdir()
     from dataclasses import replace
 
-    spec = replace(parse_uri(sshd.uri), ssh_config=str(sshd.client_config), python=str(core_python), workdir=str(workdir))
-    [r] = bench_device(spec, expand([artifacts["tflite"]]), Protocol(min_runs=3, min_time_s=0), transport=Damaging(spec))
+    spec = replace(
+        parse_uri(sshd.uri), ssh_config=str(sshd.client_config), python=str(core_python), workdir=str(workdir)
+    )
+    [r] = bench_device(
+        spec, expand([artifacts["tflite"]]), Protocol(min_runs=3, min_time_s=0), transport=Damaging(spec)
+    )
     assert r["status"] == "failed" and r["validity"] == "FAILED"
-    assert "integrity check failed before running: artifact/model.tflite: sha256 on the device is" in r["error"]
+    assert (
+        "integrity check failed before running: artifact/model.tflite: sha256 on the device is" in r["error"]
+    )
     assert r["runs"] is None and list(workdir.iterdir()) == []
 
 
-def test_a_throttled_device_gives_untrusted_results(sshd, core_python, artifacts, tmp_path, monkeypatch, capsys):
+def test_a_throttled_device_gives_untrusted_results(
+    sshd, core_python, artifacts, tmp_path, monkeypatch, capsys
+):
     fake_bin = tmp_path / "fake-bin"
     fake_bin.mkdir()
     script(fake_bin / "vcgencmd", 'test "$1" = get_throttled && echo throttled=0x50005\n')
@@ -176,27 +205,46 @@ def test_a_throttled_device_gives_untrusted_results(sshd, core_python, artifacts
     assert code == 0, err
     [r] = doc["results"]
     assert r["status"] == "ok" and r["validity"] == "UNTRUSTED"
-    assert any("throttled before the run (vcgencmd get_throttled=0x50005: under-voltage, throttled)" in x for x in r["validity_reasons"])
+    assert any(
+        "throttled before the run (vcgencmd get_throttled=0x50005: under-voltage, throttled)" in x
+        for x in r["validity_reasons"]
+    )
     assert r["device"]["fingerprint"]["after"]["throttled"] == 0x50005
     assert schema_errors(r) == []
 
 
 def test_several_devices_in_parallel(sshd, core_python, artifacts, tmp_path, monkeypatch, capsys):
-    other = {"uri": f"ssh://{sshd.user}@localhost:{sshd.port}", "python": str(core_python), "ssh_config": str(sshd.client_config)}
+    other = {
+        "uri": f"ssh://{sshd.user}@localhost:{sshd.port}",
+        "python": str(core_python),
+        "ssh_config": str(sshd.client_config),
+    }
     write_devices(tmp_path, sshd, core_python, more={"lab-pi5": other})
     # localhost is another name for the same machine: its host key is listed under that name too
     known = sshd.folder / "known_hosts"
     known.write_text(known.read_text() + known.read_text().replace("[127.0.0.1]", "[localhost]"))
     monkeypatch.chdir(tmp_path)
-    code, doc, err = bench_json(capsys, [str(artifacts["tflite"]), str(artifacts["onnx"]), "--device", "lab-pi4", "--device", "lab-pi5"])
+    code, doc, err = bench_json(
+        capsys,
+        [str(artifacts["tflite"]), str(artifacts["onnx"]), "--device", "lab-pi4", "--device", "lab-pi5"],
+    )
     assert code == 0, err
     got = sorted((r["device"]["name"], r["label"]) for r in doc["results"])
-    assert got == [("lab-pi4", "onnx-fp32"), ("lab-pi4", "tflite-fp32"), ("lab-pi5", "onnx-fp32"), ("lab-pi5", "tflite-fp32")]
+    assert got == [
+        ("lab-pi4", "onnx-fp32"),
+        ("lab-pi4", "tflite-fp32"),
+        ("lab-pi5", "onnx-fp32"),
+        ("lab-pi5", "tflite-fp32"),
+    ]
 
 
 def test_an_unknown_host_key_is_refused(sshd, core_python, artifacts, tmp_path, monkeypatch, capsys):
     strict = tmp_path / "ssh_config"
-    strict.write_text(sshd.client_config.read_text().replace(str(sshd.folder / "known_hosts"), str(tmp_path / "empty_known_hosts")))
+    strict.write_text(
+        sshd.client_config.read_text().replace(
+            str(sshd.folder / "known_hosts"), str(tmp_path / "empty_known_hosts")
+        )
+    )
     write_devices(tmp_path, sshd, core_python, ssh_config=str(strict))
     monkeypatch.chdir(tmp_path)
     code, doc, err = bench_json(capsys, [str(artifacts["tflite"]), "--device", "lab-pi4"])
@@ -213,8 +261,18 @@ def test_a_device_without_edgekit_says_how_to_install_it(sshd, artifacts, tmp_pa
     assert "has no edgekit-ml" in err and "pip install edgekit-ml" in err
 
 
-TINY = ["--set", "data.num_images=160", "--set", "train.epochs=1", "--set", "train.fine_tune.epochs=1",
-        "--set", "bench.min_runs=5", "--set", "bench.min_time_s=0.05"]
+TINY = [
+    "--set",
+    "data.num_images=160",
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "train.fine_tune.epochs=1",
+    "--set",
+    "bench.min_runs=5",
+    "--set",
+    "bench.min_time_s=0.05",
+]
 
 
 def test_convert_measures_on_the_host_and_on_the_device(sshd, core_python, tmp_path, monkeypatch, capsys):
@@ -222,7 +280,22 @@ def test_convert_measures_on_the_host_and_on_the_device(sshd, core_python, tmp_p
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EDGEKIT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    code = main(["convert", "--target", "rpi4", "--format", "tflite", "--quant", "fp32", "--out", str(out), "--device", "lab-pi4", *TINY])
+    code = main(
+        [
+            "convert",
+            "--target",
+            "rpi4",
+            "--format",
+            "tflite",
+            "--quant",
+            "fp32",
+            "--out",
+            str(out),
+            "--device",
+            "lab-pi4",
+            *TINY,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     [run_dir] = out.glob("*/rpi4")
@@ -230,7 +303,11 @@ def test_convert_measures_on_the_host_and_on_the_device(sshd, core_python, tmp_p
     [row] = report["artifacts"]
     assert row["bench"]["status"] == "ok" and "device" not in row["bench"]  # the host measurement stays
     [on_device] = row["device"]
-    assert on_device["status"] == "ok" and on_device["device"]["name"] == "lab-pi4" and on_device["device"]["profile"] == "rpi4"
+    assert (
+        on_device["status"] == "ok"
+        and on_device["device"]["name"] == "lab-pi4"
+        and on_device["device"]["profile"] == "rpi4"
+    )
     assert schema_errors(on_device) == []
     md = (run_dir / "report.md").read_text()
     assert "device p50" in md and "(lab-pi4)" in md
@@ -244,7 +321,20 @@ def test_calibrate_a_profile_on_the_device(sshd, core_python, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     out = tmp_path / "my-pi.yaml"
-    code = main(["targets", "calibrate", "--device", "lab-pi4", "--name", "my-pi", "--threads", "2", "--out", str(out)])
+    code = main(
+        [
+            "targets",
+            "calibrate",
+            "--device",
+            "lab-pi4",
+            "--name",
+            "my-pi",
+            "--threads",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     profile = yaml.safe_load(out.read_text())
@@ -254,7 +344,10 @@ def test_calibrate_a_profile_on_the_device(sshd, core_python, tmp_path, monkeypa
     measured = json.loads((tmp_path / "my-pi.bench.json").read_text())["results"]
     assert sorted({r["runtime"]["threads"] for r in measured}) == [1, 2]
     assert {r["artifact"]["quant"] for r in measured} == {"fp32", "int8"}
-    assert fitted["measurements"] == len(measured) and fitted["artifacts"] == len({r["artifact"]["path"] for r in measured}) >= 3
+    assert (
+        fitted["measurements"] == len(measured)
+        and fitted["artifacts"] == len({r["artifact"]["path"] for r in measured}) >= 3
+    )
     assert fitted["held_out"]["n"] == len(measured)  # every artifact predicted from the other seven
     assert "held-out (leave one artifact out)" in captured.out and "wrote" in captured.out
     assert list(workdir.iterdir()) == []

@@ -38,12 +38,22 @@ class Tally:
     def line(self) -> str:
         c = self.counts
         codes = ", ".join(f"exit {k}: {v}" for k, v in sorted(self.exit_codes.items()))
-        return (f"{self.loader:16s} tried {c['tried']:6d}  loaded {c['loaded']:6d}  refused {c['refused']:6d} ({codes})  "
-                f"crashed {c['crashed']}  hung {c['hung']}")
+        return (
+            f"{self.loader:16s} tried {c['tried']:6d}  loaded {c['loaded']:6d}  refused {c['refused']:6d} ({codes})  "
+            f"crashed {c['crashed']}  hung {c['hung']}"
+        )
 
 
-def fuzz(loader: Loader, seed_bytes: bytes, seeds: dict, folder: Path, *, cases: int, seed: int,
-         budget_s: float = 10.0) -> Tally:
+def fuzz(
+    loader: Loader,
+    seed_bytes: bytes,
+    seeds: dict,
+    folder: Path,
+    *,
+    cases: int,
+    seed: int,
+    budget_s: float = 10.0,
+) -> Tally:
     tally = Tally(loader.name)
     target = folder / loader.file_name
     previous = signal.signal(signal.SIGALRM, _alarm)
@@ -66,8 +76,10 @@ def fuzz(loader: Loader, seed_bytes: bytes, seeds: dict, folder: Path, *, cases:
             except Exception as exc:  # noqa: BLE001 - counting crashes is the point
                 tally.counts["crashed"] += 1
                 where = traceback.extract_tb(exc.__traceback__)[-1]
-                tally.failures.append(f"{loader.name} seed={seed} case={case}: {type(exc).__name__}: {str(exc)[:200]} "
-                                      f"at {Path(where.filename).name}:{where.lineno}")
+                tally.failures.append(
+                    f"{loader.name} seed={seed} case={case}: {type(exc).__name__}: {str(exc)[:200]} "
+                    f"at {Path(where.filename).name}:{where.lineno}"
+                )
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
     finally:

@@ -7,9 +7,9 @@ other exception is a crash, and a call that outlives its time budget is a hang.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -99,6 +99,7 @@ LOADERS = {
 
 # --- seeds ---------------------------------------------------------------------------------------
 
+
 def tflite_seed() -> bytes:
     """Conv 3x3 → depthwise → 1x1 conv → pool → dense, int8: every reader path has data to trust."""
     import tensorflow as tf
@@ -114,7 +115,9 @@ def tflite_seed() -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(tf_keras.Model(inp, out))
     rng = np.random.default_rng(0)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 8, 8, 3)).astype(np.float32)] for _ in range(4))
+    converter.representative_dataset = lambda: (
+        [rng.uniform(-1, 1, (1, 8, 8, 3)).astype(np.float32)] for _ in range(4)
+    )
     return converter.convert()
 
 
@@ -133,23 +136,55 @@ def onnx_seed() -> bytes:
         helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], transB=1),
     ]
     graph = helper.make_graph(
-        nodes, "seed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        nodes,
+        "seed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
-        [init("w1", (4, 3, 3, 3)), init("b1", (4,)), init("w2", (8, 1, 3, 3)), init("w3", (3, 8)), init("b3", (3,))],
+        [
+            init("w1", (4, 3, 3, 3)),
+            init("b1", (4,)),
+            init("w2", (8, 1, 3, 3)),
+            init("w3", (3, 8)),
+            init("b3", (3,)),
+        ],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
 def tfjs_seed() -> bytes:
-    weights = [{"name": "conv/kernel", "shape": [3, 3, 3, 4], "dtype": "float32",
-                "quantization": {"dtype": "uint8", "min": -1.0, "scale": 0.0078}},
-               {"name": "dense/kernel", "shape": [4, 3], "dtype": "float32"}]
-    return json.dumps({
-        "format": "graph-model", "generatedBy": "2.21.0", "convertedBy": "TensorFlow.js Converter v4.22.0",
-        "signature": {"inputs": {"x": {"name": "x:0", "dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "1"}, {"size": "8"}]}}}},
-        "modelTopology": {"node": [{"name": "x", "op": "Placeholder"}, {"name": "conv", "op": "Conv2D", "input": ["x", "conv/kernel"]}]},
-        "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": weights}],
-    }, indent=1).encode()
+    weights = [
+        {
+            "name": "conv/kernel",
+            "shape": [3, 3, 3, 4],
+            "dtype": "float32",
+            "quantization": {"dtype": "uint8", "min": -1.0, "scale": 0.0078},
+        },
+        {"name": "dense/kernel", "shape": [4, 3], "dtype": "float32"},
+    ]
+    return json.dumps(
+        {
+            "format": "graph-model",
+            "generatedBy": "2.21.0",
+            "convertedBy": "TensorFlow.js Converter v4.22.0",
+            "signature": {
+                "inputs": {
+                    "x": {
+                        "name": "x:0",
+                        "dtype": "DT_FLOAT",
+                        "tensorShape": {"dim": [{"size": "1"}, {"size": "8"}]},
+                    }
+                }
+            },
+            "modelTopology": {
+                "node": [
+                    {"name": "x", "op": "Placeholder"},
+                    {"name": "conv", "op": "Conv2D", "input": ["x", "conv/kernel"]},
+                ]
+            },
+            "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": weights}],
+        },
+        indent=1,
+    ).encode()
 
 
 def recipe_seed() -> bytes:
@@ -179,11 +214,20 @@ def bench_seed(tflite: bytes, folder: Path) -> bytes:
     path = folder / "bench-seed.tflite"
     path.write_bytes(tflite)
     analysis = analyze(path).to_dict()
-    return json.dumps({"results": [
-        {"artifact": analysis, "p50_ms": 3.2, "threads": 4, "quant": "int8", "runtime": "litert"},
-        {"artifact": {"path": str(path), "quant": "int8"}, "p50_ms": 2.5, "runtime": {"runtime": "litert", "threads": 2}},
-        {"artifact": "bench-seed.tflite", "status": "failed"},
-    ]}, indent=1).encode()
+    return json.dumps(
+        {
+            "results": [
+                {"artifact": analysis, "p50_ms": 3.2, "threads": 4, "quant": "int8", "runtime": "litert"},
+                {
+                    "artifact": {"path": str(path), "quant": "int8"},
+                    "p50_ms": 2.5,
+                    "runtime": {"runtime": "litert", "threads": 2},
+                },
+                {"artifact": "bench-seed.tflite", "status": "failed"},
+            ]
+        },
+        indent=1,
+    ).encode()
 
 
 def bundle_seed(folder: Path) -> bytes:
@@ -199,8 +243,13 @@ def build_seeds(folder: Path) -> dict:
     tflite = tflite_seed()
     (folder / "seed.tflite").write_bytes(tflite)
     return {
-        "tflite": tflite, "onnx": onnx_seed(), "tfjs-model.json": tfjs_seed(), "recipe": recipe_seed(),
-        "report.json": report_seed(), "bench-json": bench_seed(tflite, folder), "bundle": bundle_seed(folder),
-        "device-profile": profile_seed(), "tflite_path": folder / "seed.tflite",
+        "tflite": tflite,
+        "onnx": onnx_seed(),
+        "tfjs-model.json": tfjs_seed(),
+        "recipe": recipe_seed(),
+        "report.json": report_seed(),
+        "bench-json": bench_seed(tflite, folder),
+        "bundle": bundle_seed(folder),
+        "device-profile": profile_seed(),
+        "tflite_path": folder / "seed.tflite",
     }
-

@@ -12,10 +12,29 @@ from __future__ import annotations
 import json
 import random
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _BOUNDARY_BYTES = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)
-_BOUNDARY_INTS = (0, 1, 2, 3, 4, 7, 8, 16, 64, 255, 256, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
+_BOUNDARY_INTS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    7,
+    8,
+    16,
+    64,
+    255,
+    256,
+    0x7FFF,
+    0x8000,
+    0xFFFF,
+    0x7FFFFFFF,
+    0x80000000,
+    0xFFFFFFFF,
+)
 
 
 def _bit_flip(rng: random.Random, data: bytearray) -> None:
@@ -37,20 +56,20 @@ def _boundary_int(rng: random.Random, data: bytearray) -> None:
     value = rng.choice(_BOUNDARY_INTS)
     if rng.random() < 0.5 and len(data) >= 4:
         i = rng.randrange(0, len(data) - 3) & ~3 if rng.random() < 0.7 else rng.randrange(0, len(data) - 3)
-        data[i:i + 4] = struct.pack("<I", value & 0xFFFFFFFF)
+        data[i : i + 4] = struct.pack("<I", value & 0xFFFFFFFF)
     elif len(data) >= 2:
         i = rng.randrange(0, len(data) - 1)
-        data[i:i + 2] = struct.pack("<H", value & 0xFFFF)
+        data[i : i + 2] = struct.pack("<H", value & 0xFFFF)
 
 
 def _delete(rng: random.Random, data: bytearray) -> None:
     i = rng.randrange(len(data))
-    del data[i:i + rng.randint(1, max(1, min(256, len(data) // 4)))]
+    del data[i : i + rng.randint(1, max(1, min(256, len(data) // 4)))]
 
 
 def _duplicate(rng: random.Random, data: bytearray) -> None:
     i = rng.randrange(len(data))
-    chunk = data[i:i + rng.randint(1, 128)]
+    chunk = data[i : i + rng.randint(1, 128)]
     j = rng.randrange(len(data) + 1)
     data[j:j] = chunk
 
@@ -61,11 +80,19 @@ def _insert(rng: random.Random, data: bytearray) -> None:
 
 
 def _truncate(rng: random.Random, data: bytearray) -> None:
-    del data[rng.randrange(len(data)):]
+    del data[rng.randrange(len(data)) :]
 
 
 BYTE_OPS: tuple[Callable[[random.Random, bytearray], None], ...] = (
-    _bit_flip, _random_bytes, _boundary_byte, _boundary_int, _boundary_int, _delete, _duplicate, _insert, _truncate,
+    _bit_flip,
+    _random_bytes,
+    _boundary_byte,
+    _boundary_int,
+    _boundary_int,
+    _delete,
+    _duplicate,
+    _insert,
+    _truncate,
 )
 
 
@@ -79,11 +106,37 @@ def mutate_bytes(seed: bytes, rng: random.Random) -> bytes:
 
 
 def _hostile_value(rng: random.Random) -> Any:
-    return rng.choice([
-        None, True, False, 0, -1, 1, -(2**63), 2**64, 10**400, 1e308, -1e308, float("nan"), float("inf"), 0.5, -0.5,
-        "", "x", "../../etc/passwd", "\u202e", "a" * 5000, [], [None], [[[[[[[[[[]]]]]]]]]], {}, {"": None},
-        {"a": [1, 2, 3]}, list(range(50)),
-    ])
+    return rng.choice(
+        [
+            None,
+            True,
+            False,
+            0,
+            -1,
+            1,
+            -(2**63),
+            2**64,
+            10**400,
+            1e308,
+            -1e308,
+            float("nan"),
+            float("inf"),
+            0.5,
+            -0.5,
+            "",
+            "x",
+            "../../etc/passwd",
+            "\u202e",
+            "a" * 5000,
+            [],
+            [None],
+            [[[[[[[[[[]]]]]]]]]],
+            {},
+            {"": None},
+            {"a": [1, 2, 3]},
+            list(range(50)),
+        ]
+    )
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:

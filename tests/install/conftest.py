@@ -35,5 +35,3 @@ def pytest_sessionfinish(session, exitstatus):
     for install, f in _FIGURES.items():
         lines.append(f"| {install} | {f.get('time', '-')} | {f.get('size', '-')} | {f.get('then', '-')} |")
     FIGURES_FILE.write_text("\n".join(lines) + "\n")
-
-

@@ -12,16 +12,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: float = 1800
+) -> subprocess.CompletedProcess:
     """Run CMD; the clean environment keeps the development venv and the checkout out of it."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT")
+    }
     clean["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env={**clean, **(env or {})}, capture_output=True, check=False,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, f"{proc.args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{proc.args} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc
 
 
@@ -53,5 +68,17 @@ def folder_mb(folder: Path) -> str:
 def pip_install(bin_dir: Path, *requirements: str) -> float:
     """Install with the environment's own pip; returns the seconds it took."""
     started = time.perf_counter()
-    ok(run([bin_dir / "python", "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *requirements]))
+    ok(
+        run(
+            [
+                bin_dir / "python",
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+                *requirements,
+            ]
+        )
+    )
     return time.perf_counter() - started

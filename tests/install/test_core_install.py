@@ -27,8 +27,12 @@ def models(tiny_reference, tmp_path_factory) -> dict[str, Path]:
     from edgekit.convert import FORMATS, ConversionRequest
 
     out = tmp_path_factory.mktemp("models")
-    return {fmt: FORMATS.get(fmt).convert(ConversionRequest(tiny_reference, fmt, "fp32", out / f"{fmt}-fp32")).path
-            for fmt in ("tflite", "onnx")}
+    return {
+        fmt: FORMATS.get(fmt)
+        .convert(ConversionRequest(tiny_reference, fmt, "fp32", out / f"{fmt}-fp32"))
+        .path
+        for fmt in ("tflite", "onnx")
+    }
 
 
 def test_core_has_no_tensorflow_and_a_working_command(core, tmp_path):
@@ -45,12 +49,18 @@ def test_core_edgekit_is_the_installed_one(core, tmp_path):
 
 
 def test_doctor_reports_core_and_how_to_get_the_rest(core, tmp_path):
-    proc = ok(run([core / "edgekit", "doctor", "--json", "--no-tf-gpu"], cwd=tmp_path, env={"EDGEKIT_TOOLS": str(tmp_path / "tools")}))
+    proc = ok(
+        run(
+            [core / "edgekit", "doctor", "--json", "--no-tf-gpu"],
+            cwd=tmp_path,
+            env={"EDGEKIT_TOOLS": str(tmp_path / "tools")},
+        )
+    )
     report = json.loads(proc.stdout)
     checks = {(c["section"], c["name"]): c for c in report["checks"]}
     assert report["ok"] is True
     assert checks[("extras", "core")]["ok"] and not checks[("extras", "tf")]["ok"]
-    assert 'edgekit-ml[tf]' in checks[("extras", "tf")]["fix"]
+    assert "edgekit-ml[tf]" in checks[("extras", "tf")]["fix"]
     assert checks[("runtimes", "litert")]["ok"] and checks[("runtimes", "onnxruntime")]["ok"]
     assert not checks[("formats", "tflite")]["ok"] and "tensorflow" in checks[("formats", "tflite")]["detail"]
     assert not checks[("tools", "tfjs")]["ok"] and "edgekit setup tfjs" in checks[("tools", "tfjs")]["fix"]
@@ -58,10 +68,28 @@ def test_doctor_reports_core_and_how_to_get_the_rest(core, tmp_path):
 
 def test_bench_and_estimate_tflite_and_onnx(core, models, tmp_path):
     for fmt, model in models.items():
-        bench = json.loads(ok(run([core / "edgekit", "bench", model, "--min-runs", "5", "--min-time", "0", "--json"], cwd=tmp_path)).stdout)
+        bench = json.loads(
+            ok(
+                run(
+                    [core / "edgekit", "bench", model, "--min-runs", "5", "--min-time", "0", "--json"],
+                    cwd=tmp_path,
+                )
+            ).stdout
+        )
         [result] = bench["results"]
-        assert result["status"] == "ok" and result["p50_ms"] > 0 and result["runtime"]["runtime"] in ("litert", "onnxruntime"), result
-        estimate = json.loads(ok(run([core / "edgekit", "targets", "estimate", model, "--target", "rpi4", "--json"], cwd=tmp_path)).stdout)
+        assert (
+            result["status"] == "ok"
+            and result["p50_ms"] > 0
+            and result["runtime"]["runtime"] in ("litert", "onnxruntime")
+        ), result
+        estimate = json.loads(
+            ok(
+                run(
+                    [core / "edgekit", "targets", "estimate", model, "--target", "rpi4", "--json"],
+                    cwd=tmp_path,
+                )
+            ).stdout
+        )
         assert estimate["format"] == fmt and estimate["peak_ram_bytes"] > 0, estimate
         if fmt == "tflite":  # the published rows calibrate LiteRT; ONNX Runtime gets memory only
             assert estimate["latency_ms"] > 0, estimate
@@ -85,11 +113,14 @@ def test_bundle_and_verify(core, tmp_path):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("argv, extra", [
-    (["convert", "--target", "rpi"], "edgekit-ml[tf]"),
-    (["train"], "edgekit-ml[tf]"),
-    (["pull", "keras:MobileNetV2"], "edgekit-ml[tf]"),
-])
+@pytest.mark.parametrize(
+    "argv, extra",
+    [
+        (["convert", "--target", "rpi"], "edgekit-ml[tf]"),
+        (["train"], "edgekit-ml[tf]"),
+        (["pull", "keras:MobileNetV2"], "edgekit-ml[tf]"),
+    ],
+)
 def test_tensorflow_commands_name_the_extra(core, tmp_path, argv, extra):
     proc = run([core / "edgekit", *argv], cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
@@ -109,19 +140,34 @@ def test_pip_installs_from_a_git_url(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
-@pytest.mark.parametrize("platform, extras", [
-    ("aarch64-manylinux_2_28", []),        # 64-bit Raspberry Pi OS, Jetson: the core
-    ("aarch64-manylinux_2_28", ["tf"]),
-    ("x86_64-manylinux_2_28", ["all"]),
-    ("aarch64-apple-darwin", ["all"]),
-])
+@pytest.mark.parametrize(
+    "platform, extras",
+    [
+        ("aarch64-manylinux_2_28", []),  # 64-bit Raspberry Pi OS, Jetson: the core
+        ("aarch64-manylinux_2_28", ["tf"]),
+        ("x86_64-manylinux_2_28", ["all"]),
+        ("aarch64-apple-darwin", ["all"]),
+    ],
+)
 def test_resolves_with_wheels_only_on_supported_platforms(platform, extras):
     """Every dependency has a binary wheel there (no compiler on a Pi); riscv64 shows the check bites."""
     from install_support import REPO
 
     def compile_for(target: str) -> subprocess.CompletedProcess:
-        argv = ["uv", "pip", "compile", REPO / "pyproject.toml", "--python-platform", target, "--python-version", "3.11",
-                "--only-binary", ":all:", "--quiet", *[arg for e in extras for arg in ("--extra", e)]]
+        argv = [
+            "uv",
+            "pip",
+            "compile",
+            REPO / "pyproject.toml",
+            "--python-platform",
+            target,
+            "--python-version",
+            "3.11",
+            "--only-binary",
+            ":all:",
+            "--quiet",
+            *[arg for e in extras for arg in ("--extra", e)],
+        ]
         return run(argv)
 
     pinned = ok(compile_for(platform)).stdout

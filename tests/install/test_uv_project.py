@@ -35,11 +35,23 @@ def test_user_uv_project_locks_and_syncs(dist, tmp_path):
     started = time.perf_counter()
     ok(run([uv, "lock", *python], cwd=tmp_path))
     lock = (tmp_path / "uv.lock").read_text()
-    assert 'name = "edgekit-ml"' in lock and 'name = "tensorflow"' in lock and 'name = "tensorflowjs"' not in lock
+    assert (
+        'name = "edgekit-ml"' in lock
+        and 'name = "tensorflow"' in lock
+        and 'name = "tensorflowjs"' not in lock
+    )
     ok(run([uv, "sync", "--locked", *python], cwd=tmp_path))
-    record("a uv project with `edgekit-ml[all]` (wheel source)", time=f"{time.perf_counter() - started:.0f} s (lock + sync)",
-           size=folder_mb(tmp_path / ".venv"))
-    out = ok(run([uv, "run", "--locked", "edgekit", "doctor", "--json", "--no-tf-gpu"], cwd=tmp_path,
-                 env={"EDGEKIT_TOOLS": str(tmp_path / "tools")})).stdout
+    record(
+        "a uv project with `edgekit-ml[all]` (wheel source)",
+        time=f"{time.perf_counter() - started:.0f} s (lock + sync)",
+        size=folder_mb(tmp_path / ".venv"),
+    )
+    out = ok(
+        run(
+            [uv, "run", "--locked", "edgekit", "doctor", "--json", "--no-tf-gpu"],
+            cwd=tmp_path,
+            env={"EDGEKIT_TOOLS": str(tmp_path / "tools")},
+        )
+    ).stdout
     checks = {(c["section"], c["name"]): c["ok"] for c in json.loads(out)["checks"]}
     assert checks[("extras", "tf")] and checks[("formats", "tflite")] and checks[("formats", "onnx")]

@@ -22,8 +22,27 @@ def medium(tmp_path_factory):
 
 
 def _cli_p50(path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "edgekit", "bench", str(path), "--threads", "1", "--min-runs", "300",
-                          "--min-time", "2", "--warmup", "20", "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgekit",
+            "bench",
+            str(path),
+            "--threads",
+            "1",
+            "--min-runs",
+            "300",
+            "--min-time",
+            "2",
+            "--warmup",
+            "20",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     [r] = json.loads(out.stdout)["results"]
     assert r["status"] == "ok"
     return r
@@ -32,6 +51,8 @@ def _cli_p50(path) -> dict:
 def test_two_cli_runs_agree_within_5_percent_at_p50(medium):
     a, b = _cli_p50(medium.folder), _cli_p50(medium.folder)
     diff = abs(a["p50_ms"] - b["p50_ms"]) / min(a["p50_ms"], b["p50_ms"])
-    print(f"\nrepeatability: p50 {a['p50_ms']:.4f} ms vs {b['p50_ms']:.4f} ms → {diff:.2%} apart "
-          f"(CV {a['cv']:.1%} / {b['cv']:.1%}, {a['validity']} / {b['validity']}, load avg {a['host']['load_avg']})")
+    print(
+        f"\nrepeatability: p50 {a['p50_ms']:.4f} ms vs {b['p50_ms']:.4f} ms → {diff:.2%} apart "
+        f"(CV {a['cv']:.1%} / {b['cv']:.1%}, {a['validity']} / {b['validity']}, load avg {a['host']['load_avg']})"
+    )
     assert diff <= 0.05

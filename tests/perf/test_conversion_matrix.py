@@ -23,11 +23,11 @@ pytestmark = pytest.mark.perf
 
 UPSTREAM = {
     "tflite": "import tensorflow as tf, sys; c = tf.lite.TFLiteConverter.from_saved_model(sys.argv[1]); "
-              "open(sys.argv[2] + '/model.tflite', 'wb').write(c.convert())",
+    "open(sys.argv[2] + '/model.tflite', 'wb').write(c.convert())",
     "onnx": "import sys, runpy; sys.argv = ['tf2onnx.convert', '--saved-model', sys.argv[1], '--opset', '17', "
-            "'--output', sys.argv[2] + '/model.onnx']; runpy.run_module('tf2onnx.convert', run_name='__main__')",
+    "'--output', sys.argv[2] + '/model.onnx']; runpy.run_module('tf2onnx.convert', run_name='__main__')",
     "tfjs": "import sys; from edgekit.convert._tfjs_imports import import_tfjs_converter; "
-            "import_tfjs_converter().convert_tf_saved_model(sys.argv[1], sys.argv[2])",
+    "import_tfjs_converter().convert_tf_saved_model(sys.argv[1], sys.argv[2])",
 }
 
 
@@ -75,9 +75,22 @@ def test_edgekit_matrix_vs_upstream_converters(mobilenet_reference, tmp_path):
         out = tmp_path / f"upstream-{fmt}"
         out.mkdir()
         upstream[fmt] = _timed([sys.executable, "-c", code, saved_model, str(out)])
-    single = {fmt: _timed([sys.executable, "-c", EDGEKIT, str(mobilenet_reference), str(tmp_path / f"ek-{fmt}"), fmt])
-              for fmt in UPSTREAM}
-    wall_all, rss_all = _timed([sys.executable, "-c", EDGEKIT, str(mobilenet_reference), str(tmp_path / "ek-all"), ",".join(UPSTREAM)])
+    single = {
+        fmt: _timed(
+            [sys.executable, "-c", EDGEKIT, str(mobilenet_reference), str(tmp_path / f"ek-{fmt}"), fmt]
+        )
+        for fmt in UPSTREAM
+    }
+    wall_all, rss_all = _timed(
+        [
+            sys.executable,
+            "-c",
+            EDGEKIT,
+            str(mobilenet_reference),
+            str(tmp_path / "ek-all"),
+            ",".join(UPSTREAM),
+        ]
+    )
     total_upstream = sum(w for w, _ in upstream.values())
     figures = {
         "upstream_s": {f: round(w, 1) for f, (w, _) in upstream.items()},

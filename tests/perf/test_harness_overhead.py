@@ -86,6 +86,8 @@ def test_edgekit_p50_is_within_3_percent_of_a_bare_invoke_loop(medium):
         assert r["status"] == "ok", r["error"]
         ours.append(r["p50_ms"])
     ratio = float(np.median(ours) / np.median(bare))
-    print(f"\nharness overhead: edgekit p50 {np.median(ours):.4f} ms vs bare loop {np.median(bare):.4f} ms "
-          f"(rounds: edgekit {[round(v, 4) for v in ours]}, bare {[round(v, 4) for v in bare]}) → ratio {ratio:.4f}")
+    print(
+        f"\nharness overhead: edgekit p50 {np.median(ours):.4f} ms vs bare loop {np.median(bare):.4f} ms "
+        f"(rounds: edgekit {[round(v, 4) for v in ours]}, bare {[round(v, 4) for v in bare]}) → ratio {ratio:.4f}"
+    )
     assert ratio <= 1.03

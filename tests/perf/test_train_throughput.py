@@ -24,7 +24,12 @@ def demo(tmp_path_factory):
     source = resolve_source(recipe.source.handle, SourceSettings(cache_dir=tmp_path_factory.mktemp("cache")))
     d = recipe.data
     splits = split_data(load_data(d, BUNDLED_DEMO.parent), d.split.validation, d.split.test, d.split.seed)
-    return recipe, source, splits, Preprocessing(tuple(source.info.input_size), tuple(source.info.value_range))
+    return (
+        recipe,
+        source,
+        splits,
+        Preprocessing(tuple(source.info.input_size), tuple(source.info.value_range)),
+    )
 
 
 def measure(demo, precision: str) -> float:
@@ -37,8 +42,10 @@ def measure(demo, precision: str) -> float:
     trained = train_classifier(source.path, splits, pre, train, log=lambda m: None)
     took = time.perf_counter() - start
     rate = len(splits.train) * epochs / took
-    print(f"\n[{trained.placement.describe()}] {epochs} epochs x {len(splits.train)} images in {took:.1f} s: "
-          f"{rate:.0f} images/s (model build and evaluation included)")
+    print(
+        f"\n[{trained.placement.describe()}] {epochs} epochs x {len(splits.train)} images in {took:.1f} s: "
+        f"{rate:.0f} images/s (model build and evaluation included)"
+    )
     return rate
 
 

@@ -44,7 +44,9 @@ def registry(tmp_path_factory):
     port = _free_port()
     (root / "config.yml").write_text(CONFIG.format(root=root / "data", port=port))
     with open(root / "log.txt", "wb") as log:
-        proc = subprocess.Popen([exe, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [exe, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             _wait_ready(proc, port, root)
             yield f"127.0.0.1:{port}"
@@ -62,5 +64,7 @@ def _wait_ready(proc: subprocess.Popen, port: int, root: Path) -> None:
             return
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"registry did not start: {(root / 'log.txt').read_text()[-2000:]}") from None
+                raise RuntimeError(
+                    f"registry did not start: {(root / 'log.txt').read_text()[-2000:]}"
+                ) from None
             time.sleep(0.1)

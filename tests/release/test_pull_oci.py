@@ -20,7 +20,10 @@ def _release_with_reference(root, reference, key, version="1.0.0"):
     run = write_run_dir(root)
     shutil.rmtree(run / "reference" / "saved_model", ignore_errors=True)
     shutil.copytree(reference / "saved_model", run / "reference" / "saved_model")
-    assert main(["release", str(run), "--version", version, "--out", str(root / "releases"), "--sign", str(key)]) == 0
+    assert (
+        main(["release", str(run), "--version", version, "--out", str(root / "releases"), "--sign", str(key)])
+        == 0
+    )
     return root / "releases" / "demo" / version
 
 
@@ -36,7 +39,9 @@ def published(tmp_path, tiny_reference, registry, monkeypatch):
     return ref, folder, key
 
 
-def test_pull_pins_the_release_in_the_lockfile_and_reuses_the_cache(published, tmp_path, tiny_reference, capsys):
+def test_pull_pins_the_release_in_the_lockfile_and_reuses_the_cache(
+    published, tmp_path, tiny_reference, capsys
+):
     ref, folder, _ = published
     lock = tmp_path / "edgekit.lock"
     assert main(["pull", f"{ref}:1.0.0", "--lock", str(lock), "--json"]) == 0
@@ -45,7 +50,10 @@ def test_pull_pins_the_release_in_the_lockfile_and_reuses_the_cache(published, t
     assert resolved["manifest"]["signer"].startswith("SHA256:") and resolved["info"]["input_size"] == [32, 32]
     entry = json.loads(lock.read_text())["sources"][f"{ref}:1.0.0"]
     assert entry["archive_sha256"] == hashlib.sha256((folder / "reference.tar.gz").read_bytes()).hexdigest()
-    assert entry["files"]["saved_model.pb"] == hashlib.sha256((tiny_reference / "saved_model/saved_model.pb").read_bytes()).hexdigest()
+    assert (
+        entry["files"]["saved_model.pb"]
+        == hashlib.sha256((tiny_reference / "saved_model/saved_model.pb").read_bytes()).hexdigest()
+    )
     before = lock.read_text()
     assert main(["pull", f"{ref}:1.0.0", "--lock", str(lock)]) == 0
     assert "cache hit" in capsys.readouterr().out and lock.read_text() == before

@@ -19,9 +19,13 @@ REFUSED = IntegrityError.exit_code  # a release that fails its checks is refused
 pytest.importorskip("cryptography", reason="the `release` extra is not installed")
 
 
-def _run(root: Path, accuracy: float = 0.88, latency: float = 1.1, tf: str = "2.21.0", out_shape=None) -> Path:
-    rows = [artifact_row("tflite", "fp32", model_bytes("fp32"), 2.0, 0.90, seed=1),
-            artifact_row("tflite", "int8", model_bytes("int8"), latency, accuracy, seed=2)]
+def _run(
+    root: Path, accuracy: float = 0.88, latency: float = 1.1, tf: str = "2.21.0", out_shape=None
+) -> Path:
+    rows = [
+        artifact_row("tflite", "fp32", model_bytes("fp32"), 2.0, 0.90, seed=1),
+        artifact_row("tflite", "int8", model_bytes("int8"), latency, accuracy, seed=2),
+    ]
     if out_shape:
         for r in rows:
             r["artifact"]["outputs"][0]["shape"] = out_shape
@@ -51,10 +55,18 @@ def test_signed_release_verifies_and_a_changed_byte_is_refused(key, tmp_path, ca
     priv, pub = key
     assert _release(tmp_path, _run(tmp_path / "r1"), "1.0.0", priv) == 0
     folder = tmp_path / "releases" / "demo" / "1.0.0"
-    assert sorted(p.name for p in folder.iterdir()) == ["RELEASE_NOTES.md", "demo-rpi4.bundle.tar.gz", "release.json", "signature.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "RELEASE_NOTES.md",
+        "demo-rpi4.bundle.tar.gz",
+        "release.json",
+        "signature.json",
+    ]
     assert main(["release", "verify", str(folder), "--key", str(pub)]) == 0
     meta = json.loads((folder / "release.json").read_text())
-    assert meta["version"] == "1.0.0" and set(meta["targets"]["rpi4"]["artifacts"]) == {"tflite-fp32", "tflite-int8"}
+    assert meta["version"] == "1.0.0" and set(meta["targets"]["rpi4"]["artifacts"]) == {
+        "tflite-fp32",
+        "tflite-int8",
+    }
     bundle = folder / "demo-rpi4.bundle.tar.gz"
     data = bytearray(bundle.read_bytes())
     data[len(data) // 2] ^= 1
@@ -80,13 +92,19 @@ def test_unsigned_release_is_refused_unless_allowed(tmp_path, capsys):
 def test_second_release_notes_and_changelog_show_the_changes(key, tmp_path):
     priv, _ = key
     runs = [_run(tmp_path / "r1"), _run(tmp_path / "r2", accuracy=0.91, latency=0.8, tf="2.22.0")]
-    for i, run in enumerate(runs):  # a reference SavedModel (its bytes only matter here) goes into the release
+    for i, run in enumerate(
+        runs
+    ):  # a reference SavedModel (its bytes only matter here) goes into the release
         (run / "reference/saved_model").mkdir(parents=True)
         (run / "reference/saved_model/saved_model.pb").write_bytes(b"weights %d" % i)
     assert _release(tmp_path, runs[0], "1.0.0", priv) == 0
     assert _release(tmp_path, runs[1], "1.0.1", priv) == 0
     notes = (tmp_path / "releases/demo/1.0.1/RELEASE_NOTES.md").read_text()
-    assert "Previous release: 1.0.0" in notes and "## Changes" in notes and "Includes the reference SavedModel" in notes
+    assert (
+        "Previous release: 1.0.0" in notes
+        and "## Changes" in notes
+        and "Includes the reference SavedModel" in notes
+    )
     assert (tmp_path / "releases/demo/1.0.1/reference.tar.gz").is_file()
     assert "| tflite-int8 parity-set accuracy | 0.880 | 0.910 | +0.030 |" in notes
     assert "| tensorflow | 2.21.0 | 2.22.0 | changed |" in notes
@@ -104,13 +122,20 @@ def test_semver_rules(key, tmp_path, capsys):
     priv, _ = key
     assert _release(tmp_path, _run(tmp_path / "r1"), "1.0.0", priv) == 0
     changed = _run(tmp_path / "r2", out_shape=[1, 5])
-    for version, why in [("1.1.0", "need a major version"), ("1.0.0", "already exists"), ("0.9.0", "older than the existing release 1.0.0"),
-                         ("1.1", "not MAJOR.MINOR.PATCH")]:
+    for version, why in [
+        ("1.1.0", "need a major version"),
+        ("1.0.0", "already exists"),
+        ("0.9.0", "older than the existing release 1.0.0"),
+        ("1.1", "not MAJOR.MINOR.PATCH"),
+    ]:
         capsys.readouterr()
         assert _release(tmp_path, changed, version, priv) == 2, version
         err = capsys.readouterr().err
         assert why in err, (version, err)
-    assert sorted(p.name for p in (tmp_path / "releases/demo").iterdir()) == ["1.0.0", "CHANGELOG.md"]  # nothing written
+    assert sorted(p.name for p in (tmp_path / "releases/demo").iterdir()) == [
+        "1.0.0",
+        "CHANGELOG.md",
+    ]  # nothing written
     capsys.readouterr()
     assert _release(tmp_path, changed, "1.1.0", priv) == 2
     assert "output spec changed from probs float32[1, 4]" in capsys.readouterr().err
@@ -135,6 +160,7 @@ def test_openssh_ed25519_key_signs_and_rsa_is_refused(tmp_path, capsys):
 
 # --- a real registry -------------------------------------------------------------------------
 
+
 def test_push_list_fetch_against_the_local_registry(key, tmp_path, registry, capsys):
     priv, pub = key
     assert _release(tmp_path, _run(tmp_path / "r1"), "1.0.0", priv) == 0
@@ -148,12 +174,16 @@ def test_push_list_fetch_against_the_local_registry(key, tmp_path, registry, cap
     assert [r["tag"] for r in rows] == ["1.1.0", "1.0.0"]
     top = rows[0]
     assert top["org.opencontainers.image.version"] == "1.1.0" and top["dev.edgekit.release.targets"] == "rpi4"
-    assert top["dev.edgekit.release.quant-modes"] == "fp32,int8" and top["dev.edgekit.release.signer"].startswith("SHA256:")
+    assert top["dev.edgekit.release.quant-modes"] == "fp32,int8" and top[
+        "dev.edgekit.release.signer"
+    ].startswith("SHA256:")
     assert "rpi4/tflite-int8=sha256:" in top["dev.edgekit.release.artifacts"]
     out = tmp_path / "fetched"
     assert main(["fetch", f"{repo}:1.1.0", "--key", str(pub), "--out", str(out)]) == 0
     original = tmp_path / "releases/demo/1.1.0"
-    assert {p.name: p.read_bytes() for p in (out / "demo/1.1.0").iterdir()} == {p.name: p.read_bytes() for p in original.iterdir()}
+    assert {p.name: p.read_bytes() for p in (out / "demo/1.1.0").iterdir()} == {
+        p.name: p.read_bytes() for p in original.iterdir()
+    }
     assert main(["fetch", f"{repo}:1.1.0", "--key", str(pub), "--out", str(out)]) == 2  # already there
     assert main(["fetch", f"{repo}:9.9.9", "--key", str(pub), "--out", str(tmp_path / "none")]) == 1
     assert main(["fetch", f"{repo}", "--key", str(pub)]) == 2  # no version
@@ -194,7 +224,10 @@ def test_tampered_or_unsigned_release_is_refused_and_nothing_written(case, key, 
     _push_raw(files, registry, "1.0.0")
     capsys.readouterr()
     out = tmp_path / "fetched"
-    assert main(["fetch", f"oci://{registry}/team/evil:1.0.0", "--key", str(trusted), "--out", str(out)]) == REFUSED
+    assert (
+        main(["fetch", f"oci://{registry}/team/evil:1.0.0", "--key", str(trusted), "--out", str(out)])
+        == REFUSED
+    )
     assert expected in capsys.readouterr().err
     assert not out.exists()
 

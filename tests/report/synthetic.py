@@ -13,9 +13,17 @@ CLASSES = ["horizontal", "vertical", "diagonal", "checker"]
 
 def bench_entry(samples: np.ndarray) -> dict:
     s = np.asarray(samples, dtype=np.float64)
-    return {"runs": int(s.size), "p50_ms": float(np.median(s)), "p90_ms": float(np.percentile(s, 90)),
-            "p99_ms": float(np.percentile(s, 99)), "mean_ms": float(s.mean()), "cv": float(s.std() / s.mean()),
-            "validity": "VALID", "runtime": {"runtime": "litert"}, "samples_ms": s.tolist()}
+    return {
+        "runs": int(s.size),
+        "p50_ms": float(np.median(s)),
+        "p90_ms": float(np.percentile(s, 90)),
+        "p99_ms": float(np.percentile(s, 99)),
+        "mean_ms": float(s.mean()),
+        "cv": float(s.std() / s.mean()),
+        "validity": "VALID",
+        "runtime": {"runtime": "litert"},
+        "samples_ms": s.tolist(),
+    }
 
 
 def latency_samples(median_ms: float, n: int = 300, seed: int = 0) -> np.ndarray:
@@ -26,21 +34,60 @@ def latency_samples(median_ms: float, n: int = 300, seed: int = 0) -> np.ndarray
     return s
 
 
-def artifact_row(fmt: str, quant: str, model: bytes, latency_ms: float, accuracy: float, seed: int = 0,
-                 verdict: str = "pass", estimate: dict | None = None) -> dict:
+def artifact_row(
+    fmt: str,
+    quant: str,
+    model: bytes,
+    latency_ms: float,
+    accuracy: float,
+    seed: int = 0,
+    verdict: str = "pass",
+    estimate: dict | None = None,
+) -> dict:
     int8 = quant == "int8"
-    tensor = lambda name, shape: {"name": name, "shape": shape, "dtype": "int8" if int8 else "float32",  # noqa: E731
-                                  "scale": 0.0039 if int8 else None, "zero_point": -128 if int8 else None}
+
+    def tensor(name, shape):
+        return {
+            "name": name,
+            "shape": shape,
+            "dtype": "int8" if int8 else "float32",
+            "scale": 0.0039 if int8 else None,
+            "zero_point": -128 if int8 else None,
+        }
+
     return {
-        "format": fmt, "quant": quant, "status": "ok", "error": None, "notes": [],
-        "parity": {"samples": 24, "cosine": 0.9999, "max_abs_err": 0.006, "mean_abs_err": 0.001, "top1_agreement": 0.96,
-                   "accuracy": accuracy, "reference_accuracy": 0.9, "verdict": verdict, "reasons": []},
+        "format": fmt,
+        "quant": quant,
+        "status": "ok",
+        "error": None,
+        "notes": [],
+        "parity": {
+            "samples": 24,
+            "cosine": 0.9999,
+            "max_abs_err": 0.006,
+            "mean_abs_err": 0.001,
+            "top1_agreement": 0.96,
+            "accuracy": accuracy,
+            "reference_accuracy": 0.9,
+            "verdict": verdict,
+            "reasons": [],
+        },
         "bench": bench_entry(latency_samples(latency_ms, seed=seed)),
         "estimate": estimate,
-        "artifact": {"format": fmt, "quant": quant, "path": "model.tflite", "sha256": hashlib.sha256(model).hexdigest(),
-                     "size_bytes": len(model), "inputs": [tensor("image", [1, 64, 64, 3])], "outputs": [tensor("probs", [1, 4])],
-                     "metadata": {"settings": {"optimize": int8, "calibrate": int8}, "io_type": "int8" if int8 else "float32",
-                                  "calibration_samples": 112 if int8 else 0}},
+        "artifact": {
+            "format": fmt,
+            "quant": quant,
+            "path": "model.tflite",
+            "sha256": hashlib.sha256(model).hexdigest(),
+            "size_bytes": len(model),
+            "inputs": [tensor("image", [1, 64, 64, 3])],
+            "outputs": [tensor("probs", [1, 4])],
+            "metadata": {
+                "settings": {"optimize": int8, "calibrate": int8},
+                "io_type": "int8" if int8 else "float32",
+                "calibration_samples": 112 if int8 else 0,
+            },
+        },
     }
 
 
@@ -51,19 +98,37 @@ def model_bytes(quant: str) -> bytes:
 
 
 def make_report(rows: list[dict] | None = None) -> dict:
-    rows = rows if rows is not None else [
-        artifact_row("tflite", "fp32", model_bytes("fp32"), 2.0, 0.90, seed=1),
-        artifact_row("tflite", "int8", model_bytes("int8"), 1.1, 0.88, seed=2),
-        artifact_row("tflite", "fp16", model_bytes("fp16"), 2.4, 0.89, seed=3),
-    ]
+    rows = (
+        rows
+        if rows is not None
+        else [
+            artifact_row("tflite", "fp32", model_bytes("fp32"), 2.0, 0.90, seed=1),
+            artifact_row("tflite", "int8", model_bytes("int8"), 1.1, 0.88, seed=2),
+            artifact_row("tflite", "fp16", model_bytes("fp16"), 2.4, 0.89, seed=3),
+        ]
+    )
     return {
-        "schema_version": 1, "edgekit_version": "0.1.0", "created_unix": 1700000000,
+        "schema_version": 1,
+        "edgekit_version": "0.1.0",
+        "created_unix": 1700000000,
         "recipe": {"name": "demo", "path": "recipes/demo.yaml", "hash": "c7044bd643ca55ee"},
         "target": {"name": "rpi4", "description": "Raspberry Pi 4", "threads": 4},
-        "source": {"spec": "demo:shapes-cnn", "canonical": "demo:shapes-cnn/3", "sha256": "7d" * 32, "notes": [], "manifest": {}},
+        "source": {
+            "spec": "demo:shapes-cnn",
+            "canonical": "demo:shapes-cnn/3",
+            "sha256": "7d" * 32,
+            "notes": [],
+            "manifest": {},
+        },
         "reference": {"path": "reference/saved_model", "test_accuracy": 0.9, "classes": CLASSES},
-        "host": {"cpu": "Test CPU", "cores": 2, "python": "3.11.7", "packages": {"tensorflow": "2.21.0", "ai-edge-litert": "2.3.0"}},
-        "timings_s": {}, "artifacts": rows,
+        "host": {
+            "cpu": "Test CPU",
+            "cores": 2,
+            "python": "3.11.7",
+            "packages": {"tensorflow": "2.21.0", "ai-edge-litert": "2.3.0"},
+        },
+        "timings_s": {},
+        "artifacts": rows,
     }
 
 
@@ -73,7 +138,9 @@ def write_run_dir(root: Path, report: dict | None = None, order: list[str] | Non
     run = root / "demo" / "rpi4"
     files: dict[str, bytes] = {
         "reference/labels.txt": ("\n".join(CLASSES) + "\n").encode(),
-        "reference/preprocessing.json": json.dumps({"input_size": [64, 64], "value_range": [0.0, 1.0]}).encode(),
+        "reference/preprocessing.json": json.dumps(
+            {"input_size": [64, 64], "value_range": [0.0, 1.0]}
+        ).encode(),
         "report.json": json.dumps(report, indent=2).encode(),
     }
     for a in report["artifacts"]:

@@ -25,7 +25,10 @@ def test_each_accuracy_names_its_images():
     report = _report()
     basis = accuracy_basis(report)
     assert basis.startswith("reference test accuracy 0.875 on 120 test images; ")
-    assert "accuracy on the 24 parity images" in basis and "the reference's accuracy on the same images in brackets" in basis
+    assert (
+        "accuracy on the 24 parity images" in basis
+        and "the reference's accuracy on the same images in brackets" in basis
+    )
     assert display_row(report["artifacts"][0])[ACCURACY] == "0.900 (0.958)"
 
 

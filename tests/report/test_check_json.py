@@ -23,11 +23,17 @@ def test_check_json_gives_the_verdict_and_every_finding(tmp_path, capsys):
     out, _ = capsys.readouterr()
     doc = json.loads(out)
     assert doc["passed"] is True and doc["regressions"] == 0 and doc["baseline"] == base
-    assert doc["thresholds"] == {"max_latency_regression": 0.10, "max_accuracy_drop": 1.0, "max_size_growth": 0.05}
+    assert doc["thresholds"] == {
+        "max_latency_regression": 0.10,
+        "max_accuracy_drop": 1.0,
+        "max_size_growth": 0.05,
+    }
     assert {f["metric"] for f in doc["findings"]} == {"latency p50", "accuracy", "parity", "size"}
     assert all(f["regression"] is False for f in doc["findings"])
 
-    flagged = _report(tmp_path / "flagged.json", 0.25, ["reference test accuracy 0.250 does not clearly beat chance 0.250"])
+    flagged = _report(
+        tmp_path / "flagged.json", 0.25, ["reference test accuracy 0.250 does not clearly beat chance 0.250"]
+    )
     md = tmp_path / "diff.md"
     assert main(["check", flagged, "--baseline", base, "--json", "--markdown", str(md)]) == 1
     out, _ = capsys.readouterr()

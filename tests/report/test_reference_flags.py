@@ -39,21 +39,30 @@ def test_chance_is_the_majority_class_when_the_test_set_is_unbalanced():
 
 
 def test_a_loss_that_did_not_move_is_flagged_even_when_accuracy_looks_fine():
-    phases = [{"history": {"loss": [1.2, 1.1], "val_loss": [1.3863, 1.3862]}},
-              {"history": {"loss": [1.0, 0.9], "val_loss": [1.3861, 1.3860]}}]
+    phases = [
+        {"history": {"loss": [1.2, 1.1], "val_loss": [1.3863, 1.3862]}},
+        {"history": {"loss": [1.0, 0.9], "val_loss": [1.3861, 1.3860]}},
+    ]
     curve = loss_curve(phases)
     assert curve == ("validation loss", [1.3863, 1.3862, 1.3861, 1.3860])  # a fixed set: no batch noise
     check = chance_check(0.9, FOUR_BALANCED, 4, curve)
     assert check["beats_chance"] and check["loss_moved"] is False
-    assert check["flags"] == [("validation loss did not move: 1.3863 in the first epoch, 1.3860 in the last (4 epochs); "
-                               "check the learning rate and that the backbone is not random")]
+    assert check["flags"] == [
+        (
+            "validation loss did not move: 1.3863 in the first epoch, 1.3860 in the last (4 epochs); "
+            "check the learning rate and that the backbone is not random"
+        )
+    ]
     assert loss_curve([{"history": {"loss": [2.0, 1.0]}}]) == ("training loss", [2.0, 1.0])
 
 
 def test_a_loss_never_better_than_a_uniform_guess_is_flagged():
     # moving (batch noise), but never below ln(4) = 1.386: the model predicts no better than 1/4 each
     check = chance_check(0.9, FOUR_BALANCED, 4, ("validation loss", [1.58, 1.54]))
-    assert check["loss_moved"] is False and "never fell below 1.5400, no better than a uniform guess" in check["flags"][0]
+    assert (
+        check["loss_moved"] is False
+        and "never fell below 1.5400, no better than a uniform guess" in check["flags"][0]
+    )
     assert chance_check(0.9, FOUR_BALANCED, 4, [1.39])["loss_moved"] is False  # one epoch is enough to tell
     assert chance_check(0.9, FOUR_BALANCED, 4, [0.9])["loss_moved"] is True
     assert chance_check(0.9, FOUR_BALANCED, 4)["loss_moved"] is None  # no history: nothing to judge
@@ -64,18 +73,30 @@ def test_train_step_judges_a_reused_reference_too(tmp_path):
 
     folder = tmp_path / "reference"
     folder.mkdir()
-    (folder / "train.json").write_text(json.dumps({
-        "test_accuracy": 0.25, "test_images": 24, "class_names": ["a", "b", "c", "d"],
-        "phases": [{"history": {"loss": [1.3863, 1.3863, 1.3863]}}]}))
+    (folder / "train.json").write_text(
+        json.dumps(
+            {
+                "test_accuracy": 0.25,
+                "test_images": 24,
+                "class_names": ["a", "b", "c", "d"],
+                "phases": [{"history": {"loss": [1.3863, 1.3863, 1.3863]}}],
+            }
+        )
+    )
     notes = []
 
     @contextmanager
     def step(name, status=""):
         yield notes.append
 
-    ctx = SimpleNamespace(run_dir=tmp_path, recipe=SimpleNamespace(section_dict=lambda name: {}),
-                          steps=SimpleNamespace(step=step, is_done=lambda *a: True))
-    data = SimpleNamespace(fingerprint="f", preproc=None, splits=SimpleNamespace(test=SimpleNamespace(labels=FOUR_BALANCED)))
+    ctx = SimpleNamespace(
+        run_dir=tmp_path,
+        recipe=SimpleNamespace(section_dict=lambda name: {}),
+        steps=SimpleNamespace(step=step, is_done=lambda *a: True),
+    )
+    data = SimpleNamespace(
+        fingerprint="f", preproc=None, splits=SimpleNamespace(test=SimpleNamespace(labels=FOUR_BALANCED))
+    )
     reference = stages.train_step(ctx, SimpleNamespace(sha256="s"), data)
     assert len(reference.health["flags"]) == 2 and "not clearly better than chance" in notes[-1]
 

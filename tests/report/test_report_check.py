@@ -61,18 +61,25 @@ def test_compressed_samples_are_read_like_plain_ones():
     new = copy.deepcopy(base)
     for a in new["artifacts"]:
         a["bench"]["samples_ms_b64z"] = encode_samples(np.array(a["bench"].pop("samples_ms")) * 1.3)
-    assert {f.artifact for f in compare_reports(new, base, Thresholds()).regressions} == {"tflite-fp32", "tflite-int8", "tflite-fp16"}
+    assert {f.artifact for f in compare_reports(new, base, Thresholds()).regressions} == {
+        "tflite-fp32",
+        "tflite-int8",
+        "tflite-fp16",
+    }
     with pytest.raises(UsageError, match="samples_ms_b64z"):
         bench_samples({"samples_ms_b64z": "not base64!"})
 
 
-@pytest.mark.parametrize("field,new_value,flagged", [
-    ("accuracy", 0.885, True),   # 1.5 pp drop > 1.0
-    ("accuracy", 0.89, False),   # exactly 1.0 pp: allowed
-    ("verdict", "warn", True),
-    ("size", 1.06, True),
-    ("size", 1.04, False),
-])
+@pytest.mark.parametrize(
+    "field,new_value,flagged",
+    [
+        ("accuracy", 0.885, True),  # 1.5 pp drop > 1.0
+        ("accuracy", 0.89, False),  # exactly 1.0 pp: allowed
+        ("verdict", "warn", True),
+        ("size", 1.06, True),
+        ("size", 1.04, False),
+    ],
+)
 def test_exact_thresholds(field, new_value, flagged):
     base = make_report()
     new = copy.deepcopy(base)
@@ -82,7 +89,11 @@ def test_exact_thresholds(field, new_value, flagged):
     else:
         a["parity"][field] = new_value
     metric = {"accuracy": "accuracy", "verdict": "parity", "size": "size"}[field]
-    f = next(f for f in compare_reports(new, base, Thresholds()).findings if f.metric == metric and f.artifact == "tflite-fp32")
+    f = next(
+        f
+        for f in compare_reports(new, base, Thresholds()).findings
+        if f.metric == metric and f.artifact == "tflite-fp32"
+    )
     assert f.regression is flagged
 
 
@@ -96,7 +107,9 @@ def test_missing_or_failed_artifact_is_a_regression():
 
 
 def test_parse_fraction():
-    assert parse_fraction("10%", "x") == pytest.approx(0.10) and parse_fraction("5", "x") == pytest.approx(0.05)
+    assert parse_fraction("10%", "x") == pytest.approx(0.10) and parse_fraction("5", "x") == pytest.approx(
+        0.05
+    )
     with pytest.raises(UsageError, match="percentage"):
         parse_fraction("ten", "--max-size-growth")
 
@@ -110,7 +123,9 @@ def test_cli_exit_codes_markdown_and_update_baseline(tmp_path, capsys):
     base = make_report()
     b = _write(tmp_path / "base.json", base)
     same = _write(tmp_path / "same.json", base)
-    slow = _write(tmp_path / "slow.json", _with_samples(base, "tflite-fp32", latency_samples(2.0, seed=5) * 1.3))
+    slow = _write(
+        tmp_path / "slow.json", _with_samples(base, "tflite-fp32", latency_samples(2.0, seed=5) * 1.3)
+    )
     assert main(["check", same, "--baseline", b]) == 0
     md = tmp_path / "diff.md"
     assert main(["check", slow, "--baseline", b, "--markdown", str(md)]) == 1

@@ -85,6 +85,8 @@ def test_ten_real_runs_never_flagged_injected_slowdown_flagged(tflite_model):
         assert not finding.regression, (finding, p_values)
     slow = compare_reports(_report(run(extra=0.3 * median)), baseline, Thresholds())
     finding = next(f for f in slow.findings if f.metric == "latency p50")
-    print(f"median {median:.4f} ms; identical runs p = {[round(p, 3) for p in p_values]}; "
-          f"30% slowdown: change {finding.change}, p = {finding.p_value:.2e}")
+    print(
+        f"median {median:.4f} ms; identical runs p = {[round(p, 3) for p in p_values]}; "
+        f"30% slowdown: change {finding.change}, p = {finding.p_value:.2e}"
+    )
     assert finding.regression and finding.p_value < 0.01

@@ -34,12 +34,19 @@ def test_schema_accepts_reports_and_names_the_bad_field():
     report = make_report()
     assert schema_errors(report, report_schema()) == []
     report["artifacts"][0]["artifact"]["inputs"][0]["zero_point"] = "x"
-    assert schema_errors(report, report_schema()) == ["$.artifacts[0].artifact.inputs[0].zero_point: expected ['integer', 'null'], got str"]
+    assert schema_errors(report, report_schema()) == [
+        "$.artifacts[0].artifact.inputs[0].zero_point: expected ['integer', 'null'], got str"
+    ]
 
 
 def test_html_is_self_contained_with_three_plots():
     html = render_html(make_report())
-    assert html.count("<svg") == 3 and "Pareto front" in html and "Artifact size" in html and "latency distribution" in html
+    assert (
+        html.count("<svg") == 3
+        and "Pareto front" in html
+        and "Artifact size" in html
+        and "latency distribution" in html
+    )
     assert "<script" not in html and "src=" not in html and "href=" not in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
@@ -53,22 +60,45 @@ def test_report_cli_writes_requested_formats(tmp_path):
 
 
 def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0", *args]
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
 def _console_errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "Uncaught" in line or ("CONSOLE" in line and ("ERROR" in line or "error" in line))]
+    return [
+        line
+        for line in stderr.splitlines()
+        if "Uncaught" in line or ("CONSOLE" in line and ("ERROR" in line or "error" in line))
+    ]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium (apt-get install chromium)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="headless Chromium not installed at /usr/bin/chromium (apt-get install chromium)",
+)
 def test_html_in_headless_chromium_has_no_console_errors_and_shows_plots(tmp_path):
     # Control: prove the console-error detection works, so a clean result below means something.
     bad = tmp_path / "bad.html"
-    bad.write_text("<html><body><script>console.error('edgekit-probe'); undefinedFn();</script></body></html>")
-    assert _console_errors(_chromium(["--dump-dom", bad.as_uri()], tmp_path).stderr), "console error detection is broken"
+    bad.write_text(
+        "<html><body><script>console.error('edgekit-probe'); undefinedFn();</script></body></html>"
+    )
+    assert _console_errors(_chromium(["--dump-dom", bad.as_uri()], tmp_path).stderr), (
+        "console error detection is broken"
+    )
 
     page = tmp_path / "report.html"
     page.write_text(render_html(make_report()))
@@ -76,7 +106,11 @@ def test_html_in_headless_chromium_has_no_console_errors_and_shows_plots(tmp_pat
     assert _console_errors(dom.stderr) == []
     assert dom.stdout.count("<svg") == 3  # the browser parsed all three plots
     shot = tmp_path / "report.png"
-    _chromium([f"--screenshot={shot}", "--window-size=1280,1600", "--hide-scrollbars", page.as_uri()], tmp_path)
+    _chromium(
+        [f"--screenshot={shot}", "--window-size=1280,1600", "--hide-scrollbars", page.as_uri()], tmp_path
+    )
     assert shot.stat().st_size > 20_000  # a page with plots, not a blank one
-    if os.environ.get("EDGEKIT_SCREENSHOT"):  # keep a copy to look at: EDGEKIT_SCREENSHOT=/tmp/shot.png pytest ...
+    if os.environ.get(
+        "EDGEKIT_SCREENSHOT"
+    ):  # keep a copy to look at: EDGEKIT_SCREENSHOT=/tmp/shot.png pytest ...
         shutil.copy(shot, os.environ["EDGEKIT_SCREENSHOT"])

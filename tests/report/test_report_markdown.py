@@ -11,7 +11,7 @@ from edgekit.report.markdown import md_inline, render_markdown
 from edgekit.report.rows import columns_for, display_row
 
 NASTY_ERRORS = [
-    "ConversionError: tf2onnx failed\n  File \"<frozen runpy>\", line 88, in _run_code\n\n  ValueError: shape | mismatch",
+    'ConversionError: tf2onnx failed\n  File "<frozen runpy>", line 88, in _run_code\n\n  ValueError: shape | mismatch',
     "op `FusedBatchNormV3;Conv2D291` has *no* int16x8 kernel_ [see](http://x) a|b & c \\ d ~~e~~ <b>f</b>",
     "windows\r\nline\rendings",
 ]
@@ -27,7 +27,10 @@ def _cell_text(inline) -> str:
     """What a reader sees in a cell: text, with <br> as a line break."""
     out = []
     for tok in inline.children or []:
-        if (tok.type == "html_inline" and tok.content.lower().startswith("<br")) or tok.type in ("softbreak", "hardbreak"):
+        if (tok.type == "html_inline" and tok.content.lower().startswith("<br")) or tok.type in (
+            "softbreak",
+            "hardbreak",
+        ):
             out.append("\n")
         else:
             out.append(tok.content)
@@ -38,7 +41,7 @@ def _tables(md: str) -> list[list[list[str]]]:
     """Every table in MD as rows of cell texts (the header row first)."""
     tables, rows, row, inside = [], None, None, False
     tokens = _gfm().parse(md)
-    for i, tok in enumerate(tokens):
+    for _i, tok in enumerate(tokens):
         if tok.type == "table_open":
             rows = []
         elif tok.type == "tr_open":
@@ -65,8 +68,17 @@ def _seen(text: str) -> str:
 
 
 def _failed_row(error: str, quant: str) -> dict:
-    return {"format": "onnx", "quant": quant, "status": "failed", "error": error, "notes": [],
-            "parity": None, "bench": None, "estimate": None, "artifact": None}
+    return {
+        "format": "onnx",
+        "quant": quant,
+        "status": "failed",
+        "error": error,
+        "notes": [],
+        "parity": None,
+        "bench": None,
+        "estimate": None,
+        "artifact": None,
+    }
 
 
 def test_report_md_is_one_table_with_one_row_per_artifact_and_the_exact_cell_texts():
@@ -83,7 +95,9 @@ def test_report_md_is_one_table_with_one_row_per_artifact_and_the_exact_cell_tex
     for got, a in zip(body, report["artifacts"]):
         want = display_row(a)
         assert got == [_seen(want[c]) for c in columns]
-    assert body[1][columns.index("status")].startswith("failed: ConversionError: tf2onnx failed\nFile \"<frozen runpy>\"")
+    assert body[1][columns.index("status")].startswith(
+        'failed: ConversionError: tf2onnx failed\nFile "<frozen runpy>"'
+    )
 
 
 def test_header_pipes_render_as_one_column_each():
@@ -102,7 +116,9 @@ def test_parity_notes_and_header_text_stay_literal():
     assert "AMD &lt;EPYC&gt; | 7B13" in html and "<em>" not in html and "<code>x</code>" not in html
 
 
-@pytest.mark.parametrize("text", ["a|b", "x\ny", "*a* _b_", "<script>", "`c`", "[l](u)", "\\", "&amp;", "~~s~~", "![i](u)"])
+@pytest.mark.parametrize(
+    "text", ["a|b", "x\ny", "*a* _b_", "<script>", "`c`", "[l](u)", "\\", "&amp;", "~~s~~", "![i](u)"]
+)
 def test_md_inline_round_trips_through_a_gfm_renderer(text):
     tables = _tables(f"| h |\n|---|\n| {md_inline(text)} |\n")
     assert tables == [[["h"], [_seen(text)]]]

@@ -15,7 +15,9 @@ from edgekit.report.slow import SLOW_KERNELS, known_slow, mark_slow_modes, slow_
 from edgekit.report.summary import print_summary
 
 
-def _report(rows_ms: dict[str, float], runtime: str = "litert", fmt: str = "tflite", machine: str = "x86_64") -> dict:
+def _report(
+    rows_ms: dict[str, float], runtime: str = "litert", fmt: str = "tflite", machine: str = "x86_64"
+) -> dict:
     rows = []
     for i, (quant, ms) in enumerate(rows_ms.items()):
         row = artifact_row(fmt, quant, model_bytes(quant), ms, 0.9, seed=i + 1)
@@ -33,7 +35,9 @@ def test_int16x8_slower_than_fp32_in_litert_says_so_with_the_reason():
     slow = by["int16x8"]
     assert slow["runtime"] == "litert" and slow["ratio"] > 50 and slow["p_value"] < 1e-6
     assert slow["text"].startswith("slower than fp32 in litert: ")
-    assert slow["text"].endswith(": no optimised kernels for int16x8 in XNNPACK (LiteRT runs its reference kernels)")
+    assert slow["text"].endswith(
+        ": no optimised kernels for int16x8 in XNNPACK (LiteRT runs its reference kernels)"
+    )
     assert schema_errors(report, report_schema()) == []
     assert slow_notes(report) == [f"tflite-int16x8: {slow['text']}"]
 
@@ -66,8 +70,14 @@ def test_no_flag_across_runtimes_or_without_fp32():
 def test_noisy_difference_is_not_called_slower():
     report = _report({"fp32": 1.0, "fp16": 1.0})
     rng = np.random.default_rng(3)
-    report["artifacts"][0]["bench"] = {**bench_entry(rng.lognormal(0, 1.0, 30)), "runtime": {"runtime": "litert"}}
-    report["artifacts"][1]["bench"] = {**bench_entry(rng.lognormal(0.15, 1.0, 30)), "runtime": {"runtime": "litert"}}
+    report["artifacts"][0]["bench"] = {
+        **bench_entry(rng.lognormal(0, 1.0, 30)),
+        "runtime": {"runtime": "litert"},
+    }
+    report["artifacts"][1]["bench"] = {
+        **bench_entry(rng.lognormal(0.15, 1.0, 30)),
+        "runtime": {"runtime": "litert"},
+    }
     # a median 15 % higher on very noisy samples: not proven, so not flagged
     assert mark_slow_modes(report)["artifacts"][1]["slower_than_fp32"] is None
 
@@ -78,7 +88,10 @@ def test_noisy_measurements_need_a_gap_load_cannot_explain():
         a["bench"]["validity"] = "UNSTABLE"
     by = {a["quant"]: a["slower_than_fp32"] for a in mark_slow_modes(report)["artifacts"]}
     assert by["int8"] is None  # 1.8x on an oversubscribed host: not claimed
-    assert by["int16x8"]["noisy"] and "×, noisy measurement): no optimised kernels for int16x8" in by["int16x8"]["text"]
+    assert (
+        by["int16x8"]["noisy"]
+        and "×, noisy measurement): no optimised kernels for int16x8" in by["int16x8"]["text"]
+    )
 
 
 def test_summary_md_and_html_show_it(tmp_path, capsys):
@@ -105,5 +118,7 @@ def test_no_bundled_target_plan_lists_a_mode_its_runtime_has_no_fast_kernels_for
             for runtime in runtimes:
                 for mode in modes:
                     checked += 1
-                    assert known_slow(runtime, mode) is None, f"{name}: plan lists {fmt} {mode}, slow in {runtime}"
+                    assert known_slow(runtime, mode) is None, (
+                        f"{name}: plan lists {fmt} {mode}, slow in {runtime}"
+                    )
     assert checked > 10 and {r for r, _ in SLOW_KERNELS} <= set(RUNTIMES.names())

@@ -75,8 +75,14 @@ def test_info_reports_threads_provider_and_optimization(fp32_artifact):
     import onnxruntime as ort
 
     info = load_session(fp32_artifact, threads=2).info()
-    assert info == {"runtime": "onnxruntime", "version": ort.__version__, "threads": 2, "inter_op_threads": 1,
-                    "execution_provider": "CPUExecutionProvider", "graph_optimization_level": "all"}
+    assert info == {
+        "runtime": "onnxruntime",
+        "version": ort.__version__,
+        "threads": 2,
+        "inter_op_threads": 1,
+        "execution_provider": "CPUExecutionProvider",
+        "graph_optimization_level": "all",
+    }
 
 
 @pytest.mark.parametrize("level", ["disable", "basic", "extended", "layout", "all"])

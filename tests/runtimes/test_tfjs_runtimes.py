@@ -8,7 +8,6 @@ that does not answer in time) must raise RuntimeLoadError promptly and leave no 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import time
 from pathlib import Path
@@ -32,7 +31,9 @@ def _node_ready() -> bool:
     return shutil.which("node") is not None
 
 
-needs_node = pytest.mark.skipif(not _node_ready(), reason="TF.js runner not installed: run `edgekit setup js`")
+needs_node = pytest.mark.skipif(
+    not _node_ready(), reason="TF.js runner not installed: run `edgekit setup js`"
+)
 
 
 def _chromium_found() -> bool:
@@ -45,7 +46,9 @@ def _chromium_found() -> bool:
     return True
 
 
-needs_chromium = pytest.mark.skipif(not _chromium_found(), reason="headless Chromium missing: install the Debian package chromium")
+needs_chromium = pytest.mark.skipif(
+    not _chromium_found(), reason="headless Chromium missing: install the Debian package chromium"
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +90,9 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 def test_both_runtimes_registered_for_tfjs(artifact):
-    assert RUNTIMES.get("tfjs-node").formats == ("tfjs",) and RUNTIMES.get("tfjs-browser").formats == ("tfjs",)
+    assert RUNTIMES.get("tfjs-node").formats == ("tfjs",) and RUNTIMES.get("tfjs-browser").formats == (
+        "tfjs",
+    )
     assert runtime_for(artifact).name == "tfjs-node"
 
 
@@ -96,7 +101,9 @@ def test_node_wasm_matches_reference_and_reports_settings(artifact, tiny_referen
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(tiny_reference / "saved_model")).signatures["serving_default"]
-    ref = np.concatenate([serve(image=tf.constant(x[i : i + 1]))["probabilities"].numpy() for i in range(len(x))])
+    ref = np.concatenate(
+        [serve(image=tf.constant(x[i : i + 1]))["probabilities"].numpy() for i in range(len(x))]
+    )
     assert node_out.shape == (6, 3) and node_out.dtype == np.float32
     assert np.abs(node_out - ref).max() < 1e-5  # measured 3e-8
     with load_session(artifact, threads=2) as session:
@@ -145,10 +152,13 @@ def test_bad_shapes_and_closed_sessions_are_refused(artifact, x):
 
 
 @needs_node
-@pytest.mark.parametrize("damage, message", [
-    (lambda folder: (folder / "model.json").write_text("{ this is not json"), "could not load"),
-    (lambda folder: (folder / "group1-shard1of1.bin").unlink(), "could not load"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda folder: (folder / "model.json").write_text("{ this is not json"), "could not load"),
+        (lambda folder: (folder / "group1-shard1of1.bin").unlink(), "could not load"),
+    ],
+)
 def test_damaged_artifact_is_a_load_error_not_a_hang(artifact, tmp_path, damage, message):
     broken = _damaged_copy(artifact, tmp_path)
     damage(broken.folder)
@@ -229,7 +239,13 @@ def test_browser_reports_a_corrupt_model(artifact, tmp_path, monkeypatch):
 
     profiles = []
     launch = browser._launch
-    monkeypatch.setattr(browser, "_launch", lambda chromium, url, profile, log: (profiles.append(profile), launch(chromium, url, profile, log))[1])
+    monkeypatch.setattr(
+        browser,
+        "_launch",
+        lambda chromium, url, profile, log: (profiles.append(profile), launch(chromium, url, profile, log))[
+            1
+        ],
+    )
     broken = _damaged_copy(artifact, tmp_path)
     (broken.folder / "model.json").write_text("{ this is not json")
     started = time.perf_counter()

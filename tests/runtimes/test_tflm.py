@@ -30,7 +30,9 @@ from edgekit.targets import analyze, estimate, resolve_target
 @pytest.fixture(scope="module")
 def int8_artifact(tiny_reference, tiny_calibration, tmp_path_factory):
     out = tmp_path_factory.mktemp("int8")
-    art = FORMATS.get("tflite").convert(ConversionRequest(tiny_reference, "tflite", "int8", out, tiny_calibration, {}))
+    art = FORMATS.get("tflite").convert(
+        ConversionRequest(tiny_reference, "tflite", "int8", out, tiny_calibration, {})
+    )
     art.save()
     return art
 
@@ -43,7 +45,9 @@ def test_registered_with_its_install_part():
 def test_predicted_arena_runs_and_agrees_with_litert(int8_artifact):
     x = tiny_images(16, seed=3)
     session = load_session(int8_artifact, threads=2, runtime="tflm")
-    predicted = estimate(analyze(int8_artifact.path), resolve_target("mcu-m7"), quant="int8").memory["components"]["arena_bytes"]
+    predicted = estimate(analyze(int8_artifact.path), resolve_target("mcu-m7"), quant="int8").memory[
+        "components"
+    ]["arena_bytes"]
     assert session.arena_bytes == predicted and session.info()["threads"] == 1
     out = session.predict(x)
     assert out.shape == (16, 3) and out.dtype == np.float32
@@ -59,8 +63,13 @@ def test_half_the_predicted_arena_fails_naming_the_size_needed(int8_artifact):
     with pytest.raises(ArenaTooSmallError) as info:
         TFLMSession(int8_artifact, arena_bytes=predicted // 2)
     needed = info.value.needed
-    assert abs(needed - needed_arena_bytes(int8_artifact.path.read_bytes())) <= 16  # the arena's start alignment
-    assert f"{predicted // 2} bytes is too small" in info.value.message and f"needs {needed} bytes" in info.value.message
+    assert (
+        abs(needed - needed_arena_bytes(int8_artifact.path.read_bytes())) <= 16
+    )  # the arena's start alignment
+    assert (
+        f"{predicted // 2} bytes is too small" in info.value.message
+        and f"needs {needed} bytes" in info.value.message
+    )
     assert TFLMSession(int8_artifact, arena_bytes=needed).predict(tiny_images(1)).shape == (1, 3)
 
 
@@ -79,7 +88,15 @@ def test_ops_tflm_lacks_are_named_before_loading(tmp_path):
     inputs, outputs, _ = describe_tflite(path)
     import hashlib
 
-    art = Artifact("tflite", "fp32", path, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size, inputs, outputs)
+    art = Artifact(
+        "tflite",
+        "fp32",
+        path,
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        path.stat().st_size,
+        inputs,
+        outputs,
+    )
     with pytest.raises(RuntimeLoadError, match="TFLite Micro lacks op\\(s\\) REDUCE_PROD"):
         TFLMSession(art)
 
@@ -105,14 +122,28 @@ def test_micro_parity_row_and_a_row_failing_on_ops_tflm_lacks(int8_artifact, mon
     with pytest.raises(RuntimeLoadError, match="lacks op\\(s\\) SOFTMAX"):
         add_micro_parity(_row(int8_artifact), x, threads=1)
     # Without the `micro` extra the row says so instead of failing.
-    monkeypatch.setitem(EXTRAS, "micro", dataclasses.replace(EXTRAS["micro"], modules=("edgekit_no_such_module",)))
+    monkeypatch.setitem(
+        EXTRAS, "micro", dataclasses.replace(EXTRAS["micro"], modules=("edgekit_no_such_module",))
+    )
     row = _row(int8_artifact)
     add_micro_parity(row, x, threads=1)
     assert "micro" not in row.parity and "not run in TFLite Micro" in row.notes[0]
 
 
-TINY = ["--set", "data.num_images=160", "--set", "train.epochs=2", "--set", "train.fine_tune.epochs=1",
-        "--set", "bench.min_runs=5", "--set", "bench.min_time_s=0.05", "--set", "quantize.calibration_samples=60"]
+TINY = [
+    "--set",
+    "data.num_images=160",
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "train.fine_tune.epochs=1",
+    "--set",
+    "bench.min_runs=5",
+    "--set",
+    "bench.min_time_s=0.05",
+    "--set",
+    "quantize.calibration_samples=60",
+]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,10 @@ def test_require_extra_names_the_extra_and_the_install_line(tf_missing):
     with pytest.raises(NotInstalledError) as info:
         extras.require_extra("tf", "edgekit convert")
     assert info.value.exit_code == 2
-    assert "edgekit convert needs the `tf` extra" in info.value.message and "missing tf2onnx" in info.value.message
+    assert (
+        "edgekit convert needs the `tf` extra" in info.value.message
+        and "missing tf2onnx" in info.value.message
+    )
     assert 'pip install "edgekit-ml[tf]"' in info.value.hint and 'uv add "edgekit-ml[tf]"' in info.value.hint
 
 
@@ -55,7 +58,9 @@ def test_extras_in_pyproject_match_the_probes():
     optional = project["optional-dependencies"]
     assert set(extras.EXTRAS) <= set(optional) and "all" in optional
     core = " ".join(project["dependencies"])
-    assert "tensorflow" not in core and "tensorflowjs" not in " ".join(d for deps in optional.values() for d in deps)
+    assert "tensorflow" not in core and "tensorflowjs" not in " ".join(
+        d for deps in optional.values() for d in deps
+    )
     for name, extra in extras.EXTRAS.items():
         declared = " ".join(optional[name]).replace("-", "_")
         assert all(module in declared for module in extra.modules), (name, extra.modules)
@@ -68,7 +73,11 @@ def test_convert_to_tfjs_without_the_converter_stops_before_any_step(tmp_path, m
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflowjs" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorflowjs" else real_find_spec(name, *a),
+    )
     monkeypatch.delitem(__import__("sys").modules, "tensorflowjs", raising=False)
     assert main(["convert", "--target", "browser", "--format", "tfjs"]) == 2
     err = capsys.readouterr().err
@@ -94,8 +103,11 @@ def test_the_package_imports_only_core_dependencies_at_module_level():
                     yield inner.module or ""
 
     loaded_by = {"edgekit/bench/pytest_plugin.py": {"pytest"}}  # loaded by pytest itself
-    found = [f"{rel}: {name}" for path in sorted((REPO / "edgekit").rglob("*.py"))
-             for rel in [path.relative_to(REPO).as_posix()]
-             for name in top_level_imports(ast.parse(path.read_text()))
-             if name.split(".")[0] not in allowed | loaded_by.get(rel, set())]
+    found = [
+        f"{rel}: {name}"
+        for path in sorted((REPO / "edgekit").rglob("*.py"))
+        for rel in [path.relative_to(REPO).as_posix()]
+        for name in top_level_imports(ast.parse(path.read_text()))
+        if name.split(".")[0] not in allowed | loaded_by.get(rel, set())
+    ]
     assert found == []

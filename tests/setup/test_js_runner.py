@@ -25,7 +25,11 @@ def fake_bin(tmp_path, monkeypatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     _script(bin_dir, "node", 'echo "v20.1.0"\n')
-    _script(bin_dir, "npm", "/bin/mkdir -p node_modules/@tensorflow/tfjs-backend-wasm && echo {} > node_modules/@tensorflow/tfjs-backend-wasm/package.json\n")
+    _script(
+        bin_dir,
+        "npm",
+        "/bin/mkdir -p node_modules/@tensorflow/tfjs-backend-wasm && echo {} > node_modules/@tensorflow/tfjs-backend-wasm/package.json\n",
+    )
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setenv("EDGEKIT_TOOLS", str(tmp_path / "tools"))
     monkeypatch.delenv("EDGEKIT_JS_DIR", raising=False)
@@ -68,10 +72,13 @@ def test_failing_npm_leaves_nothing(fake_bin, tmp_path):
     assert [p.name for p in (tmp_path / "tools" / "js").iterdir() if not p.name.endswith(".lock")] == []
 
 
-@pytest.mark.parametrize("node_body, message", [
-    (None, "no working `node`"),
-    ('echo "v16.20.0"\n', "found 16.20.0"),
-])
+@pytest.mark.parametrize(
+    "node_body, message",
+    [
+        (None, "no working `node`"),
+        ('echo "v16.20.0"\n', "found 16.20.0"),
+    ],
+)
 def test_missing_or_old_node_is_a_clear_error(fake_bin, node_body, message):
     if node_body is None:
         os.remove(fake_bin / "node")

@@ -59,7 +59,11 @@ def test_installer_is_pip_when_present_else_uv(tmp_path, monkeypatch):
     req = tmp_path / "r.txt"
     monkeypatch.setattr(tc, "module_available", lambda name: True)
     cmd = tc.installer_command(tmp_path / "t", req)
-    assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and "--no-deps" in cmd and "--require-hashes" in cmd
+    assert (
+        cmd[:4] == [sys.executable, "-m", "pip", "install"]
+        and "--no-deps" in cmd
+        and "--require-hashes" in cmd
+    )
     monkeypatch.setattr(tc, "module_available", lambda name: False)
     monkeypatch.setattr(tc.shutil, "which", lambda name: "/opt/bin/uv" if name == "uv" else None)
     cmd = tc.installer_command(tmp_path / "t", req)

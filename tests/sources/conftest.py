@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sources_support import ModelServer, build_tiny_module, folder_files, tar_gz
 
 from edgekit.sources.base import DEFAULT_PUBLISHERS, SourceSettings
-from sources_support import ModelServer, build_tiny_module, folder_files, tar_gz
 
 
 @pytest.fixture(scope="session")
@@ -61,4 +61,3 @@ def settings(tmp_path, server) -> SourceSettings:
         timeout_s=10.0,
         allow_publishers=DEFAULT_PUBLISHERS,
     )
-

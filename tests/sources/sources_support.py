@@ -48,7 +48,9 @@ class ModelServer:
         self.httpd.daemon_threads = True
         self.httpd.handle_error = lambda request, address: None  # dropped connections are on purpose
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def add_tfhub(self, path: str, data: bytes) -> str:
@@ -186,7 +188,9 @@ def tar_gz(files: dict[str, bytes], *, root: str = "./") -> bytes:
 
 
 def folder_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def tar_members(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
@@ -238,7 +242,9 @@ def build_tiny_module(folder: Path, *, seed: int = 0, write_file: bool = False) 
 # -- SavedModels written as protobufs (a few hundred bytes, no tracing) --------------------------
 
 
-def node(name: str, op: str, *inputs: str, func: str | None = None, const: str | None = None, **string_attrs: str):
+def node(
+    name: str, op: str, *inputs: str, func: str | None = None, const: str | None = None, **string_attrs: str
+):
     from tensorflow.core.framework import node_def_pb2, types_pb2
 
     n = node_def_pb2.NodeDef(name=name, op=op, input=list(inputs))
@@ -290,7 +296,9 @@ def pull_in_child(spec: str, cache_dir: str, base_url: str, barrier, results) ->
     from edgekit.sources.handles import parse_handle
     from edgekit.sources.remote import fetch_remote
 
-    settings = SourceSettings(cache_dir=Path(cache_dir), hub_url=base_url, kaggle_url=base_url, retry_backoff_s=0.0)
+    settings = SourceSettings(
+        cache_dir=Path(cache_dir), hub_url=base_url, kaggle_url=base_url, retry_backoff_s=0.0
+    )
     handle = parse_handle(spec, settings)
     if barrier is not None:
         barrier.wait(timeout=60)

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from sources_support import MOBILENET_KAGGLE, MOBILENET_TFHUB
 
 from edgekit.cli import main
-from sources_support import MOBILENET_KAGGLE, MOBILENET_TFHUB
 
 KAGGLE_ID = "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector/5"
 
@@ -77,15 +77,21 @@ def test_allow_publisher_and_offline_flags(cli, server, tiny_archive):
     assert rc == 3 and "not in the allowlist" in err
     assert cli("pull", "acme/net/tensorFlow2/small/1", "--allow-publisher", "acme", pull=True)[0] == 0
     hits = sum(server.hits.values())
-    rc, _, _ = cli("pull", "acme/net/tensorFlow2/small/1", "--allow-publisher", "acme", "--offline", pull=True)
+    rc, _, _ = cli(
+        "pull", "acme/net/tensorFlow2/small/1", "--allow-publisher", "acme", "--offline", pull=True
+    )
     assert rc == 0 and sum(server.hits.values()) == hits
-    rc, _, err = cli("pull", "acme/net/tensorFlow2/small/2", "--allow-publisher", "acme", "--offline", pull=True)
+    rc, _, err = cli(
+        "pull", "acme/net/tensorFlow2/small/2", "--allow-publisher", "acme", "--offline", pull=True
+    )
     assert rc == 1 and "offline" in err
 
 
 def test_one_failing_handle_does_not_hide_the_others(cli, server, tiny_archive):
     server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
-    rc, out, err = cli("pull", "keras:NoSuchNet", MOBILENET_KAGGLE, "tfhub:google/absent/feature_vector/1", pull=True)
+    rc, out, err = cli(
+        "pull", "keras:NoSuchNet", MOBILENET_KAGGLE, "tfhub:google/absent/feature_vector/1", pull=True
+    )
     assert "2 of 3 handles could not be pulled" in err and "HTTP 404" in err
     assert rc == 2  # the worst failure decides the exit code; the good handle was still pulled
     assert KAGGLE_ID in out and "unknown keras.applications architecture" in err
@@ -95,11 +101,18 @@ def test_cache_list_verify_prune(cli, server, tiny_archive, tmp_path):
     server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
     server.add_tfhub("google/tiny/feature_vector/1", tiny_archive)
     assert cli("pull", MOBILENET_KAGGLE, pull=True)[0] == 0
-    assert cli("pull", "tfhub:google/tiny/feature_vector/1", "--lock", str(tmp_path / "other.lock"), pull=True)[0] == 0
+    assert (
+        cli("pull", "tfhub:google/tiny/feature_vector/1", "--lock", str(tmp_path / "other.lock"), pull=True)[
+            0
+        ]
+        == 0
+    )
 
     rc, out, _ = cli("cache", "list", "--json", cache=True)
     listed = json.loads(out)["entries"]
-    assert rc == 0 and sorted(e["canonical"] for e in listed) == sorted([KAGGLE_ID, "tfhub:google/tiny/feature_vector/1"])
+    assert rc == 0 and sorted(e["canonical"] for e in listed) == sorted(
+        [KAGGLE_ID, "tfhub:google/tiny/feature_vector/1"]
+    )
     assert all(e["complete"] and e["bytes"] > 0 for e in listed)
     rc, out, _ = cli("cache", "list", cache=True)
     assert rc == 0 and "tfhub:google/tiny" in out and "2.4 KiB" in out
@@ -107,7 +120,9 @@ def test_cache_list_verify_prune(cli, server, tiny_archive, tmp_path):
     rc, out, _ = cli("cache", "verify", "--json", cache=True)
     assert rc == 0 and all(e["ok"] for e in json.loads(out)["entries"])
     damaged = next(e for e in listed if e["canonical"] == KAGGLE_ID)
-    (tmp_path / "cache" / "sources" / damaged["path"].rsplit("/", 1)[1] / "module" / "saved_model.pb").write_bytes(b"x")
+    (
+        tmp_path / "cache" / "sources" / damaged["path"].rsplit("/", 1)[1] / "module" / "saved_model.pb"
+    ).write_bytes(b"x")
     rc, out, err = cli("cache", "verify", cache=True)
     assert rc == 1 and "DAMAGED" in out and "changed saved_model.pb" in out
     assert "1 cache entry is damaged" in err and "cache prune" in err
@@ -130,7 +145,17 @@ def test_help_has_examples(cli, command):
 
 def test_entry_point_exit_code_for_refusals(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "edgekit.cli", "pull", "tfhub:google/tiny/feature_vector", "--lock", str(tmp_path / "l")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "edgekit.cli",
+            "pull",
+            "tfhub:google/tiny/feature_vector",
+            "--lock",
+            str(tmp_path / "l"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 3 and "has no version" in proc.stderr

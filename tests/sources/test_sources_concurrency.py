@@ -8,13 +8,13 @@ import signal
 import time
 
 import pytest
+from sources_support import MOBILENET_KAGGLE, hold_lock_and_die, pull_in_child
 
 from edgekit.errors import SourceError
 from edgekit.sources.cache import Cache
 from edgekit.sources.filelock import FileLock
 from edgekit.sources.handles import parse_handle
 from edgekit.sources.remote import fetch_remote
-from sources_support import MOBILENET_KAGGLE, hold_lock_and_die, pull_in_child
 
 KAGGLE_ID = "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector/5"
 SPAWN = multiprocessing.get_context("spawn")  # children start clean: no TensorFlow, no server threads
@@ -24,8 +24,13 @@ def test_eight_processes_download_exactly_once(server, settings, tiny_archive):
     key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
     server.stall_s = 0.5  # keep the one download in flight while the others arrive
     barrier, results = SPAWN.Barrier(8), SPAWN.Queue()
-    procs = [SPAWN.Process(target=pull_in_child, args=(MOBILENET_KAGGLE, str(settings.cache_dir), server.url, barrier, results))
-             for _ in range(8)]
+    procs = [
+        SPAWN.Process(
+            target=pull_in_child,
+            args=(MOBILENET_KAGGLE, str(settings.cache_dir), server.url, barrier, results),
+        )
+        for _ in range(8)
+    ]
     for p in procs:
         p.start()
     outcomes = [results.get(timeout=90) for _ in procs]
@@ -41,7 +46,9 @@ def test_killed_download_is_never_served_and_its_lock_is_recovered(server, setti
     key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
     server.stall_s = 3.0
     results = SPAWN.Queue()
-    child = SPAWN.Process(target=pull_in_child, args=(MOBILENET_KAGGLE, str(settings.cache_dir), server.url, None, results))
+    child = SPAWN.Process(
+        target=pull_in_child, args=(MOBILENET_KAGGLE, str(settings.cache_dir), server.url, None, results)
+    )
     child.start()
     deadline = time.monotonic() + 60
     while server.hits[key] == 0 and time.monotonic() < deadline:  # the child is mid-download

@@ -33,16 +33,34 @@ def hostile_archives(outside: Path) -> dict[str, tuple[bytes, str]]:
         "absolute path": (tar_members([ok, _file(str(outside / "abs.txt"))]), "absolute path"),
         "dot-dot": (tar_members([ok, _file("../escape.txt")]), "contains '..'"),
         "nested dot-dot": (tar_members([ok, _file("variables/../../escape.txt")]), "contains '..'"),
-        "symlink outside": (tar_members([ok, _special("evil", tarfile.SYMTYPE, rel_out), _file("evil/x.txt")]), "links outside"),
-        "absolute symlink": (tar_members([ok, _special("evil", tarfile.SYMTYPE, str(outside))]), "absolute path"),
-        "hardlink outside": (tar_members([ok, _special("evil", tarfile.LNKTYPE, rel_out + "/secret.txt")]), "links outside"),
-        "symlink to a folder": (tar_members([ok, _special("vars", tarfile.SYMTYPE, "."), _file("vars/x")]), "not a file earlier"),
+        "symlink outside": (
+            tar_members([ok, _special("evil", tarfile.SYMTYPE, rel_out), _file("evil/x.txt")]),
+            "links outside",
+        ),
+        "absolute symlink": (
+            tar_members([ok, _special("evil", tarfile.SYMTYPE, str(outside))]),
+            "absolute path",
+        ),
+        "hardlink outside": (
+            tar_members([ok, _special("evil", tarfile.LNKTYPE, rel_out + "/secret.txt")]),
+            "links outside",
+        ),
+        "symlink to a folder": (
+            tar_members([ok, _special("vars", tarfile.SYMTYPE, "."), _file("vars/x")]),
+            "not a file earlier",
+        ),
         "character device": (tar_members([ok, _special("null", tarfile.CHRTYPE)]), "character device"),
         "block device": (tar_members([ok, _special("disk", tarfile.BLKTYPE)]), "block device"),
         "fifo": (tar_members([ok, _special("pipe", tarfile.FIFOTYPE)]), "FIFO"),
         "duplicate name": (tar_members([ok, _file("a.txt", b"1"), _file("a.txt", b"2")]), "given twice"),
-        "too many entries": (tar_gz({f"f{i:03d}": b"" for i in range(60)} | {"saved_model.pb": b""}), "more than 50 entries"),
-        "compression bomb": (tar_gz({"saved_model.pb": b"", "variables/zeros": bytes(3 << 20)}), "more than 1048576 bytes"),
+        "too many entries": (
+            tar_gz({f"f{i:03d}": b"" for i in range(60)} | {"saved_model.pb": b""}),
+            "more than 50 entries",
+        ),
+        "compression bomb": (
+            tar_gz({"saved_model.pb": b"", "variables/zeros": bytes(3 << 20)}),
+            "more than 1048576 bytes",
+        ),
     }
 
 
@@ -73,12 +91,20 @@ def test_hostile_archive_is_refused_and_writes_nothing_outside(case, tmp_path):
 
 def test_links_inside_become_plain_copies(tmp_path):
     ok = _file("saved_model.pb", b"pb")
-    data = tar_members([ok, _file("variables/v.data", b"weights"), _special("variables/alias", tarfile.SYMTYPE, "v.data"),
-                        _special("hard", tarfile.LNKTYPE, "./variables/v.data")])
+    data = tar_members(
+        [
+            ok,
+            _file("variables/v.data", b"weights"),
+            _special("variables/alias", tarfile.SYMTYPE, "v.data"),
+            _special("hard", tarfile.LNKTYPE, "./variables/v.data"),
+        ]
+    )
     (tmp_path / "a.tgz").write_bytes(data)
     safe_extract(tmp_path / "a.tgz", tmp_path / "out")
     out = tmp_path / "out"
-    assert (out / "variables" / "alias").read_bytes() == b"weights" and not (out / "variables" / "alias").is_symlink()
+    assert (out / "variables" / "alias").read_bytes() == b"weights" and not (
+        out / "variables" / "alias"
+    ).is_symlink()
     assert (out / "hard").read_bytes() == b"weights"
 
 
@@ -92,7 +118,11 @@ def test_modes_from_the_archive_are_not_kept(tmp_path):
 
 @pytest.mark.parametrize(
     "data",
-    [b"this is not an archive at all" * 10, tar_gz({"saved_model.pb": b"x" * 5000})[:-200], b"\x1f\x8b\x08\x00garbage"],
+    [
+        b"this is not an archive at all" * 10,
+        tar_gz({"saved_model.pb": b"x" * 5000})[:-200],
+        b"\x1f\x8b\x08\x00garbage",
+    ],
     ids=["not-a-tar", "truncated-gzip", "bad-gzip"],
 )
 def test_corrupt_archives_are_source_errors(data, tmp_path):
@@ -142,7 +172,11 @@ def _bomb_tar_head(unpacked: int, name: str) -> bytes:
     model.size = 2
     big = tarfile.TarInfo(name)
     big.size = unpacked
-    return model.tobuf(format=tarfile.GNU_FORMAT) + b"\x08\x01".ljust(512, b"\0") + big.tobuf(format=tarfile.GNU_FORMAT)
+    return (
+        model.tobuf(format=tarfile.GNU_FORMAT)
+        + b"\x08\x01".ljust(512, b"\0")
+        + big.tobuf(format=tarfile.GNU_FORMAT)
+    )
 
 
 def bomb(codec: str, unpacked: int = 1 << 30, name: str = "variables/zeros") -> bytes:
@@ -235,10 +269,23 @@ def test_bzip2_bomb_unpacks_in_bounded_memory(tmp_path, no_limit_env):
     assert len(data) < 4096
     (tmp_path / "bomb.tar.bz2").write_bytes(data)
     cap = 96 << 20
-    done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(tmp_path / "bomb.tar.bz2"), str(tmp_path / "out"), str(cap)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _MEMORY_PROBE,
+            str(tmp_path / "bomb.tar.bz2"),
+            str(tmp_path / "out"),
+            str(cap),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
-    assert f"refused: archive bomb.tar.bz2 refused: unpacks to more than {cap} bytes" in done.stdout, done.stdout
+    assert f"refused: archive bomb.tar.bz2 refused: unpacks to more than {cap} bytes" in done.stdout, (
+        done.stdout
+    )
     grew_kib = int(done.stdout.split("grew_kib")[1])
     assert grew_kib < 32 << 10, f"peak memory grew by {grew_kib} KiB while unpacking"
 
@@ -253,8 +300,13 @@ def test_bomb_pulled_from_the_server_is_refused_and_nothing_is_cached(tmp_path, 
     server = ModelServer()
     try:
         server.add_tfhub("google/bomb/feature_vector/1", bomb("gzip"))
-        settings = SourceSettings(cache_dir=tmp_path / "cache", lockfile=tmp_path / "edgekit.lock", hub_url=server.url,
-                                  retry_backoff_s=0.0, timeout_s=10.0)
+        settings = SourceSettings(
+            cache_dir=tmp_path / "cache",
+            lockfile=tmp_path / "edgekit.lock",
+            hub_url=server.url,
+            retry_backoff_s=0.0,
+            timeout_s=10.0,
+        )
         with pytest.raises(UnsafeModelError, match="compression ratio"):
             resolve_source("tfhub:google/bomb/feature_vector/1", settings)
     finally:

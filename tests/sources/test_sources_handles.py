@@ -8,7 +8,14 @@ from edgekit.errors import SourceError, UsageError
 from edgekit.sources import catalogue
 from edgekit.sources.base import SourceSettings
 from edgekit.sources.cache import Cache
-from edgekit.sources.handles import DemoHandle, HubHandle, KaggleHandle, KerasAppHandle, LocalHandle, parse_handle
+from edgekit.sources.handles import (
+    DemoHandle,
+    HubHandle,
+    KaggleHandle,
+    KerasAppHandle,
+    LocalHandle,
+    parse_handle,
+)
 
 MOBILENET = "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector/5"
 
@@ -35,10 +42,13 @@ def test_every_spelling_of_one_model_has_one_canonical_id(spec):
 
 def test_one_canonical_id_means_one_cache_folder(tmp_path):
     cache = Cache(tmp_path)
-    folders = {cache.folder_for(parse_handle(s).canonical) for s in (
-        "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
-        "google/mobilenet-v2/tensorFlow2/100-224-feature-vector/5",
-    )}
+    folders = {
+        cache.folder_for(parse_handle(s).canonical)
+        for s in (
+            "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
+            "google/mobilenet-v2/tensorFlow2/100-224-feature-vector/5",
+        )
+    }
     assert len(folders) == 1
 
 
@@ -46,7 +56,11 @@ def test_mirror_urls_are_recognized_by_their_base(tmp_path):
     settings = SourceSettings(hub_url="http://127.0.0.1:9/hub", kaggle_url="http://127.0.0.1:9/kaggle")
     hub = parse_handle("http://127.0.0.1:9/hub/acme/net/feature_vector/2", settings)
     kaggle = parse_handle("http://127.0.0.1:9/kaggle/models/acme/net/tensorFlow2/small/3", settings)
-    assert hub.canonical == parse_handle("https://tfhub.dev/acme/net/feature_vector/2").canonical == "tfhub:acme/net/feature_vector/2"
+    assert (
+        hub.canonical
+        == parse_handle("https://tfhub.dev/acme/net/feature_vector/2").canonical
+        == "tfhub:acme/net/feature_vector/2"
+    )
     assert kaggle.canonical == "kaggle:acme/net/tensorflow2/small/3"
 
 
@@ -72,7 +86,10 @@ def test_environment_sets_the_mirrors(monkeypatch):
 @pytest.mark.parametrize(
     ("spec", "canonical"),
     [
-        ("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector", "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector"),
+        (
+            "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector",
+            "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector",
+        ),
         ("acme/net/tensorFlow2/small", "kaggle:acme/net/tensorflow2/small"),
         ("https://tfhub.dev/acme/net/feature_vector", "tfhub:acme/net/feature_vector"),
     ],
@@ -88,7 +105,10 @@ def test_handles_without_version_are_unpinned(spec, canonical):
         ("keras:MobileNetV2", "keras:MobileNetV2?size=224x224"),
         ("keras:mobilenetv2?alpha=0.350&size=96", "keras:MobileNetV2?alpha=0.35&size=96x96"),
         ("keras:InceptionV3", "keras:InceptionV3?size=299x299"),
-        ("keras:MobileNetV3Small?minimalistic=1&size=64x80", "keras:MobileNetV3Small?minimalistic=true&size=64x80"),
+        (
+            "keras:MobileNetV3Small?minimalistic=1&size=64x80",
+            "keras:MobileNetV3Small?minimalistic=true&size=64x80",
+        ),
         ("keras:ResNet50?weights=Random", "keras:ResNet50?size=224x224&weights=random"),
         ("keras:ResNet50?weights=imagenet", "keras:ResNet50?size=224x224"),  # the default has one id
     ],
@@ -134,7 +154,9 @@ def test_local_paths_resolve_against_the_recipe_folder(tmp_path):
     (tmp_path / "backbone").mkdir()
     (tmp_path / "m.tar.gz").write_bytes(b"")
     (tmp_path / "m.keras").write_bytes(b"")
-    assert parse_handle("backbone", base_dir=tmp_path) == LocalHandle((tmp_path / "backbone").resolve(), "folder")
+    assert parse_handle("backbone", base_dir=tmp_path) == LocalHandle(
+        (tmp_path / "backbone").resolve(), "folder"
+    )
     assert parse_handle("m.tar.gz", base_dir=tmp_path).form == "archive"
     assert parse_handle(str(tmp_path / "m.keras")).form == "keras"
     (tmp_path / "notes.txt").write_text("x")

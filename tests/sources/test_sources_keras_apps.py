@@ -32,7 +32,9 @@ def _reference(x, seed):
     import tf_keras
 
     tf_keras.utils.set_random_seed(seed)
-    base = tf_keras.applications.MobileNet(alpha=0.25, input_shape=(64, 64, 3), include_top=False, weights=None, pooling="avg")
+    base = tf_keras.applications.MobileNet(
+        alpha=0.25, input_shape=(64, 64, 3), include_top=False, weights=None, pooling="avg"
+    )
     return base, base(tf_keras.applications.mobilenet.preprocess_input(x * 255.0), training=False).numpy()
 
 
@@ -45,7 +47,10 @@ def test_missing_imagenet_weights_is_an_error_naming_the_file_and_the_opt_in(ker
 
 def test_keras_application_becomes_a_random_init_hub_module_when_asked(keras_cache):
     resolved = resolve_source(MOBILENET_RANDOM, SourceSettings(cache_dir=keras_cache))
-    assert resolved.canonical == "keras:MobileNet?alpha=0.25&size=64x64&weights=random" and resolved.kind == "keras"
+    assert (
+        resolved.canonical == "keras:MobileNet?alpha=0.25&size=64x64&weights=random"
+        and resolved.kind == "keras"
+    )
     assert resolved.info.input_size == (64, 64) and resolved.info.value_range == (0.0, 1.0)
     assert resolved.info.output_dim == 256 and resolved.info.origin == "signature"
     assert any("RANDOM INIT" in n and "weights=random" in n for n in resolved.notes)
@@ -72,11 +77,16 @@ def test_pretrained_weights_on_disk_are_used(keras_cache):
     (keras_cache / "keras-weights").mkdir(exist_ok=True)
     base.save_weights(str(keras_cache / "keras-weights" / WEIGHTS_FILE))
 
-    for handle in (MOBILENET, MOBILENET.replace("?", "?weights=imagenet&")):  # the default, spelled out or not
+    for handle in (
+        MOBILENET,
+        MOBILENET.replace("?", "?weights=imagenet&"),
+    ):  # the default, spelled out or not
         resolved = resolve_source(handle, SourceSettings(cache_dir=keras_cache))
         assert resolved.canonical == "keras:MobileNet?alpha=0.25&size=64x64"
         assert resolved.manifest["weights"] == "imagenet" and resolved.manifest["weights_sha256"]
-        assert any("ImageNet weights from" in n for n in resolved.notes) and not any("RANDOM" in n for n in resolved.notes)
+        assert any("ImageNet weights from" in n for n in resolved.notes) and not any(
+            "RANDOM" in n for n in resolved.notes
+        )
     x = np.random.default_rng(1).random((2, 64, 64, 3), dtype=np.float32)
     features, _ = _run_module(resolved.path, x)
     expected = base(tf_keras.applications.mobilenet.preprocess_input(x * 255.0), training=False).numpy()

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 
 import pytest
+from sources_support import MOBILENET_KAGGLE, folder_files
 
 from edgekit.errors import IntegrityError, UsageError
 from edgekit.fsutil import sha256_tree
@@ -16,7 +17,6 @@ from edgekit.sources.cache import Cache
 from edgekit.sources.lockfile import LockEntry, Lockfile
 from edgekit.sources.module_check import tree_hash
 from edgekit.sources.resolve import lockfile_path
-from sources_support import MOBILENET_KAGGLE, folder_files
 
 KAGGLE_ID = "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector/5"
 
@@ -37,7 +37,9 @@ def test_first_pull_records_archive_and_file_hashes(server, settings, tiny_archi
     assert resolved.sha256 == sha256_tree(resolved.path)
 
 
-def test_new_bytes_for_a_locked_handle_are_refused_with_both_hashes(server, settings, tiny_archive, tiny_archive_v2):
+def test_new_bytes_for_a_locked_handle_are_refused_with_both_hashes(
+    server, settings, tiny_archive, tiny_archive_v2
+):
     key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
     resolve_source(MOBILENET_KAGGLE, settings)
     server.archives[key] = tiny_archive_v2  # the publisher re-uploaded version 5
@@ -48,7 +50,9 @@ def test_new_bytes_for_a_locked_handle_are_refused_with_both_hashes(server, sett
     assert _sha(tiny_archive) in message and _sha(tiny_archive_v2) in message
     assert "--accept-new-hash" in err.value.hint
     assert Cache(colleague.cache_root()).lookup(KAGGLE_ID) is None  # refused bytes are not cached
-    assert json.loads(settings.lockfile.read_text())["sources"][KAGGLE_ID]["archive_sha256"] == _sha(tiny_archive)
+    assert json.loads(settings.lockfile.read_text())["sources"][KAGGLE_ID]["archive_sha256"] == _sha(
+        tiny_archive
+    )
 
     accepted = resolve_source(MOBILENET_KAGGLE, replace(colleague, accept_new_hash=True))
     assert any("accepted new bytes" in n for n in accepted.notes)
@@ -96,9 +100,18 @@ def test_lockfile_roundtrip_and_merge(tmp_path):
     path = tmp_path / "edgekit.lock"
     a = Lockfile.load(path)
     b = Lockfile.load(path)  # two processes that loaded before either wrote
-    a.record("kaggle:x/y/tensorflow2/z/1", LockEntry("a" * 64, {"saved_model.pb": "1" * 64}), resolved_from=None, lock_dir=tmp_path)
-    b.record("kaggle:x/y/tensorflow2/w/2", LockEntry("b" * 64, {"saved_model.pb": "2" * 64}, ["ReadFile"]),
-             resolved_from="kaggle:x/y/tensorflow2/w", lock_dir=tmp_path)
+    a.record(
+        "kaggle:x/y/tensorflow2/z/1",
+        LockEntry("a" * 64, {"saved_model.pb": "1" * 64}),
+        resolved_from=None,
+        lock_dir=tmp_path,
+    )
+    b.record(
+        "kaggle:x/y/tensorflow2/w/2",
+        LockEntry("b" * 64, {"saved_model.pb": "2" * 64}, ["ReadFile"]),
+        resolved_from="kaggle:x/y/tensorflow2/w",
+        lock_dir=tmp_path,
+    )
     merged = Lockfile.load(path)
     assert set(merged.entries) == {"kaggle:x/y/tensorflow2/z/1", "kaggle:x/y/tensorflow2/w/2"}
     assert merged.get("kaggle:x/y/tensorflow2/w/2").unsafe_ops_allowed == ["ReadFile"]
@@ -106,7 +119,10 @@ def test_lockfile_roundtrip_and_merge(tmp_path):
     assert path.read_text() == json.dumps(merged.to_json(), indent=2) + "\n"
 
 
-@pytest.mark.parametrize("content", ["{not json", "[]", '{"edgekit_lock": 99}', '{"edgekit_lock": 1, "sources": {"k": {"files": {}}}}'])
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", "[]", '{"edgekit_lock": 99}', '{"edgekit_lock": 1, "sources": {"k": {"files": {}}}}'],
+)
 def test_broken_lockfiles_are_usage_errors(tmp_path, content):
     (tmp_path / "edgekit.lock").write_text(content)
     with pytest.raises(UsageError) as err:

@@ -6,12 +6,12 @@ import json
 import zipfile
 
 import pytest
+from sources_support import graph_saved_model, node
 
 from edgekit.errors import UnsafeModelError
 from edgekit.sources import SourceSettings, resolve_source
 from edgekit.sources.kerasfile import keras_config_problems, keras_file_problems
 from edgekit.sources.opscan import CHECKPOINT_OPS, DANGEROUS, check_saved_model, scan_saved_model
-from sources_support import graph_saved_model, node
 
 SERVE = "__inference_serve_7"
 
@@ -27,7 +27,9 @@ def _tf2_saver(restore_body=None, save_body=None):
     main = [
         node("saver_filename", "Placeholder"),
         node("save_call", "StatefulPartitionedCall", "saver_filename", func="__inference__traced_save_1"),
-        node("restore_call", "StatefulPartitionedCall", "saver_filename", func="__inference__traced_restore_2"),
+        node(
+            "restore_call", "StatefulPartitionedCall", "saver_filename", func="__inference__traced_restore_2"
+        ),
     ]
     save = save_body or [
         node("suffix", "Const", const="_temp/part"),
@@ -37,25 +39,57 @@ def _tf2_saver(restore_body=None, save_body=None):
         node("merge", "MergeV2Checkpoints", "save", "file_prefix"),
     ]
     restore = restore_body or [node("restore", "RestoreV2", "file_prefix")]
-    functions = {"__inference__traced_save_1": (["file_prefix"], save), "__inference__traced_restore_2": (["file_prefix"], restore)}
+    functions = {
+        "__inference__traced_save_1": (["file_prefix"], save),
+        "__inference__traced_restore_2": (["file_prefix"], restore),
+    }
     return main, functions, ("saver_filename:0", "save_call:0", "restore_call")
 
 
 DANGEROUS_GRAPHS = {
     "ReadFile in the main graph": (
         {"main": [node("path", "Const", const="/etc/passwd"), node("read", "ReadFile", "path")]},
-        "ReadFile", "graph node 'read'",
+        "ReadFile",
+        "graph node 'read'",
     ),
-    "WriteFile in a called function": (_called(node("write", "WriteFile", "x", "x")), "WriteFile", f"function '{SERVE}' node 'write'"),
+    "WriteFile in a called function": (
+        _called(node("write", "WriteFile", "x", "x")),
+        "WriteFile",
+        f"function '{SERVE}' node 'write'",
+    ),
     "MatchingFiles": (_called(node("glob", "MatchingFiles", "x")), "MatchingFiles", "node 'glob'"),
     "PyFunc": (_called(node("py", "PyFunc", "x", token="pyfunc_0")), "PyFunc", "runs Python code"),
-    "EagerPyFunc": (_called(node("py", "EagerPyFunc", "x", token="pyfunc_1")), "EagerPyFunc", "runs Python code"),
-    "reader ops": (_called(node("rdr", "TFRecordReaderV2"), node("rd", "ReaderReadV2", "rdr", "x")), "TFRecordReaderV2", "file reader"),
+    "EagerPyFunc": (
+        _called(node("py", "EagerPyFunc", "x", token="pyfunc_1")),
+        "EagerPyFunc",
+        "runs Python code",
+    ),
+    "reader ops": (
+        _called(node("rdr", "TFRecordReaderV2"), node("rd", "ReaderReadV2", "rdr", "x")),
+        "TFRecordReaderV2",
+        "file reader",
+    ),
     "WholeFileReaderV2": (_called(node("rdr", "WholeFileReaderV2")), "WholeFileReaderV2", "file reader"),
-    "PrintV2 to a file": (_called(node("p", "PrintV2", "x", output_stream="file:///tmp/leak.txt")), "PrintV2", "/tmp/leak.txt"),
-    "SaveV2 outside the saver": (_called(node("save", "SaveV2", "x")), "SaveV2", "outside the variables checkpoint"),
-    "unknown op": (_called(node("k", "TotallyMadeUpKernel", "x")), "TotallyMadeUpKernel", "not an op TensorFlow knows"),
-    "dataset reading files": (_called(node("ds", "TFRecordDataset", "x")), "TFRecordDataset", "dataset that reads or writes files"),
+    "PrintV2 to a file": (
+        _called(node("p", "PrintV2", "x", output_stream="file:///tmp/leak.txt")),
+        "PrintV2",
+        "/tmp/leak.txt",
+    ),
+    "SaveV2 outside the saver": (
+        _called(node("save", "SaveV2", "x")),
+        "SaveV2",
+        "outside the variables checkpoint",
+    ),
+    "unknown op": (
+        _called(node("k", "TotallyMadeUpKernel", "x")),
+        "TotallyMadeUpKernel",
+        "not an op TensorFlow knows",
+    ),
+    "dataset reading files": (
+        _called(node("ds", "TFRecordDataset", "x")),
+        "TFRecordDataset",
+        "dataset that reads or writes files",
+    ),
 }
 
 
@@ -77,18 +111,25 @@ def test_the_saver_may_use_checkpoint_ops(tmp_path):
 
 
 def test_saver_reading_a_constant_path_is_refused(tmp_path):
-    main, functions, saver = _tf2_saver(restore_body=[node("p", "Const", const="/home/user/.ssh/id_rsa"), node("restore", "RestoreV2", "p:output:0")])
+    main, functions, saver = _tf2_saver(
+        restore_body=[
+            node("p", "Const", const="/home/user/.ssh/id_rsa"),
+            node("restore", "RestoreV2", "p:output:0"),
+        ]
+    )
     report = scan_saved_model(graph_saved_model(tmp_path / "m", main=main, functions=functions, saver=saver))
     assert report.ops() == ["RestoreV2"]
     assert "id_rsa" in report.describe()
 
 
 def test_saver_escaping_with_dot_dot_is_refused(tmp_path):
-    main, functions, saver = _tf2_saver(save_body=[
-        node("up", "Const", const="/../../../tmp/owned"),
-        node("p", "StringJoin", "file_prefix", "up:output:0"),
-        node("save", "SaveV2", "p:output:0"),
-    ])
+    main, functions, saver = _tf2_saver(
+        save_body=[
+            node("up", "Const", const="/../../../tmp/owned"),
+            node("p", "StringJoin", "file_prefix", "up:output:0"),
+            node("save", "SaveV2", "p:output:0"),
+        ]
+    )
     report = scan_saved_model(graph_saved_model(tmp_path / "m", main=main, functions=functions, saver=saver))
     assert report.ops() == ["SaveV2"] and "'/../../../tmp/owned'" in report.describe()
 
@@ -124,7 +165,9 @@ def test_print_to_stderr_and_known_ops_are_fine(tmp_path):
 def test_dangerous_op_table_names_real_tensorflow_ops():
     from tensorflow.python.framework import op_def_registry
 
-    unknown = sorted(op for op in set(DANGEROUS) | CHECKPOINT_OPS | {"PrintV2"} if op_def_registry.get(op) is None)
+    unknown = sorted(
+        op for op in set(DANGEROUS) | CHECKPOINT_OPS | {"PrintV2"} if op_def_registry.get(op) is None
+    )
     assert unknown == []
 
 
@@ -146,7 +189,11 @@ def test_a_normal_tf2_module_passes(tiny_module):
     scan = resolved.manifest["scan"]
     assert scan["findings"] == [] and scan["override"] is False
     assert scan["functions"] == 4 and scan["nodes"] > 20  # the saver's SaveV2/RestoreV2 were seen and allowed
-    assert resolved.info.input_size == (8, 8) and resolved.info.output_dim == 2 and resolved.info.origin == "signature"
+    assert (
+        resolved.info.input_size == (8, 8)
+        and resolved.info.output_dim == 2
+        and resolved.info.origin == "signature"
+    )
 
 
 # -- Keras: Lambda layers and unsafe deserialization -----------------------------------------------
@@ -205,12 +252,29 @@ def test_plain_keras_file_becomes_a_cached_savedmodel(keras_models, tmp_path):
 @pytest.mark.parametrize(
     ("config", "words"),
     [
-        ({"module": "keras.layers", "class_name": "Lambda", "config": {"name": "l", "function": {"class_name": "__lambda__"}}}, "Lambda layer 'l'"),
+        (
+            {
+                "module": "keras.layers",
+                "class_name": "Lambda",
+                "config": {"name": "l", "function": {"class_name": "__lambda__"}},
+            },
+            "Lambda layer 'l'",
+        ),
         ({"class_name": "__lambda__", "config": {"code": "4wEAAAAA"}}, "serialized Python lambda"),
         ({"module": "os", "class_name": "system", "config": {}}, "from module 'os'"),
         ({"module": "builtins", "class_name": "eval", "config": {}}, "from module 'builtins'"),
-        ({"module": "my_pkg.layers", "class_name": "Fancy", "registered_name": "my_pkg>Fancy"}, "custom object 'my_pkg>Fancy'"),
-        ({"module": "keras", "class_name": "Functional", "config": {"layers": [{"module": "evil", "class_name": "X"}]}}, "from module 'evil'"),
+        (
+            {"module": "my_pkg.layers", "class_name": "Fancy", "registered_name": "my_pkg>Fancy"},
+            "custom object 'my_pkg>Fancy'",
+        ),
+        (
+            {
+                "module": "keras",
+                "class_name": "Functional",
+                "config": {"layers": [{"module": "evil", "class_name": "X"}]},
+            },
+            "from module 'evil'",
+        ),
     ],
 )
 def test_keras_configs_that_need_unsafe_deserialization(config, words):
@@ -219,19 +283,44 @@ def test_keras_configs_that_need_unsafe_deserialization(config, words):
 
 
 def test_keras_builtin_configs_are_safe():
-    config = {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": None,
-              "config": {"layers": [{"module": "keras.layers", "class_name": "Dense", "registered_name": None,
-                                     "config": {"kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform"}}},
-                                    {"module": "keras.layers", "class_name": "TFOpLambda", "config": {"function": "math.multiply"}}]}}
+    config = {
+        "module": "keras.src.models.functional",
+        "class_name": "Functional",
+        "registered_name": None,
+        "config": {
+            "layers": [
+                {
+                    "module": "keras.layers",
+                    "class_name": "Dense",
+                    "registered_name": None,
+                    "config": {
+                        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform"}
+                    },
+                },
+                {
+                    "module": "keras.layers",
+                    "class_name": "TFOpLambda",
+                    "config": {"function": "math.multiply"},
+                },
+            ]
+        },
+    }
     assert keras_config_problems(config) == []
 
 
 def test_keras3_file_with_custom_module_is_refused_without_loading(tmp_path):
     path = tmp_path / "evil.keras"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("config.json", json.dumps({"module": "subprocess", "class_name": "Popen", "config": {"args": "touch /tmp/pwned"}}))
+        zf.writestr(
+            "config.json",
+            json.dumps(
+                {"module": "subprocess", "class_name": "Popen", "config": {"args": "touch /tmp/pwned"}}
+            ),
+        )
         zf.writestr("metadata.json", "{}")
-    assert keras_file_problems(path) == ["class 'Popen' from module 'subprocess' (loading would import code outside Keras)"]
+    assert keras_file_problems(path) == [
+        "class 'Popen' from module 'subprocess' (loading would import code outside Keras)"
+    ]
     with pytest.raises(UnsafeModelError, match="subprocess"):
         resolve_source(str(path), SourceSettings(cache_dir=tmp_path / "cache"))
 
@@ -249,6 +338,8 @@ def test_demo_specs_are_dispatched_to_the_demo_module_and_scanned(monkeypatch, t
     monkeypatch.setattr(demo, "resolve_demo", fake_resolve_demo)
     resolved = resolve_source(" demo:fake ", SourceSettings())
     assert calls == ["demo:fake"] and resolved.manifest["scan"]["findings"] == []
-    monkeypatch.setattr(demo, "resolve_demo", lambda spec, settings: fake_resolve_demo(spec, settings, writer_module))
+    monkeypatch.setattr(
+        demo, "resolve_demo", lambda spec, settings: fake_resolve_demo(spec, settings, writer_module)
+    )
     with pytest.raises(UnsafeModelError, match="WriteFile"):
         resolve_source("demo:fake", SourceSettings())

@@ -7,11 +7,11 @@ import json
 from dataclasses import replace
 
 import pytest
+from sources_support import MOBILENET_KAGGLE, MOBILENET_TFHUB, TINY_DIM, snapshot, tar_gz
 
-from edgekit.errors import IntegrityError, RefusedError, SourceError, UnsafeModelError, UsageError
+from edgekit.errors import IntegrityError, RefusedError, SourceError, UnsafeModelError
 from edgekit.sources import resolve_source
 from edgekit.sources.cache import Cache
-from sources_support import MOBILENET_KAGGLE, MOBILENET_TFHUB, TINY_DIM, snapshot, tar_gz
 
 KAGGLE_ID = "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector/5"
 
@@ -45,12 +45,16 @@ def test_tfhub_and_kaggle_spellings_share_one_entry_and_one_download(server, set
     assert from_kaggle.info.input_size == (8, 8)
 
 
-def test_kaggle_goes_through_a_signed_redirect_without_leaking_credentials(server, settings, tiny_archive, monkeypatch):
+def test_kaggle_goes_through_a_signed_redirect_without_leaking_credentials(
+    server, settings, tiny_archive, monkeypatch
+):
     monkeypatch.setenv("KAGGLE_USERNAME", "ada")
     monkeypatch.setenv("KAGGLE_KEY", "s3cret")
     server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
     resolved = resolve_source(MOBILENET_KAGGLE, settings)
-    api = server.requests_to("/api/v1/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/5/download")
+    api = server.requests_to(
+        "/api/v1/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/5/download"
+    )
     storage = server.requests_to("/storage/")
     assert len(api) == 1 and len(storage) == 1
     assert api[0][1]["authorization"] == "Basic " + base64.b64encode(b"ada:s3cret").decode()
@@ -70,7 +74,9 @@ def test_expired_signed_url_is_fetched_afresh(server, settings, tiny_archive):
 
 
 @pytest.mark.parametrize("fraction", [0.10, 0.50, 0.99])
-def test_dropped_connection_serves_nothing_partial_and_a_retry_succeeds(server, settings, tiny_archive, fraction):
+def test_dropped_connection_serves_nothing_partial_and_a_retry_succeeds(
+    server, settings, tiny_archive, fraction
+):
     key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
     server.drops[key] = [fraction]
     one_try = replace(settings, retries=1)
@@ -81,7 +87,10 @@ def test_dropped_connection_serves_nothing_partial_and_a_retry_succeeds(server, 
     assert cache.lookup(KAGGLE_ID) is None and cache.staging_leftovers() == []
     assert not settings.lockfile.exists()
     resolved = resolve_source(MOBILENET_KAGGLE, one_try)  # the user runs again
-    assert server.hits[key] == 2 and Cache(settings.cache_root()).verify(Cache(settings.cache_root()).lookup(KAGGLE_ID)) == []
+    assert (
+        server.hits[key] == 2
+        and Cache(settings.cache_root()).verify(Cache(settings.cache_root()).lookup(KAGGLE_ID)) == []
+    )
     assert resolved.sha256
 
 
@@ -93,7 +102,9 @@ def test_dropped_connection_is_retried_within_one_pull(server, settings, tiny_ar
 
 
 def test_corrupted_archive_is_refused_and_not_cached(server, settings, tiny_archive):
-    key = server.add_tfhub("google/tiny/feature_vector/1", tiny_archive[: len(tiny_archive) // 2] + b"\0" * 64)
+    key = server.add_tfhub(
+        "google/tiny/feature_vector/1", tiny_archive[: len(tiny_archive) // 2] + b"\0" * 64
+    )
     with pytest.raises(SourceError, match="corrupt"):
         resolve_source("tfhub:google/tiny/feature_vector/1", settings)
     assert entries(settings) == [] and Cache(settings.cache_root()).staging_leftovers() == []
@@ -124,7 +135,9 @@ def test_unreachable_server_is_reported_after_retries(settings):
 def test_hostile_archive_from_the_server_is_refused(server, settings, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    server.add_tfhub("google/evil/feature_vector/1", tar_gz({"saved_model.pb": b"", "../../outside/x": b"boom"}, root=""))
+    server.add_tfhub(
+        "google/evil/feature_vector/1", tar_gz({"saved_model.pb": b"", "../../outside/x": b"boom"}, root="")
+    )
     before = snapshot(tmp_path, exclude=settings.cache_root())
     with pytest.raises(UnsafeModelError, match="contains '..'"):
         resolve_source("tfhub:google/evil/feature_vector/1", settings)
@@ -174,14 +187,23 @@ def test_unpinned_handle_resolves_and_the_version_is_locked(server, settings, ti
     lock = json.loads(settings.lockfile.read_text())
     assert lock["resolved"] == {"kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector": KAGGLE_ID}
 
-    server.add_kaggle("google/mobilenet-v2/tensorFlow2/100-224-feature-vector/6", tiny_archive_v2)  # a new release
-    api_calls = len(server.requests_to("/api/v1/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/get"))
+    server.add_kaggle(
+        "google/mobilenet-v2/tensorFlow2/100-224-feature-vector/6", tiny_archive_v2
+    )  # a new release
+    api_calls = len(
+        server.requests_to("/api/v1/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/get")
+    )
     again = resolve_source(spec, allowed)
     assert again.canonical == KAGGLE_ID  # the lockfile's version, not the newest
-    assert len(server.requests_to("/api/v1/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/get")) == api_calls
+    assert (
+        len(server.requests_to("/api/v1/models/google/mobilenet-v2/tensorFlow2/100-224-feature-vector/get"))
+        == api_calls
+    )
     upgraded = resolve_source(spec, replace(allowed, upgrade=True))
     assert upgraded.canonical.endswith("/6")
-    assert json.loads(settings.lockfile.read_text())["resolved"]["kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector"].endswith("/6")
+    assert json.loads(settings.lockfile.read_text())["resolved"][
+        "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector"
+    ].endswith("/6")
 
 
 def test_unpinned_tfhub_handle_outside_the_catalogue_cannot_be_resolved(settings):
@@ -194,7 +216,9 @@ def test_publisher_allowlist(server, settings, tiny_archive):
     with pytest.raises(SourceError, match="publisher 'acme' is not in the allowlist") as err:
         resolve_source("acme/net/tensorFlow2/small/1", settings)
     assert "--allow-publisher acme" in err.value.hint and server.hits[key] == 0
-    resolved = resolve_source("acme/net/tensorFlow2/small/1", replace(settings, allow_publishers=("google", "acme")))
+    resolved = resolve_source(
+        "acme/net/tensorFlow2/small/1", replace(settings, allow_publishers=("google", "acme"))
+    )
     assert resolved.canonical == "kaggle:acme/net/tensorflow2/small/1"
 
 
@@ -248,7 +272,11 @@ def test_download_reports_progress_up_to_the_content_length(server, settings, ti
     url = f"{server.url}/google/tiny/feature_vector/1?tf-hub-format=compressed"
     calls = []
     got = download_file(url, tmp_path / "a", progress=lambda done, total: calls.append((done, total)))
-    assert calls and calls[-1] == (got.size, len(tiny_archive)) and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    assert (
+        calls
+        and calls[-1] == (got.size, len(tiny_archive))
+        and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    )
 
 
 def test_progress_in_a_log_prints_quarter_steps(capsys):

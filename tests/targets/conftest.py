@@ -16,7 +16,9 @@ def _convert(model, int8: bool = False) -> bytes:
         rng = np.random.default_rng(0)
         shape = (1, *model.input_shape[1:])
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([rng.uniform(-1, 1, shape).astype(np.float32)] for _ in range(4))
+        converter.representative_dataset = lambda: (
+            [rng.uniform(-1, 1, shape).astype(np.float32)] for _ in range(4)
+        )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return converter.convert()
 
@@ -87,11 +89,18 @@ def tiny_onnx(tmp_path_factory) -> Path:
         helper.make_node("Gemm", ["f", "w4", "b4"], ["y"], transB=1),
     ]
     graph = helper.make_graph(
-        nodes, "tiny",
+        nodes,
+        "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
-        [init("w1", (8, 3, 3, 3)), init("b1", (8,)), init("w2", (16, 1, 3, 3)), init("w3", (4, 16, 1, 1)),
-         init("w4", (5, 4)), init("b4", (5,))],
+        [
+            init("w1", (8, 3, 3, 3)),
+            init("b1", (8,)),
+            init("w2", (16, 1, 3, 3)),
+            init("w3", (4, 16, 1, 1)),
+            init("w4", (5, 4)),
+            init("b4", (5,)),
+        ],
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path

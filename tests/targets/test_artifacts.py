@@ -56,9 +56,14 @@ def quantized_graphs(tmp_path_factory):
         if mode == "fp16":
             c.target_spec.supported_types = [tf.float16]
         if mode in ("int8", "int16x8"):
-            c.representative_dataset = lambda: ([rng.uniform(0, 1, (1, 8, 8, 3)).astype(np.float32)] for _ in range(4))
-            c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8" else
-                                           tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            c.representative_dataset = lambda: (
+                [rng.uniform(0, 1, (1, 8, 8, 3)).astype(np.float32)] for _ in range(4)
+            )
+            c.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+                if mode == "int8"
+                else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
         paths[mode] = folder / f"{mode}.tflite"
         paths[mode].write_bytes(c.convert())
     return paths
@@ -85,12 +90,20 @@ def onnx_graphs(tmp_path_factory):
     )
 
     rng = np.random.default_rng(0)
-    weights = [numpy_helper.from_array(rng.normal(size=(64, 3, 3, 3)).astype(np.float32), "w"),
-               numpy_helper.from_array(np.ones(64, np.float32), "b")]
+    weights = [
+        numpy_helper.from_array(rng.normal(size=(64, 3, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(np.ones(64, np.float32), "b"),
+    ]
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]), helper.make_node("GlobalAveragePool", ["y"], ["z"])],
-        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
-        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 64, 1, 1])], weights)
+        [
+            helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
+            helper.make_node("GlobalAveragePool", ["y"], ["z"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 64, 1, 1])],
+        weights,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     folder = tmp_path_factory.mktemp("onnx-quant")
@@ -105,8 +118,14 @@ def onnx_graphs(tmp_path_factory):
         def get_next(self):
             return next(self.batches, None)
 
-    quantize_static(paths["fp32"], paths["int8"], Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        paths["fp32"],
+        paths["int8"],
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
     return paths
 
 

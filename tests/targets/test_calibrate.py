@@ -15,7 +15,9 @@ from edgekit.targets.profile import Calibration
 from .synthetic import graph
 
 TRUTH = {
-    "runtime": "litert", "base": "rpi4", "measurements": 0,
+    "runtime": "litert",
+    "base": "rpi4",
+    "measurements": 0,
     "scale": {"fp32": 2.0, "int8": 1.3},
     "class_multiplier": {"conv": 0.7, "depthwise": 1.6},  # pointwise (the largest class) is the reference
     "parallel": {"fp32": 0.55},
@@ -28,15 +30,21 @@ def _graphs(dtype: str) -> list:
     mixes = [(1, 1, 4), (3, 1, 4), (1, 3, 4), (2, 2, 3), (4, 1, 2), (1, 4, 2)]
     out = []
     for i, (c, d, p) in enumerate(mixes):
-        rows = [("conv", c * 8_000_000, 200_000, 2000), ("depthwise", d * 1_500_000, 200_000, 500),
-                ("pointwise", p * 20_000_000, 200_000, 40_000), ("elementwise", 0, 100_000, 0),
-                ("dense", 500_000, 1000, 500_000)]
+        rows = [
+            ("conv", c * 8_000_000, 200_000, 2000),
+            ("depthwise", d * 1_500_000, 200_000, 500),
+            ("pointwise", p * 20_000_000, 200_000, 40_000),
+            ("elementwise", 0, 100_000, 0),
+            ("dense", 500_000, 1000, 500_000),
+        ]
         out.append(graph(rows, dtype=dtype, name=f"mix{i}-{dtype}"))
     return out
 
 
 def _truth_profile():
-    return resolve_target("rpi4").model_copy(update={"name": "truth", "calibration": Calibration(fitted=TRUTH)})
+    return resolve_target("rpi4").model_copy(
+        update={"name": "truth", "calibration": Calibration(fitted=TRUTH)}
+    )
 
 
 def _measurements(tmp_path) -> list:
@@ -75,8 +83,13 @@ def test_calibrated_profile_round_trips_and_estimates_like_the_truth(tmp_path):
     path = write_profile(result.profile, tmp_path / "my-pi.yaml")
     profile = load_profile_file(path)
     assert profile.name == "my-pi" and profile.hardware == resolve_target("rpi4").hardware
-    probe = graph([("conv", 30_000_000, 300_000, 3000), ("pointwise", 60_000_000, 300_000, 50_000),
-                   ("depthwise", 4_000_000, 300_000, 900)])
+    probe = graph(
+        [
+            ("conv", 30_000_000, 300_000, 3000),
+            ("pointwise", 60_000_000, 300_000, 50_000),
+            ("depthwise", 4_000_000, 300_000, 900),
+        ]
+    )
     mine = estimate(probe, profile, quant="fp32", threads=3)
     truth = estimate(probe, _truth_profile(), quant="fp32", threads=3)
     assert mine.latency_ms == pytest.approx(truth.latency_ms, rel=0.03)
@@ -85,7 +98,11 @@ def test_calibrated_profile_round_trips_and_estimates_like_the_truth(tmp_path):
 
 
 def test_too_few_artifacts_give_no_held_out_figure(tmp_path):
-    ms = [m for m in _measurements(tmp_path) if m.artifact.endswith(("mix0-float32.tflite", "mix1-float32.tflite"))]
+    ms = [
+        m
+        for m in _measurements(tmp_path)
+        if m.artifact.endswith(("mix0-float32.tflite", "mix1-float32.tflite"))
+    ]
     result = calibrate(ms, resolve_target("rpi4"), "two")
     assert result.factors["held_out"] is None and all(h is None for h in result.held_out_ms)
 
@@ -101,7 +118,9 @@ def test_bench_json_errors_name_the_file_and_field(tmp_path):
     with pytest.raises(UsageError, match=r"b\.json: results\[0\]: threads"):
         parse_bench_json(_bench(tmp_path, [{"artifact": g, "p50_ms": 3.0}]))
     with pytest.raises(UsageError, match=r"results\[1\]: p50_ms"):
-        parse_bench_json(_bench(tmp_path, [{"artifact": g, "p50_ms": 3.0, "threads": 1}, {"artifact": g, "threads": 1}]))
+        parse_bench_json(
+            _bench(tmp_path, [{"artifact": g, "p50_ms": 3.0, "threads": 1}, {"artifact": g, "threads": 1}])
+        )
     with pytest.raises(UsageError, match=r"artifact: missing"):
         parse_bench_json(_bench(tmp_path, [{"p50_ms": 3.0, "threads": 1}]))
     with pytest.raises(UsageError, match="expected a list of results"):
@@ -118,9 +137,21 @@ def test_bench_json_reads_edgekit_bench_results_with_relative_paths(tiny_onnx, t
     import shutil
 
     shutil.copy(tiny_onnx, tmp_path / "model.onnx")
-    path = _bench(tmp_path, {"schema_version": 1, "results": [
-        {"status": "ok", "artifact": {"path": "model.onnx", "format": "onnx", "quant": "fp32"},
-         "runtime": {"runtime": "onnxruntime", "threads": 2}, "protocol": {"threads": 2}, "p50_ms": 1.25}]})
+    path = _bench(
+        tmp_path,
+        {
+            "schema_version": 1,
+            "results": [
+                {
+                    "status": "ok",
+                    "artifact": {"path": "model.onnx", "format": "onnx", "quant": "fp32"},
+                    "runtime": {"runtime": "onnxruntime", "threads": 2},
+                    "protocol": {"threads": 2},
+                    "p50_ms": 1.25,
+                }
+            ],
+        },
+    )
     (m,) = parse_bench_json(path)
     assert (m.runtime, m.threads, m.quant, m.dtype, m.latency_ms) == ("onnxruntime", 2, "fp32", "fp32", 1.25)
     assert m.artifact == str(tmp_path / "model.onnx")
@@ -139,9 +170,16 @@ def test_bench_json_skips_results_that_cannot_be_trusted(tiny_onnx, tmp_path, va
     import shutil
 
     shutil.copy(tiny_onnx, tmp_path / "model.onnx")
-    result = {"status": "ok", "artifact": {"path": "model.onnx", "format": "onnx", "quant": "fp32"},
-              "runtime": {"runtime": "onnxruntime", "threads": 2}, "protocol": {"threads": 2}, "p50_ms": 1.25}
-    path = _bench(tmp_path, {"schema_version": 1, "results": [result, {**result, "validity": validity, "p50_ms": 9.0}]})
+    result = {
+        "status": "ok",
+        "artifact": {"path": "model.onnx", "format": "onnx", "quant": "fp32"},
+        "runtime": {"runtime": "onnxruntime", "threads": 2},
+        "protocol": {"threads": 2},
+        "p50_ms": 1.25,
+    }
+    path = _bench(
+        tmp_path, {"schema_version": 1, "results": [result, {**result, "validity": validity, "p50_ms": 9.0}]}
+    )
     assert [m.latency_ms for m in parse_bench_json(path)] == [1.25]
 
 

@@ -63,18 +63,24 @@ def test_threads_beyond_the_cores_are_capped_with_a_warning():
 
 def test_faster_device_estimates_faster():
     g = mobile_like()
-    t = {n: estimate(g, resolve_target(n), quant="fp32").latency_ms for n in ("rpi-zero2w", "rpi4", "rpi5", "android-high")}
+    t = {
+        n: estimate(g, resolve_target(n), quant="fp32").latency_ms
+        for n in ("rpi-zero2w", "rpi4", "rpi5", "android-high")
+    }
     assert t["rpi-zero2w"] > t["rpi4"] > t["rpi5"]
     assert t["android-high"] < t["rpi4"]
 
 
-@pytest.mark.parametrize("target, quant, why", [
-    ("host", "fp32", "no published results for host"),
-    ("mcu-m7", "int8", "no published results for mcu-m7"),
-    ("rpi4", "dynamic-int8", "no published results for quant mode dynamic-int8"),
-    ("rpi4", "int16x8", "no published results for quant mode int16x8"),
-    ("browser", "int8", "no published tfjs-browser int8 results"),
-])
+@pytest.mark.parametrize(
+    "target, quant, why",
+    [
+        ("host", "fp32", "no published results for host"),
+        ("mcu-m7", "int8", "no published results for mcu-m7"),
+        ("rpi4", "dynamic-int8", "no published results for quant mode dynamic-int8"),
+        ("rpi4", "int16x8", "no published results for quant mode int16x8"),
+        ("browser", "int8", "no published tfjs-browser int8 results"),
+    ],
+)
 def test_no_fitted_factors_means_no_number_and_a_warning(target, quant, why):
     g = mobile_like(dtype=_dtype(quant))
     e = _est(g, target, quant)
@@ -88,7 +94,9 @@ def test_tflite_graph_on_the_browser_needs_the_tfjs_runtime_named():
     e = estimate(g, resolve_target("browser"), quant="fp32")
     assert e.latency_ms is None and any("no runtime for tflite" in w for w in e.warnings)
     e = _est(g, "browser", "uint8")  # TF.js uint8 weights are expanded to float32 when loaded
-    assert e.latency_ms is not None and any("TF.js estimate made from the tflite graph" in w for w in e.warnings)
+    assert e.latency_ms is not None and any(
+        "TF.js estimate made from the tflite graph" in w for w in e.warnings
+    )
 
 
 def test_onnx_artifacts_get_memory_but_no_uncalibrated_latency():
@@ -103,7 +111,10 @@ def test_fp16_weights_run_and_are_held_as_fp32():
     fp32 = estimate(g, resolve_target("android-high"), quant="fp32")
     fp16 = estimate(g, resolve_target("android-high"), quant="fp16")
     assert fp16.latency_ms == fp32.latency_ms
-    assert fp16.memory["components"]["packed_weight_bytes"] == 2 * fp32.memory["components"]["packed_weight_bytes"]
+    assert (
+        fp16.memory["components"]["packed_weight_bytes"]
+        == 2 * fp32.memory["components"]["packed_weight_bytes"]
+    )
 
 
 def test_ram_verdict_on_linux_targets():
@@ -118,9 +129,16 @@ def test_ram_verdict_on_linux_targets():
 
 def test_flash_and_arena_verdicts_on_the_microcontroller():
     mcu = resolve_target("mcu-m7")
-    tiny = graph([("conv", 200_000, 20_000, 3000), ("depthwise", 50_000, 20_000, 300), ("dense", 10_000, 10, 10_000)], dtype="int8")
+    tiny = graph(
+        [("conv", 200_000, 20_000, 3000), ("depthwise", 50_000, 20_000, 300), ("dense", 10_000, 10, 10_000)],
+        dtype="int8",
+    )
     e = estimate(tiny, mcu, quant="int8")
-    assert e.fits and e.flash_bytes == tiny.size_bytes and e.peak_ram_bytes == e.memory["components"]["arena_bytes"] >= tiny.peak_activation_bytes
+    assert (
+        e.fits
+        and e.flash_bytes == tiny.size_bytes
+        and e.peak_ram_bytes == e.memory["components"]["arena_bytes"] >= tiny.peak_activation_bytes
+    )
     big_weights = graph([("dense", 3_000_000, 10, 3_000_000)], dtype="int8")  # 3 MB of weights > 2 MB flash
     e = estimate(big_weights, mcu, quant="int8")
     assert not e.fits and any("flash" in w for w in e.warnings)
@@ -129,7 +147,14 @@ def test_flash_and_arena_verdicts_on_the_microcontroller():
 
 
 def test_ops_the_runtime_lacks_are_named():
-    g = graph([("conv", 1000, 100, 10), ("other", 0, 100, 0, "BATCH_MATMUL"), ("other", 0, 100, 0, "CUSTOM:FlexRoll")], dtype="int8")
+    g = graph(
+        [
+            ("conv", 1000, 100, 10),
+            ("other", 0, 100, 0, "BATCH_MATMUL"),
+            ("other", 0, 100, 0, "CUSTOM:FlexRoll"),
+        ],
+        dtype="int8",
+    )
     e = estimate(g, resolve_target("mcu-m7"), quant="int8")
     assert any("lacks ops" in w and "BATCH_MATMUL" in w for w in e.warnings)
     e = estimate(g, resolve_target("rpi4"), quant="int8")

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from edgekit.fsutil import sha256_file
 from edgekit.targets import fit
 from edgekit.targets.features import PACKAGE_FEATURES, load_features
 from edgekit.targets.fitted import factors, fit_published, load_fitted
 from edgekit.targets.numerics import error_metrics, spearman
 from edgekit.targets.published import PACKAGE_CALIBRATION, load_published
-from edgekit.fsutil import sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +37,22 @@ def test_thread_counts_and_families_are_read_as_the_sources_state_them(cal):
     by = {(r.device, r.source, r.model, r.dtype, r.threads): r for r in cal.rows}
     assert ("pixel3a", "XNNPACK", "mobilenet_v2_1.0_224", "fp32", 2) in by  # "#big cores" on a 2+6 SoC
     assert ("rpi4b", "XNNPACK", "mobilenet_v2_1.0_224", "fp32", 4) in by  # "multi (all cores)"
-    assert ("pixel1", "MNV3-README", "mobilenet_v2_1.4_224", "fp32", 1) in by  # "not stated": the paper's 1 core
+    assert (
+        "pixel1",
+        "MNV3-README",
+        "mobilenet_v2_1.4_224",
+        "fp32",
+        1,
+    ) in by  # "not stated": the paper's 1 core
     assert {r.family for r in cal.rows if r.device == "rpi5"} == {"ncnn"}
     assert {r.os_bits for r in cal.rows if r.source == "XNNPACK" and r.device == "rpi4b"} == {32, 64}
 
 
 def test_committed_fitted_json_is_the_fit_of_the_committed_data(published_fit):
     committed = load_fitted()
-    assert committed["inputs"]["published_latency.csv"] == sha256_file(PACKAGE_CALIBRATION / "published_latency.csv")
+    assert committed["inputs"]["published_latency.csv"] == sha256_file(
+        PACKAGE_CALIBRATION / "published_latency.csv"
+    )
     assert committed["inputs"]["model_features.json"] == sha256_file(PACKAGE_FEATURES)
     now = factors(published_fit.theta, published_fit.layout, published_fit.design)
     for key, dev in committed["factors"]["devices"].items():
@@ -55,7 +63,9 @@ def test_committed_fitted_json_is_the_fit_of_the_committed_data(published_fit):
 
 def test_fit_recovers_latencies_generated_by_known_factors(published_fit):
     d = published_fit.design
-    weak = fit.Layout(published_fit.layout.names, published_fit.layout.mu, np.full(published_fit.layout.mu.size, 100.0))
+    weak = fit.Layout(
+        published_fit.layout.names, published_fit.layout.mu, np.full(published_fit.layout.mu.size, 100.0)
+    )
     rng = np.random.default_rng(1)
     truth = weak.mu + rng.normal(0, 0.3, weak.mu.size)
     synthetic = fit.Design(**{**d.__dict__, "actual": fit.predict(truth, weak, d)})
@@ -88,13 +98,15 @@ def test_spearman_and_error_metrics():
     assert spearman(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1])) == pytest.approx(-1.0)
     assert spearman(np.array([1, 2]), np.array([1, 2])) is None
     m = error_metrics(np.array([110.0, 80.0, 100.0, 150.0]), np.array([100.0, 100.0, 100.0, 100.0]))
-    assert m["median_abs_pct"] == pytest.approx(15.0) and m["within_25"] == pytest.approx(0.75) and m["n"] == 4
+    assert (
+        m["median_abs_pct"] == pytest.approx(15.0) and m["within_25"] == pytest.approx(0.75) and m["n"] == 4
+    )
 
 
 def test_features_cover_every_published_model(cal):
     features = load_features()
     assert {(r.model, r.dtype) for r in cal.rows} <= set(features)
-    for (model, dtype), f in features.items():
+    for (_model, _dtype), f in features.items():
         assert f.compute.sum() > 0 and f.memory.sum() > 0 and math.isfinite(float(f.n_ops))
 
 
@@ -128,8 +140,12 @@ def test_one_source_is_a_clear_error_not_a_failed_cross_validation(tmp_path):
     from edgekit.errors import UsageError
 
     data = json.loads(PACKAGE_FEATURES.read_text())
-    data["models"] = {k: v for k, v in data["models"].items() if k.startswith("ncnn_")}  # only ncnn publishes them
+    data["models"] = {
+        k: v for k, v in data["models"].items() if k.startswith("ncnn_")
+    }  # only ncnn publishes them
     subset = tmp_path / "model_features.json"
     subset.write_text(json.dumps(data))
-    with pytest.raises(UsageError, match="source[(]s[)] NCNN and architecture[(]s[)] MobileNetV3Large, SqueezeNet"):
+    with pytest.raises(
+        UsageError, match="source[(]s[)] NCNN and architecture[(]s[)] MobileNetV3Large, SqueezeNet"
+    ):
         fit_published(features_path=subset)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from edgekit.errors import UsageError
 from edgekit.targets import analyze
-
 
 # Hand-computed: output elements x MACs per output element.
 EXPECTED = {

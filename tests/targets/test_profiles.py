@@ -11,9 +11,20 @@ from edgekit.errors import UnknownNameError, UsageError
 from edgekit.targets import alias_note, builtin_targets, load_profile_file, resolve_target
 from edgekit.targets.fitted import load_fitted
 from edgekit.targets.profile import PROFILE_DIR
-from edgekit.targets.published import load_device_table, PACKAGE_CALIBRATION
+from edgekit.targets.published import PACKAGE_CALIBRATION, load_device_table
 
-REQUIRED = ["rpi3", "rpi4", "rpi5", "rpi-zero2w", "jetson-nano", "android-high", "android-mid", "browser", "mcu-m7", "host"]
+REQUIRED = [
+    "rpi3",
+    "rpi4",
+    "rpi5",
+    "rpi-zero2w",
+    "jetson-nano",
+    "android-high",
+    "android-mid",
+    "browser",
+    "mcu-m7",
+    "host",
+]
 
 
 def test_every_required_profile_is_built_in():
@@ -31,7 +42,11 @@ def test_profiles_are_complete(name):
 def test_raspberry_pi_plans_stay_what_the_demo_needs():
     for name in ("rpi4", "rpi5"):
         p = resolve_target(name)
-        assert p.plan.formats == ["tflite"] and p.plan.quant == {"tflite": ["fp32", "int8"]} and p.plan.threads == 4
+        assert (
+            p.plan.formats == ["tflite"]
+            and p.plan.quant == {"tflite": ["fp32", "int8"]}
+            and p.plan.threads == 4
+        )
 
 
 def test_mcu_has_flash_and_tflite_micro():
@@ -39,8 +54,18 @@ def test_mcu_has_flash_and_tflite_micro():
     assert p.hardware.flash_kb and p.runtimes == ["tflite-micro"] and p.plan.quant == {"tflite": ["int8"]}
 
 
-@pytest.mark.parametrize("alias, name", [("rpi", "rpi4"), ("RPi", "rpi4"), ("rpi4b", "rpi4"), ("jetson", "jetson-nano"),
-                                         ("web", "browser"), ("stm32h7", "mcu-m7"), ("pixel3a", "android-mid")])
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("rpi", "rpi4"),
+        ("RPi", "rpi4"),
+        ("rpi4b", "rpi4"),
+        ("jetson", "jetson-nano"),
+        ("web", "browser"),
+        ("stm32h7", "mcu-m7"),
+        ("pixel3a", "android-mid"),
+    ],
+)
 def test_aliases_resolve_and_are_reported(alias, name):
     assert resolve_target(alias).name == name
     assert alias_note(alias) == f"{alias} → {name}"
@@ -60,7 +85,11 @@ def test_calibrated_profiles_match_the_specs_they_were_fitted_with(name):
     spec = specs[p.calibration.device]
     hw = p.hardware
     assert (hw.clock_ghz, hw.fp32_macs_per_cycle, hw.dotprod, hw.mem_bandwidth_gbs) == (
-        spec.clock_ghz, spec.fp32_macs_per_cycle, spec.dotprod, spec.mem_bandwidth_gbs)
+        spec.clock_ghz,
+        spec.fp32_macs_per_cycle,
+        spec.dotprod,
+        spec.mem_bandwidth_gbs,
+    )
     assert p.calibration.device in load_fitted()["factors"]["devices"]
 
 
@@ -72,16 +101,19 @@ def _write(tmp_path: Path, mutate) -> Path:
     return path
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d["hardware"].__setitem__("cores", 0), "hardware.cores"),
-    (lambda d: d["hardware"].pop("clock_ghz"), "hardware.clock_ghz"),
-    (lambda d: d["hardware"].__setitem__("turbo", True), "hardware.turbo"),
-    (lambda d: d["hardware"].__setitem__("os_bits", 16), "hardware.os_bits"),
-    (lambda d: d.__setitem__("runtimes", ["tensorrt"]), "runtimes"),
-    (lambda d: d["plan"].__setitem__("formats", ["coreml"]), "plan.formats"),
-    (lambda d: d["plan"].__setitem__("quant", {"tflite": ["int4"]}), "plan.quant"),
-    (lambda d: d["plan"].__setitem__("threads", 8), "(top level)"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d["hardware"].__setitem__("cores", 0), "hardware.cores"),
+        (lambda d: d["hardware"].pop("clock_ghz"), "hardware.clock_ghz"),
+        (lambda d: d["hardware"].__setitem__("turbo", True), "hardware.turbo"),
+        (lambda d: d["hardware"].__setitem__("os_bits", 16), "hardware.os_bits"),
+        (lambda d: d.__setitem__("runtimes", ["tensorrt"]), "runtimes"),
+        (lambda d: d["plan"].__setitem__("formats", ["coreml"]), "plan.formats"),
+        (lambda d: d["plan"].__setitem__("quant", {"tflite": ["int4"]}), "plan.quant"),
+        (lambda d: d["plan"].__setitem__("threads", 8), "(top level)"),
+    ],
+)
 def test_loading_errors_name_the_file_and_the_field(tmp_path, mutate, field):
     path = _write(tmp_path, mutate)
     with pytest.raises(UsageError) as err:

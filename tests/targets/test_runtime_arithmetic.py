@@ -37,15 +37,18 @@ def test_winograd_reduction_lowers_only_the_eligible_conv_work(conv_strides_tfli
     assert np.array_equal(f.with_winograd(1.0), f.compute)
 
 
-@pytest.mark.parametrize("dtype,dotprod,arithmetic,expected", [
-    ("fp32", False, "simd", 8.0),
-    ("fp32", False, "scalar", 2.0),  # one 32-bit lane of four
-    ("fp32", False, "fp16", 16.0),  # twice the lanes
-    ("int8", False, "simd", 16.0),
-    ("int8", True, "simd", 32.0),
-    ("fp32", False, "wasm-simd", 4.0),  # no fused multiply-add: a multiply and an add per MAC
-    ("fp32", False, "wasm-scalar", 1.0),  # one lane, and no FMA
-])
+@pytest.mark.parametrize(
+    "dtype,dotprod,arithmetic,expected",
+    [
+        ("fp32", False, "simd", 8.0),
+        ("fp32", False, "scalar", 2.0),  # one 32-bit lane of four
+        ("fp32", False, "fp16", 16.0),  # twice the lanes
+        ("int8", False, "simd", 16.0),
+        ("int8", True, "simd", 32.0),
+        ("fp32", False, "wasm-simd", 4.0),  # no fused multiply-add: a multiply and an add per MAC
+        ("fp32", False, "wasm-scalar", 1.0),  # one lane, and no FMA
+    ],
+)
 def test_peak_follows_the_arithmetic_the_runtime_uses(dtype, dotprod, arithmetic, expected):
     assert macs_per_cycle(8.0, dotprod, dtype, arithmetic, simd_bits=128) == expected
 
@@ -55,7 +58,10 @@ def test_published_rows_say_how_their_runtime_computed():
     assert {r.arithmetic for r in rows if r.family == "tfjs-wasm"} == {"wasm-scalar"}
     assert {r.arithmetic for r in rows if r.family == "tfjs-wasm-simd"} == {"wasm-simd"}
     # RPi 5 ncnn fp32 rows the source notes as fp16 arithmetic; its int8 rows are not
-    assert {(r.dtype, r.arithmetic) for r in rows if r.device == "rpi5"} == {("fp32", "fp16"), ("int8", "simd")}
+    assert {(r.dtype, r.arithmetic) for r in rows if r.device == "rpi5"} == {
+        ("fp32", "fp16"),
+        ("int8", "simd"),
+    }
     assert {r.arithmetic for r in rows if r.family in ("tflite", "xnnpack")} == {"simd"}
 
 

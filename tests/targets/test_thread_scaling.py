@@ -24,12 +24,16 @@ def test_the_fitted_share_holds_at_the_reference_bandwidth_and_grows_above_it():
 def test_bandwidth_per_core_is_over_the_big_cores():
     phone = resolve_target("android-mid").hardware  # 2 big + 6 little cores
     assert phone.core_bandwidth_gbs == pytest.approx(phone.mem_bandwidth_gbs / 2)
-    assert resolve_target("rpi4").hardware.core_bandwidth_gbs == pytest.approx(resolve_target("rpi4").hardware.mem_bandwidth_gbs / 4)
+    assert resolve_target("rpi4").hardware.core_bandwidth_gbs == pytest.approx(
+        resolve_target("rpi4").hardware.mem_bandwidth_gbs / 4
+    )
 
 
 def test_the_fitted_exponent_changes_multi_thread_estimates_only(monkeypatch):
     committed = load_fitted()
-    assert committed["factors"]["parallel_bandwidth_exponent"] > 0  # the published rows: phones scale better than Pis
+    assert (
+        committed["factors"]["parallel_bandwidth_exponent"] > 0
+    )  # the published rows: phones scale better than Pis
     g, phone = mobile_like(), resolve_target("android-high")
     with_term = [estimate(g, phone, quant="fp32", threads=n).latency_ms for n in (1, 4)]
     flat = {**committed, "factors": {**committed["factors"], "parallel_bandwidth_exponent": 0.0}}

@@ -31,12 +31,32 @@ def test_mobilenet_v3_is_the_large_variant_of_ncnn_mobilenet_v3_param():
     assert _kernel_weights(model) == 5_115_080
     depthwise = [layer for layer in model.layers if "depthwise" in layer.name]
     assert [int(layer.output.shape[-1]) for layer in depthwise] == [
-        16, 64, 72, 72, 120, 120, 240, 200, 184, 184, 480, 672, 672, 672, 960]
-    assert [int(layer.output.shape[1]) for layer in depthwise][-3:] == [14, 7, 7]  # stride 2 on the second 672 block
+        16,
+        64,
+        72,
+        72,
+        120,
+        120,
+        240,
+        200,
+        184,
+        184,
+        480,
+        672,
+        672,
+        672,
+        960,
+    ]
+    assert [int(layer.output.shape[1]) for layer in depthwise][-3:] == [
+        14,
+        7,
+        7,
+    ]  # stride 2 on the second 672 block
 
 
-@pytest.mark.parametrize("key, arch", [("ncnn_squeezenet_v1.1_227", "SqueezeNet"),
-                                       ("ncnn_mobilenet_v3_224", "MobileNetV3Large")])
+@pytest.mark.parametrize(
+    "key, arch", [("ncnn_squeezenet_v1.1_227", "SqueezeNet"), ("ncnn_mobilenet_v3_224", "MobileNetV3Large")]
+)
 def test_ncnn_rows_are_read_as_the_graph_ncnn_benchmarks(key, arch):
     rows = [r for r in load_published().rows if r.model == key]  # the CSV says "version not stated", 224
     assert {r.source for r in rows} == {"NCNN"} and {r.dtype for r in rows} == {"fp32"}

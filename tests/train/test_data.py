@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from train_helpers import write_png
 
 from edgekit.errors import DataError
 from edgekit.recipe import DataSection
 from edgekit.train.data import LabelledData, load_data, split_data
-
-from train_helpers import write_png
 
 RNG = np.random.default_rng(0)
 
@@ -65,7 +64,9 @@ def test_corrupt_image_is_named(tmp_path):
 def test_mixed_channel_counts_name_both_files(tmp_path):
     make_folder(tmp_path / "imgs", {"cat": 2, "dog": 1})
     write_png(tmp_path / "imgs" / "dog" / "grey.png", rgb(c=1))
-    with pytest.raises(DataError, match=r"mixed channel counts: .*dog/grey.png has 1 channel, .*cat/0.png has 3"):
+    with pytest.raises(
+        DataError, match=r"mixed channel counts: .*dog/grey.png has 1 channel, .*cat/0.png has 3"
+    ):
         load(tmp_path, kind="folder", path="imgs")
 
 
@@ -79,15 +80,24 @@ def test_all_grey_images_become_rgb(tmp_path):
 
 def test_npz_loads_and_scales_floats(tmp_path):
     images = RNG.random((6, 8, 8, 3)).astype(np.float32)
-    np.savez(tmp_path / "d.npz", images=images, labels=np.array([0, 1, 2, 0, 1, 2]), class_names=np.array(["x", "y", "z"]))
+    np.savez(
+        tmp_path / "d.npz",
+        images=images,
+        labels=np.array([0, 1, 2, 0, 1, 2]),
+        class_names=np.array(["x", "y", "z"]),
+    )
     data = load(tmp_path, kind="npz", path="d.npz")
     assert data.class_names == ("x", "y", "z") and data.images.dtype == np.uint8
     assert np.abs(data.images / 255.0 - images).max() <= 0.5 / 255 + 1e-6
 
 
 def test_npz_label_outside_class_list_names_the_file(tmp_path):
-    np.savez(tmp_path / "d.npz", images=np.zeros((3, 4, 4, 3), np.uint8), labels=np.array([0, 1, 5]),
-             class_names=np.array(["x", "y"]))
+    np.savez(
+        tmp_path / "d.npz",
+        images=np.zeros((3, 4, 4, 3), np.uint8),
+        labels=np.array([0, 1, 5]),
+        class_names=np.array(["x", "y"]),
+    )
     with pytest.raises(DataError, match=r"d.npz: label 5 \(item 2\) is outside the class list 0..1"):
         load(tmp_path, kind="npz", path="d.npz")
 
@@ -98,9 +108,14 @@ def write_records(path: Path, items, image_key="image", label_key="label", encod
     with tf.io.TFRecordWriter(str(path)) as w:
         for image, label in items:
             data = tf.io.encode_png(image).numpy() if encode else image.tobytes()
-            ex = tf.train.Example(features=tf.train.Features(feature={
-                image_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data])),
-                label_key: tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))}))
+            ex = tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        image_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data])),
+                        label_key: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                    }
+                )
+            )
             w.write(ex.SerializeToString())
     return path
 
@@ -109,18 +124,26 @@ def test_tfrecord_encoded_and_raw_load(tmp_path):
     items = [(rgb(), i % 2) for i in range(4)]
     write_records(tmp_path / "a.tfrecord", items[:2], image_key="img", label_key="y")
     write_records(tmp_path / "b.tfrecord", items[2:], image_key="img", label_key="y")
-    data = load(tmp_path, kind="tfrecord", path="*.tfrecord",
-                tfrecord={"image_key": "img", "label_key": "y", "class_names": ["even", "odd"]})
+    data = load(
+        tmp_path,
+        kind="tfrecord",
+        path="*.tfrecord",
+        tfrecord={"image_key": "img", "label_key": "y", "class_names": ["even", "odd"]},
+    )
     assert data.class_names == ("even", "odd") and data.labels.tolist() == [0, 1, 0, 1]
     assert np.array_equal(data.images, np.stack([im for im, _ in items]))
     write_records(tmp_path / "raw.tfrecord", items, encode=False)
-    raw = load(tmp_path, kind="tfrecord", path="raw.tfrecord", tfrecord={"encoding": "raw", "shape": [8, 8, 3]})
+    raw = load(
+        tmp_path, kind="tfrecord", path="raw.tfrecord", tfrecord={"encoding": "raw", "shape": [8, 8, 3]}
+    )
     assert np.array_equal(raw.images, data.images) and raw.class_names == ("class_0", "class_1")
 
 
 def test_tfrecord_label_outside_class_list_names_file_and_record(tmp_path):
     write_records(tmp_path / "a.tfrecord", [(rgb(), 0), (rgb(), 3)])
-    with pytest.raises(DataError, match=r"a.tfrecord record 1: label 3 .* outside the class list 0..1 \(a, b\)"):
+    with pytest.raises(
+        DataError, match=r"a.tfrecord record 1: label 3 .* outside the class list 0..1 \(a, b\)"
+    ):
         load(tmp_path, kind="tfrecord", path="a.tfrecord", tfrecord={"class_names": ["a", "b"]})
 
 
@@ -142,7 +165,9 @@ def test_tfds_without_the_package_says_how_to_install(tmp_path):
 
 
 def test_tfds_loader_reads_a_prepared_dataset(tmp_path):
-    pytest.importorskip("tensorflow_datasets", reason="tensorflow-datasets is not installed (optional dependency)")
+    pytest.importorskip(
+        "tensorflow_datasets", reason="tensorflow-datasets is not installed (optional dependency)"
+    )
     pytest.skip("building a TFDS dataset needs its download step (network), which tests do not have")
 
 

@@ -37,7 +37,12 @@ def run_two_phases(tiny_module, **changes):
     def log(msg):
         if msg.startswith("phase "):
             name = msg.split()[1].rstrip(":")
-            seen[name] = (snapshot(backbone), snapshot(head), model.optimizer, float(model.optimizer.learning_rate))
+            seen[name] = (
+                snapshot(backbone),
+                snapshot(head),
+                model.optimizer,
+                float(model.optimizer.learning_rate),
+            )
 
     fine_tune(model, backbone, training_data(splits, PRE, train), train, log)
     seen["end"] = (snapshot(backbone), snapshot(head), model.optimizer, float(model.optimizer.learning_rate))
@@ -46,7 +51,11 @@ def run_two_phases(tiny_module, **changes):
 
 def test_phase1_trains_head_only_phase2_trains_backbone_with_a_new_slower_optimizer(tiny_module):
     seen = run_two_phases(tiny_module)
-    (bb0, head0, opt1, lr1), (bb1, head1, opt2, lr2), (bb2, head2, _, _) = seen["frozen"], seen["unfrozen"], seen["end"]
+    (bb0, head0, opt1, lr1), (bb1, head1, opt2, lr2), (bb2, head2, _, _) = (
+        seen["frozen"],
+        seen["unfrozen"],
+        seen["end"],
+    )
     kernels = [i for i, w in enumerate(bb0.values()) if w.ndim == 4]  # conv kernels are trainable variables
     assert not any(changed(bb0, bb1)), "phase 1 must not touch the frozen backbone"
     assert all(changed(head0, head1)) and all(changed(head1, head2)), "the head trains in both phases"
@@ -56,7 +65,9 @@ def test_phase1_trains_head_only_phase2_trains_backbone_with_a_new_slower_optimi
 
 
 def test_unfreeze_last_n_layers_leaves_earlier_layers_alone(tiny_module):
-    seen = run_two_phases(tiny_module, fine_tune={"unfreeze": 1, "learning_rate": 0.005, "label_smoothing": 0.1})
+    seen = run_two_phases(
+        tiny_module, fine_tune={"unfreeze": 1, "learning_rate": 0.005, "label_smoothing": 0.1}
+    )
     (bb1, _, _, lr2), (bb2, _, _, _) = seen["unfrozen"], seen["end"]
     moved = {n for n in bb1 if not np.array_equal(bb1[n], bb2[n])}
     assert lr2 == pytest.approx(0.005)
@@ -69,8 +80,14 @@ def test_unfreeze_last_n_layers_leaves_earlier_layers_alone(tiny_module):
 def test_mixed_precision_path_runs_on_cpu_and_exports_float32(tiny_module):
     import tf_keras
 
-    trained = train_classifier(tiny_module, tiny_splits(), PRE, tiny_train_section(mixed_precision="on", fine_tune={"enabled": False}),
-                               log=lambda m: None, gpus=0)
+    trained = train_classifier(
+        tiny_module,
+        tiny_splits(),
+        PRE,
+        tiny_train_section(mixed_precision="on", fine_tune={"enabled": False}),
+        log=lambda m: None,
+        gpus=0,
+    )
     assert trained.placement.mixed_precision
     assert tf_keras.mixed_precision.global_policy().name == "float32", "the policy must not leak"
     assert trained.model.get_layer("probabilities").compute_dtype == "float32"
@@ -98,9 +115,18 @@ def weights_sha256(model) -> str:
 
 
 def test_same_recipe_and_data_give_byte_identical_weights(tiny_module, tmp_path):
-    train = tiny_train_section(augment={"flip": True, "crop": 0.1, "rotation": 10, "brightness": 0.1, "contrast": 0.1},
-                               head={"dropout": 0.3}, class_weights="auto")
-    digests = [weights_sha256(train_classifier(tiny_module, tiny_splits(), PRE, train, lambda m: None,
-                                               workdir=tmp_path / str(i), gpus=0).model) for i in range(2)]
+    train = tiny_train_section(
+        augment={"flip": True, "crop": 0.1, "rotation": 10, "brightness": 0.1, "contrast": 0.1},
+        head={"dropout": 0.3},
+        class_weights="auto",
+    )
+    digests = [
+        weights_sha256(
+            train_classifier(
+                tiny_module, tiny_splits(), PRE, train, lambda m: None, workdir=tmp_path / str(i), gpus=0
+            ).model
+        )
+        for i in range(2)
+    ]
     assert digests[0] == digests[1]
     assert (tmp_path / "0" / "history.csv").read_text() == (tmp_path / "1" / "history.csv").read_text()

@@ -28,7 +28,9 @@ def test_pipelines_and_array_preprocessing_agree_bit_for_bit():
     x_train, y_train, w = first_batch(ds)
     assert steps == -(-len(split) // 8) and x_train.shape == (8, 12, 12, 3) and y_train.shape == (8, 3)
     reference = preprocess(split.images, pre)
-    assert all(any(np.array_equal(x, r) for r in reference) for x in x_train), "no augmentation: same inputs as evaluation"
+    assert all(any(np.array_equal(x, r) for r in reference) for x in x_train), (
+        "no augmentation: same inputs as evaluation"
+    )
     assert np.all(w == 1.0)
 
 
@@ -70,5 +72,7 @@ def test_placement_picks_gpu_paths_from_the_device_count(monkeypatch):
     assert (many.mixed_precision, many.strategy_name) == (False, "mirrored")
     with pytest.raises(TrainingError, match="TF_CONFIG is not set"):
         plan_placement(tiny_train_section(distribute="multi-worker"), gpus=0)
-    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}')
+    monkeypatch.setenv(
+        "TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}'
+    )
     assert plan_placement(tiny_train_section(), gpus=0).strategy_name == "multi-worker"

@@ -18,11 +18,16 @@ def tiny_recipe(tmp_path, tiny_module):
 
     images, labels, _ = generate_shapes(60, size=SIZE[0], noise=0.1, seed=1)
     keep = labels < 3
-    np.savez(tmp_path / "d.npz", images=images[keep], labels=labels[keep], class_names=np.array(["h", "v", "d"]))
-    recipe = {"name": "tiny", "source": {"handle": str(tiny_module)},
-              "data": {"kind": "npz", "path": "d.npz", "split": {"validation": 0.2, "test": 0.2}},
-              "train": {"epochs": 1, "batch_size": 8, "fine_tune": {"epochs": 1}, "early_stopping": 2},
-              "quantize": {"calibration_samples": 8}}
+    np.savez(
+        tmp_path / "d.npz", images=images[keep], labels=labels[keep], class_names=np.array(["h", "v", "d"])
+    )
+    recipe = {
+        "name": "tiny",
+        "source": {"handle": str(tiny_module)},
+        "data": {"kind": "npz", "path": "d.npz", "split": {"validation": 0.2, "test": 0.2}},
+        "train": {"epochs": 1, "batch_size": 8, "fine_tune": {"epochs": 1}, "early_stopping": 2},
+        "quantize": {"calibration_samples": 8},
+    }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(recipe))
     return path

@@ -20,12 +20,19 @@ def analyze(artifact_path: Path) -> GraphAnalysis:
         if path.is_dir():
             candidates = sorted([*path.glob("*.tflite"), *path.glob("*.onnx")])
             if len(candidates) != 1:
-                raise UsageError(f"{path}: expected one .tflite or .onnx file in the folder, found {len(candidates)}")
+                raise UsageError(
+                    f"{path}: expected one .tflite or .onnx file in the folder, found {len(candidates)}"
+                )
             path = candidates[0]
         if not path.is_file():
             raise UsageError(f"cannot analyse {path}: no such file")
-    except (OSError, ValueError) as exc:  # a name too long or with a NUL byte (paths come from JSON files too)
-        raise UsageError(f"cannot analyse {str(path)[:120]!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    except (
+        OSError,
+        ValueError,
+    ) as exc:  # a name too long or with a NUL byte (paths come from JSON files too)
+        raise UsageError(
+            f"cannot analyse {str(path)[:120]!r}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         from edgekit.targets.analysis.tflite import analyze_tflite

@@ -37,7 +37,7 @@ class TensorInfo:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "bytes": self.nbytes}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TensorInfo":
+    def from_dict(cls, d: dict[str, Any]) -> TensorInfo:
         return cls(str(d["name"]), tuple(int(x) for x in d["shape"]), str(d["dtype"]), int(d["bytes"]))
 
 
@@ -78,11 +78,17 @@ class OpInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "OpInfo":
+    def from_dict(cls, d: dict[str, Any]) -> OpInfo:
         return cls(
-            index=int(d["index"]), type=str(d["type"]), op_class=str(d["class"]), dtype=str(d["dtype"]),
-            inputs=[TensorInfo.from_dict(t) for t in d["inputs"]], outputs=[TensorInfo.from_dict(t) for t in d["outputs"]],
-            weights=[TensorInfo.from_dict(t) for t in d["weights"]], macs=int(d["macs"]), weight_dtype=d.get("weight_dtype"),
+            index=int(d["index"]),
+            type=str(d["type"]),
+            op_class=str(d["class"]),
+            dtype=str(d["dtype"]),
+            inputs=[TensorInfo.from_dict(t) for t in d["inputs"]],
+            outputs=[TensorInfo.from_dict(t) for t in d["outputs"]],
+            weights=[TensorInfo.from_dict(t) for t in d["weights"]],
+            macs=int(d["macs"]),
+            weight_dtype=d.get("weight_dtype"),
         )
 
 
@@ -140,14 +146,17 @@ class GraphAnalysis:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "GraphAnalysis":
+    def from_dict(cls, d: dict[str, Any]) -> GraphAnalysis:
         """The inverse of to_dict(include_ops=True): an analysis saved as JSON, read back."""
         if "ops" not in d:
             raise ValueError("the analysis has no per-op rows (saved with include_ops=False)")
         try:
             analysis = cls(
-                format=str(d["format"]), path=Path(d["path"]), size_bytes=int(d["size_bytes"]),
-                ops=[OpInfo.from_dict(op) for op in d["ops"]], weight_bytes=int(d["weight_bytes"]),
+                format=str(d["format"]),
+                path=Path(d["path"]),
+                size_bytes=int(d["size_bytes"]),
+                ops=[OpInfo.from_dict(op) for op in d["ops"]],
+                weight_bytes=int(d["weight_bytes"]),
                 peak_activation_bytes=int(d["peak_activation_bytes"]),
                 inputs=[TensorInfo.from_dict(t) for t in d.get("inputs", [])],
                 outputs=[TensorInfo.from_dict(t) for t in d.get("outputs", [])],
@@ -171,21 +180,26 @@ MAX_OPS = 1 << 20
 DAMAGED = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError, RecursionError, struct.error)
 
 
-def check_plausible(analysis: "GraphAnalysis") -> None:
+def check_plausible(analysis: GraphAnalysis) -> None:
     """Raise ValueError when ANALYSIS holds numbers no real model has (negative, absurdly large)."""
     if analysis.format not in ("tflite", "onnx"):
         raise ValueError(f"format {analysis.format!r} is not tflite or onnx")
     if len(analysis.ops) > MAX_OPS:
         raise ValueError(f"{len(analysis.ops)} ops")
-    for what, value, limit in (("size_bytes", analysis.size_bytes, MAX_BYTES), ("weight_bytes", analysis.weight_bytes, MAX_BYTES),
-                               ("peak_activation_bytes", analysis.peak_activation_bytes, MAX_BYTES)):
+    for what, value, limit in (
+        ("size_bytes", analysis.size_bytes, MAX_BYTES),
+        ("weight_bytes", analysis.weight_bytes, MAX_BYTES),
+        ("peak_activation_bytes", analysis.peak_activation_bytes, MAX_BYTES),
+    ):
         if not 0 <= value <= limit:
             raise ValueError(f"{what} is {value}")
     for t in (*analysis.inputs, *analysis.outputs):
         _check_tensor(t, "graph input/output")
     for op in analysis.ops:
         where = f"op {op.index} ({op.type!r})"
-        if not (isinstance(op.type, str) and isinstance(op.dtype, str)):  # protobuf hands back bytes for bad UTF-8
+        if not (
+            isinstance(op.type, str) and isinstance(op.dtype, str)
+        ):  # protobuf hands back bytes for bad UTF-8
             raise ValueError(f"{where}: op type and dtype must be text")
         if op.op_class not in OP_CLASSES:
             raise ValueError(f"{where}: unknown op class {op.op_class!r}")
@@ -208,7 +222,10 @@ def _check_tensor(t: TensorInfo, where: str) -> None:
 
 
 def peak_live_bytes(
-    steps: list[tuple[list[int], list[int]]], sizes: dict[int, int], graph_inputs: list[int], graph_outputs: list[int]
+    steps: list[tuple[list[int], list[int]]],
+    sizes: dict[int, int],
+    graph_inputs: list[int],
+    graph_outputs: list[int],
 ) -> int:
     """Largest sum of live activation bytes at any op, from tensor lifetimes.
 

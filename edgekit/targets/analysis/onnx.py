@@ -15,23 +15,103 @@ from typing import Any
 
 from edgekit.errors import UsageError
 from edgekit.targets import macs
-from edgekit.targets.analysis.graph import DAMAGED, GraphAnalysis, OpInfo, TensorInfo, check_plausible, peak_live_bytes
+from edgekit.targets.analysis.graph import (
+    DAMAGED,
+    GraphAnalysis,
+    OpInfo,
+    TensorInfo,
+    check_plausible,
+    peak_live_bytes,
+)
 
 CONV = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}  # op -> index of the weight input
 MATMUL = {"Gemm": 1, "MatMul": 1, "MatMulInteger": 1, "QLinearMatMul": 3}
 POOL = {"MaxPool", "AveragePool", "LpPool", "QLinearAveragePool"}
-REDUCE = {"GlobalAveragePool", "GlobalMaxPool", "QLinearGlobalAveragePool", "ReduceMean", "ReduceSum",
-          "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2"}
-ELEMENTWISE = {
-    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Relu", "LeakyRelu", "PRelu", "Clip",
-    "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Elu", "Selu", "Gelu", "Exp", "Log", "Sqrt", "Abs",
-    "Neg", "Reciprocal", "Softmax", "LogSoftmax", "BatchNormalization", "InstanceNormalization",
-    "LayerNormalization", "LRN", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Cast",
-    "Floor", "Ceil", "Round", "Sign", "Where", "Equal", "Less", "Greater", "Not", "And", "Or", "Erf",
-    "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "Swish",
+REDUCE = {
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "QLinearGlobalAveragePool",
+    "ReduceMean",
+    "ReduceSum",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceL2",
 }
-MOVEMENT = {"Concat", "QLinearConcat", "Pad", "Transpose", "Slice", "Split", "Gather", "GatherND", "Tile",
-            "Expand", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth", "ArgMax", "ArgMin", "TopK"}
+ELEMENTWISE = {
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Pow",
+    "Max",
+    "Min",
+    "Sum",
+    "Mean",
+    "Relu",
+    "LeakyRelu",
+    "PRelu",
+    "Clip",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "Tanh",
+    "Elu",
+    "Selu",
+    "Gelu",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Abs",
+    "Neg",
+    "Reciprocal",
+    "Softmax",
+    "LogSoftmax",
+    "BatchNormalization",
+    "InstanceNormalization",
+    "LayerNormalization",
+    "LRN",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "DynamicQuantizeLinear",
+    "Cast",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+    "Where",
+    "Equal",
+    "Less",
+    "Greater",
+    "Not",
+    "And",
+    "Or",
+    "Erf",
+    "QLinearAdd",
+    "QLinearMul",
+    "QLinearSigmoid",
+    "QLinearLeakyRelu",
+    "Swish",
+}
+MOVEMENT = {
+    "Concat",
+    "QLinearConcat",
+    "Pad",
+    "Transpose",
+    "Slice",
+    "Split",
+    "Gather",
+    "GatherND",
+    "Tile",
+    "Expand",
+    "Resize",
+    "Upsample",
+    "DepthToSpace",
+    "SpaceToDepth",
+    "ArgMax",
+    "ArgMin",
+    "TopK",
+}
 FREE = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Shape", "Constant", "Dropout", "Size"}
 
 
@@ -77,7 +157,9 @@ def _collect(graph: Any) -> _Graph:
     const: set[str] = set()
     for init in graph.initializer:
         arr = onnx.numpy_helper.to_array(init)
-        infos[init.name] = TensorInfo(init.name, tuple(int(d) for d in arr.shape), arr.dtype.name, int(arr.nbytes))
+        infos[init.name] = TensorInfo(
+            init.name, tuple(int(d) for d in arr.shape), arr.dtype.name, int(arr.nbytes)
+        )
         const.add(init.name)
     for node in graph.node:
         ins = [i for i in node.input if i]
@@ -126,10 +208,17 @@ def _op_class(node: Any, g: _Graph) -> str:
         group = int(_attr(node, "group", 1))
         if w is not None and group > 1 and w.shape[1] == 1:
             return "depthwise"
-        return "pointwise" if w is not None and group == 1 and tuple(w.shape[2:]) in ((1, 1), (1,)) else "conv"
+        return (
+            "pointwise" if w is not None and group == 1 and tuple(w.shape[2:]) in ((1, 1), (1,)) else "conv"
+        )
     if op in MATMUL:
         return "dense"
-    for names, cls in ((POOL | REDUCE, "pool"), (ELEMENTWISE, "elementwise"), (MOVEMENT, "movement"), (FREE, "free")):
+    for names, cls in (
+        (POOL | REDUCE, "pool"),
+        (ELEMENTWISE, "elementwise"),
+        (MOVEMENT, "movement"),
+        (FREE, "free"),
+    ):
         if op in names:
             return cls
     return "other"
@@ -155,8 +244,10 @@ def analyze_onnx(path: Path) -> GraphAnalysis:
         check_plausible(analysis)
     except DAMAGED as exc:
         # protobuf accepts any field values: a damaged graph fails anywhere in the walk below.
-        raise UsageError(f"{path}: a damaged ONNX model: {type(exc).__name__}: {str(exc)[:200]}",
-                         hint="convert it again; if it came from elsewhere, the file was cut short or altered") from None
+        raise UsageError(
+            f"{path}: a damaged ONNX model: {type(exc).__name__}: {str(exc)[:200]}",
+            hint="convert it again; if it came from elsewhere, the file was cut short or altered",
+        ) from None
     return analysis
 
 
@@ -170,24 +261,38 @@ def _read(path: Path, model: Any) -> GraphAnalysis:
         acts = [g.infos.get(n) or _unknown(n) for n in names if n not in g.const]
         weights = [g.infos[n] for n in names if n in g.const and n in g.infos]
         outs = [g.infos.get(n) or _unknown(n) for n in node.output if n]
-        ops.append(OpInfo(
-            index=i, type=node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}",
-            op_class=_op_class(node, g), dtype=_compute_dtype(acts, producers, g),
-            inputs=acts, outputs=outs, weights=weights,
-            macs=int(_op_macs(node, g, outs[0].shape if outs else ())),
-            weight_dtype=weights[0].dtype if weights else None,
-        ))
-        steps.append(([n for n in names if n not in g.const], [n for n in node.output if n and n not in g.const]))
+        ops.append(
+            OpInfo(
+                index=i,
+                type=node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}",
+                op_class=_op_class(node, g),
+                dtype=_compute_dtype(acts, producers, g),
+                inputs=acts,
+                outputs=outs,
+                weights=weights,
+                macs=int(_op_macs(node, g, outs[0].shape if outs else ())),
+                weight_dtype=weights[0].dtype if weights else None,
+            )
+        )
+        steps.append(
+            ([n for n in names if n not in g.const], [n for n in node.output if n and n not in g.const])
+        )
     ids = {name: k for k, name in enumerate(g.infos)}
     int_steps = [([ids[n] for n in a if n in ids], [ids[n] for n in b if n in ids]) for a, b in steps]
     init_names = {t.name for t in graph.initializer}
     real_inputs = [vi.name for vi in graph.input if vi.name not in init_names]
     return GraphAnalysis(
-        format="onnx", path=path, size_bytes=path.stat().st_size, ops=ops,
+        format="onnx",
+        path=path,
+        size_bytes=path.stat().st_size,
+        ops=ops,
         weight_bytes=sum(g.infos[n].nbytes for n in init_names),
         peak_activation_bytes=peak_live_bytes(
-            int_steps, {ids[n]: t.nbytes for n, t in g.infos.items() if n not in g.const},
-            [ids[n] for n in real_inputs if n in ids], [ids[vi.name] for vi in graph.output if vi.name in ids]),
+            int_steps,
+            {ids[n]: t.nbytes for n, t in g.infos.items() if n not in g.const},
+            [ids[n] for n in real_inputs if n in ids],
+            [ids[vi.name] for vi in graph.output if vi.name in ids],
+        ),
         inputs=[g.infos[n] for n in real_inputs if n in g.infos],
         outputs=[g.infos[vi.name] for vi in graph.output if vi.name in g.infos],
     )

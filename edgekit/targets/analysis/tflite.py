@@ -13,27 +13,116 @@ from typing import Any
 
 from edgekit.errors import UsageError
 from edgekit.targets import macs
-from edgekit.targets.analysis.graph import DAMAGED, GraphAnalysis, OpInfo, TensorInfo, check_plausible, peak_live_bytes
+from edgekit.targets.analysis.graph import (
+    DAMAGED,
+    GraphAnalysis,
+    OpInfo,
+    TensorInfo,
+    check_plausible,
+    peak_live_bytes,
+)
 
-_ITEMSIZE = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1, "int16": 2,
-             "complex64": 8, "int8": 1, "float64": 8, "complex128": 16, "uint64": 8, "uint32": 4,
-             "uint16": 2, "int4": 0.5, "bfloat16": 2}
+_ITEMSIZE = {
+    "float32": 4,
+    "float16": 2,
+    "int32": 4,
+    "uint8": 1,
+    "int64": 8,
+    "bool": 1,
+    "int16": 2,
+    "complex64": 8,
+    "int8": 1,
+    "float64": 8,
+    "complex128": 16,
+    "uint64": 8,
+    "uint32": 4,
+    "uint16": 2,
+    "int4": 0.5,
+    "bfloat16": 2,
+}
 
 POOL = {"AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"}
 REDUCE = {"MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "REDUCE_ALL"}
 ELEMENTWISE = {
-    "ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "POW", "ADD_N", "FLOOR_DIV",
-    "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LEAKY_RELU", "PRELU", "HARD_SWISH", "LOGISTIC",
-    "TANH", "GELU", "ELU", "EXP", "LOG", "SQRT", "RSQRT", "ABS", "NEG", "SQUARE", "SIN", "COS",
-    "SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION", "QUANTIZE",
-    "DEQUANTIZE", "CAST", "FLOOR", "CEIL", "ROUND", "SIGN", "SELECT", "SELECT_V2", "LESS", "GREATER",
-    "EQUAL", "NOT_EQUAL", "LESS_EQUAL", "GREATER_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT",
+    "ADD",
+    "SUB",
+    "MUL",
+    "DIV",
+    "SQUARED_DIFFERENCE",
+    "MAXIMUM",
+    "MINIMUM",
+    "POW",
+    "ADD_N",
+    "FLOOR_DIV",
+    "RELU",
+    "RELU6",
+    "RELU_N1_TO_1",
+    "RELU_0_TO_1",
+    "LEAKY_RELU",
+    "PRELU",
+    "HARD_SWISH",
+    "LOGISTIC",
+    "TANH",
+    "GELU",
+    "ELU",
+    "EXP",
+    "LOG",
+    "SQRT",
+    "RSQRT",
+    "ABS",
+    "NEG",
+    "SQUARE",
+    "SIN",
+    "COS",
+    "SOFTMAX",
+    "LOG_SOFTMAX",
+    "L2_NORMALIZATION",
+    "LOCAL_RESPONSE_NORMALIZATION",
+    "QUANTIZE",
+    "DEQUANTIZE",
+    "CAST",
+    "FLOOR",
+    "CEIL",
+    "ROUND",
+    "SIGN",
+    "SELECT",
+    "SELECT_V2",
+    "LESS",
+    "GREATER",
+    "EQUAL",
+    "NOT_EQUAL",
+    "LESS_EQUAL",
+    "GREATER_EQUAL",
+    "LOGICAL_AND",
+    "LOGICAL_OR",
+    "LOGICAL_NOT",
 }
 MOVEMENT = {
-    "CONCATENATION", "PAD", "PADV2", "MIRROR_PAD", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT",
-    "SPLIT_V", "GATHER", "GATHER_ND", "PACK", "UNPACK", "TILE", "BROADCAST_TO", "RESIZE_BILINEAR",
-    "RESIZE_NEAREST_NEIGHBOR", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "SPACE_TO_BATCH_ND",
-    "BATCH_TO_SPACE_ND", "REVERSE_V2", "ARG_MAX", "ARG_MIN", "TOPK_V2",
+    "CONCATENATION",
+    "PAD",
+    "PADV2",
+    "MIRROR_PAD",
+    "TRANSPOSE",
+    "STRIDED_SLICE",
+    "SLICE",
+    "SPLIT",
+    "SPLIT_V",
+    "GATHER",
+    "GATHER_ND",
+    "PACK",
+    "UNPACK",
+    "TILE",
+    "BROADCAST_TO",
+    "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "SPACE_TO_DEPTH",
+    "DEPTH_TO_SPACE",
+    "SPACE_TO_BATCH_ND",
+    "BATCH_TO_SPACE_ND",
+    "REVERSE_V2",
+    "ARG_MAX",
+    "ARG_MIN",
+    "TOPK_V2",
 }
 FREE = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SHAPE"}  # views: XNNPACK and TFLM elide the copy
 
@@ -114,7 +203,12 @@ def _op_class(kind: str, ins: list[_Tensor]) -> str:
         return "depthwise"
     if kind in ("FULLY_CONNECTED", "BATCH_MATMUL"):
         return "dense"
-    for names, cls in ((POOL | REDUCE, "pool"), (ELEMENTWISE, "elementwise"), (MOVEMENT, "movement"), (FREE, "free")):
+    for names, cls in (
+        (POOL | REDUCE, "pool"),
+        (ELEMENTWISE, "elementwise"),
+        (MOVEMENT, "movement"),
+        (FREE, "free"),
+    ):
         if kind in names:
             return cls
     return "other"
@@ -139,8 +233,10 @@ def analyze_tflite(path: Path) -> GraphAnalysis:
         check_plausible(analysis)
     except DAMAGED as exc:
         # The flatbuffers runtime checks no offset or length: a damaged file fails anywhere inside.
-        raise UsageError(f"{path}: a damaged TFLite model: {type(exc).__name__}: {str(exc)[:200]}",
-                         hint="convert it again; if it came from elsewhere, the file was cut short or altered") from None
+        raise UsageError(
+            f"{path}: a damaged TFLite model: {type(exc).__name__}: {str(exc)[:200]}",
+            hint="convert it again; if it came from elsewhere, the file was cut short or altered",
+        ) from None
     return analysis
 
 
@@ -159,24 +255,38 @@ def _read(path: Path, data: bytes, schema: Any) -> GraphAnalysis:
         outs = [tensors[j] for j in op.OutputsAsNumpy().tolist() if j >= 0] if op.OutputsLength() else []
         acts = [t for t in ins if not t.const]
         consts = [t for t in ins if t.const]
-        ops.append(OpInfo(
-            index=i, type=kind, op_class=_op_class(kind, ins),
-            dtype=(acts[0] if acts else (consts[0] if consts else outs[0])).info.dtype,
-            inputs=[t.info for t in acts], outputs=[t.info for t in outs], weights=[t.info for t in consts],
-            macs=int(_op_macs(kind, ins, outs, op, schema)),
-            weight_dtype=consts[0].info.dtype if consts else None,
-        ))
-        steps.append((
-            [j for j in op.InputsAsNumpy().tolist() if j >= 0 and not tensors[j].const] if op.InputsLength() else [],
-            [j for j in op.OutputsAsNumpy().tolist() if j >= 0] if op.OutputsLength() else [],
-        ))
+        ops.append(
+            OpInfo(
+                index=i,
+                type=kind,
+                op_class=_op_class(kind, ins),
+                dtype=(acts[0] if acts else (consts[0] if consts else outs[0])).info.dtype,
+                inputs=[t.info for t in acts],
+                outputs=[t.info for t in outs],
+                weights=[t.info for t in consts],
+                macs=int(_op_macs(kind, ins, outs, op, schema)),
+                weight_dtype=consts[0].info.dtype if consts else None,
+            )
+        )
+        steps.append(
+            (
+                [j for j in op.InputsAsNumpy().tolist() if j >= 0 and not tensors[j].const]
+                if op.InputsLength()
+                else [],
+                [j for j in op.OutputsAsNumpy().tolist() if j >= 0] if op.OutputsLength() else [],
+            )
+        )
     graph_in = sg.InputsAsNumpy().tolist() if sg.InputsLength() else []
     graph_out = sg.OutputsAsNumpy().tolist() if sg.OutputsLength() else []
     sizes = {j: t.info.nbytes for j, t in enumerate(tensors) if not t.const}
     unique_buffers = {t.buffer: t.info.nbytes for t in tensors if t.const}
     return GraphAnalysis(
-        format="tflite", path=path, size_bytes=len(data), ops=ops,
+        format="tflite",
+        path=path,
+        size_bytes=len(data),
+        ops=ops,
         weight_bytes=sum(unique_buffers.values()),
         peak_activation_bytes=peak_live_bytes(steps, sizes, graph_in, graph_out),
-        inputs=[tensors[j].info for j in graph_in], outputs=[tensors[j].info for j in graph_out],
+        inputs=[tensors[j].info for j in graph_in],
+        outputs=[tensors[j].info for j in graph_out],
     )
