@@ -1,10 +1,12 @@
 """`edgekit check`: compare a report with a baseline report and decide pass or regression.
 
 Rules (one Finding per artifact and metric):
-- latency: a regression only when the median is worse by MORE than the threshold AND a one-sided
-  Mann-Whitney U test on the raw samples says new > baseline with p < ALPHA. Either alone is
-  not enough: a large but noisy change is not proven, a tiny but significant change does not matter.
-  Without raw samples on both sides the median rule alone decides, and the finding says so.
+- latency: decided on effect size. With raw samples on both sides, the ratio of the medians
+  new/baseline gets a seeded bootstrap confidence interval (edgekit/report/interval.py), and the
+  row regresses only when the WHOLE interval lies above 1 + threshold: a large but noisy change is
+  not proven, and a tiny change does not matter however many samples make it "significant" (a
+  significance test flags a +0.3 % drift between two runs of thousands of samples).
+  Without raw samples on both sides the median ratio alone decides, and the finding says so.
 - accuracy: task accuracy drop in percentage points > threshold (exact, no test).
 - parity: the verdict got worse (pass → warn → fail).
 - size: growth by more than the threshold (exact).
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from edgekit.errors import UsageError
-from edgekit.report.mannwhitney import mann_whitney_greater
+from edgekit.report.interval import CONFIDENCE, median_ratio_interval
 from edgekit.report.rows import reference_flags
 from edgekit.report.samples import bench_samples, median_ms
 
-ALPHA = 0.01
 PARITY_ORDER = {"pass": 0, "warn": 1, "fail": 2}
 
 
@@ -41,8 +44,11 @@ class Finding:
     change: str
     limit: str
     regression: bool
-    p_value: float | None = None
     note: str = ""
+    # latency only: median(new)/median(baseline) and its bootstrap interval (None without raw samples)
+    ratio: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
 
 
 @dataclass
@@ -74,29 +80,47 @@ def _key(a: dict) -> str:
     return f"{a['format']}-{a['quant']}"
 
 
+def _valid_samples(samples: np.ndarray | None, name: str, side: str) -> np.ndarray | None:
+    if samples is not None and samples.size and not (np.all(np.isfinite(samples)) and samples.min() >= 0):
+        bad = samples[~(np.isfinite(samples) & (samples >= 0))]
+        raise UsageError(
+            f"{side} row {name}: bench samples must be finite latencies >= 0 ms, got {bad[:3].tolist()}",
+            hint="regenerate the report with `edgekit bench RUN_DIR`",
+        )
+    return samples
+
+
 def _latency(name: str, old: dict, new: dict, th: Thresholds) -> Finding | None:
     m_old, m_new = median_ms(old.get("bench")), median_ms(new.get("bench"))
     if m_old is None or m_new is None or m_old <= 0:
         return None
-    change = m_new / m_old - 1.0
-    s_old, s_new = bench_samples(old.get("bench")), bench_samples(new.get("bench"))
-    p, note = None, ""
-    if s_old is not None and s_new is not None:
-        p = mann_whitney_greater(s_old, s_new).p_value
-        significant = p < ALPHA
+    limit = 1.0 + th.max_latency_regression
+    s_old = _valid_samples(bench_samples(old.get("bench")), name, "baseline")
+    s_new = _valid_samples(bench_samples(new.get("bench")), name, "report")
+    if s_old is not None and s_new is not None and s_old.size and s_new.size:
+        ci = median_ratio_interval(s_old, s_new)
+        ratio, low, high = ci.ratio, ci.low, ci.high
+        regression = low > limit
+        # The median alone is past the limit but the measurement cannot rule out less: say so.
+        note = "" if regression or ratio <= limit else f"interval reaches ×{low:.3f}: not proven"
+        rule = f"×{limit:.2f} < whole CI"
     else:
-        significant, note = True, "no raw samples on both sides: median rule only"
-    worse = change > th.max_latency_regression
+        ratio, low, high = m_new / m_old, None, None
+        regression = ratio > limit
+        note = "no raw samples on both sides: median rule only"
+        rule = f"+{th.max_latency_regression:.0%}"
     return Finding(
         name,
         "latency p50",
         f"{m_old:.4g} ms",
         f"{m_new:.4g} ms",
-        f"{change:+.1%}",
-        f"+{th.max_latency_regression:.0%}, p<{ALPHA}",
-        worse and significant,
-        p,
+        f"{ratio - 1.0:+.1%}",
+        rule,
+        regression,
         note,
+        ratio,
+        low,
+        high,
     )
 
 
@@ -211,6 +235,14 @@ def compare_reports(report: dict, baseline: dict, th: Thresholds) -> CheckResult
     return result
 
 
+def _ratio_cell(f: Finding) -> str:
+    if f.ratio is None:
+        return "-"
+    if f.ci_low is None or f.ci_high is None:
+        return f"×{f.ratio:.3f}"
+    return f"×{f.ratio:.3f} ({f.ci_low:.3f}–{f.ci_high:.3f})"
+
+
 def render_check_markdown(result: CheckResult, baseline_path: str) -> str:
     head = "✅ no regression" if result.passed else f"❌ {len(result.regressions)} regression(s)"
     lines = [
@@ -218,15 +250,14 @@ def render_check_markdown(result: CheckResult, baseline_path: str) -> str:
         "",
         f"baseline: `{baseline_path}`",
         "",
-        "| artifact | metric | baseline | new | change | limit | p-value | verdict |",
+        f"| artifact | metric | baseline | new | change | limit | ratio ({CONFIDENCE:.0%} CI) | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for f in result.findings:
-        p = "-" if f.p_value is None else f"{f.p_value:.2g}"
         verdict = "❌ regression" if f.regression else "ok"
         if f.note:
             verdict += f" ({f.note})"
-        cells = (f.artifact, f.metric, f.baseline, f.new, f.change, f.limit, p, verdict)
+        cells = (f.artifact, f.metric, f.baseline, f.new, f.change, f.limit, _ratio_cell(f), verdict)
         # Pipes and line breaks are what break a row; the cells are edgekit's own words otherwise,
         # kept readable for the terminal copy of this table.
         lines.append("| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in cells) + " |")
@@ -240,6 +271,10 @@ def check_json(result: CheckResult, baseline_path: str, th: Thresholds) -> dict:
         "regressions": len(result.regressions),
         "baseline": baseline_path,
         "thresholds": asdict(th),
-        "alpha": ALPHA,
+        "confidence": CONFIDENCE,
+        "latency_rule": (
+            "regression when the whole bootstrap interval of median(new)/median(baseline) "
+            "lies above 1 + max_latency_regression"
+        ),
         "findings": [asdict(f) for f in result.findings],
     }

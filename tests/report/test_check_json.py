@@ -30,6 +30,9 @@ def test_check_json_gives_the_verdict_and_every_finding(tmp_path, capsys):
     }
     assert {f["metric"] for f in doc["findings"]} == {"latency p50", "accuracy", "parity", "size"}
     assert all(f["regression"] is False for f in doc["findings"])
+    assert doc["confidence"] == 0.95 and "whole bootstrap interval" in doc["latency_rule"]
+    for f in (f for f in doc["findings"] if f["metric"] == "latency p50"):
+        assert f["ratio"] == 1.0 and f["ci_low"] <= 1.0 <= f["ci_high"]  # the baseline against itself
 
     flagged = _report(
         tmp_path / "flagged.json", 0.25, ["reference test accuracy 0.250 does not clearly beat chance 0.250"]

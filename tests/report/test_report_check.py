@@ -1,4 +1,4 @@
-"""`edgekit check`: the latency rule (median AND Mann-Whitney), exact thresholds, exit codes."""
+"""`edgekit check`: the latency rule (bootstrap interval of the median ratio), exact thresholds, exit codes."""
 
 import copy
 import json
@@ -10,6 +10,7 @@ from synthetic import bench_entry, latency_samples, make_report
 from edgekit.cli import main
 from edgekit.errors import UsageError
 from edgekit.report.check import Thresholds, compare_reports, parse_fraction
+from edgekit.report.mannwhitney import mann_whitney_greater
 from edgekit.report.samples import bench_samples, encode_samples
 
 
@@ -27,31 +28,82 @@ def _latency(result, name):
 
 def test_same_artifact_ten_times_never_flagged_and_30pct_slowdown_flagged():
     base = make_report()
-    p_values = []
     for seed in range(10, 20):  # ten reruns of the same artifact: same distribution, new noise
         new = _with_samples(base, "tflite-int8", latency_samples(1.1, seed=seed))
         r = compare_reports(new, base, Thresholds())
         assert r.passed, r.regressions
-        p_values.append(_latency(r, "tflite-int8").p_value)
-    assert min(p_values) > 0.01  # none would even pass the significance half of the rule
+        f = _latency(r, "tflite-int8")
+        assert f.ci_low < f.ratio < f.ci_high and f.ci_low < 1.10
     slow = _with_samples(base, "tflite-int8", latency_samples(1.1, seed=99) * 1.3)
     r = compare_reports(slow, base, Thresholds())
     f = _latency(r, "tflite-int8")
-    assert f.regression and f.p_value < 1e-6 and not r.passed
+    assert f.regression and not r.passed and 1.10 < f.ci_low < 1.3 < f.ci_high
+    # the threshold is the user's: at 40 % the same slowdown is allowed, at 20 % it is not
+    assert not _latency(compare_reports(slow, base, Thresholds(0.40)), "tflite-int8").regression
+    assert _latency(compare_reports(slow, base, Thresholds(0.20)), "tflite-int8").regression
 
 
 def test_large_but_noisy_change_is_not_proven():
     base = _with_samples(make_report(), "tflite-int8", [1.0, 1.6, 0.7, 1.3, 0.9])
     new = _with_samples(base, "tflite-int8", [1.3, 0.8, 1.7, 1.15, 1.0])  # median +15 %, 5 samples
     f = _latency(compare_reports(new, base, Thresholds()), "tflite-int8")
-    assert f.change.startswith("+15") and f.p_value > 0.01 and not f.regression
+    assert f.change.startswith("+15") and f.ci_low < 1.0 and not f.regression
+    assert "not proven" in f.note
 
 
-def test_small_but_significant_change_is_below_threshold():
+def test_tiny_drift_with_thousands_of_samples_is_not_a_regression():
+    """The case a significance test gets wrong: +0.3 % between two runs, p far below any alpha."""
+    rng = np.random.default_rng(3)  # a steady host: thousands of runs within a few tenths of a percent
+    base_s, new_s = rng.normal(1.0, 0.004, 5000), rng.normal(1.003, 0.004, 5000)
+    assert mann_whitney_greater(base_s, new_s).p_value < 1e-100
+    base = _with_samples(make_report(), "tflite-int8", base_s)
+    f = _latency(
+        compare_reports(_with_samples(base, "tflite-int8", new_s), base, Thresholds()), "tflite-int8"
+    )
+    assert not f.regression and f.note == ""
+    assert f.ratio == pytest.approx(1.003, abs=1e-4) and 1.0 < f.ci_low < f.ci_high < 1.01
+
+
+def test_small_change_below_threshold_is_not_flagged_even_when_certain():
     base = _with_samples(make_report(), "tflite-int8", latency_samples(1.0, n=3000, seed=1))
     new = _with_samples(base, "tflite-int8", latency_samples(1.05, n=3000, seed=2))
     f = _latency(compare_reports(new, base, Thresholds()), "tflite-int8")
-    assert f.p_value < 0.01 and not f.regression
+    assert 1.0 < f.ci_low and f.ci_high < 1.10 and not f.regression
+    # the same +5 % fails a 3 % threshold: the whole interval lies above it
+    assert _latency(compare_reports(new, base, Thresholds(0.03)), "tflite-int8").regression
+
+
+def test_the_interval_is_deterministic():
+    base = make_report()
+    new = _with_samples(base, "tflite-int8", latency_samples(1.2, seed=7))
+    a = _latency(compare_reports(new, base, Thresholds()), "tflite-int8")
+    b = _latency(compare_reports(copy.deepcopy(new), copy.deepcopy(base), Thresholds()), "tflite-int8")
+    assert (a.ratio, a.ci_low, a.ci_high) == (b.ratio, b.ci_low, b.ci_high)
+
+
+def test_without_raw_samples_the_median_alone_decides():
+    base = make_report()
+    new = copy.deepcopy(base)
+    for report, p50 in ((base, 1.0), (new, 1.2)):
+        bench = report["artifacts"][1]["bench"]
+        del bench["samples_ms"]
+        bench["p50_ms"] = p50
+    f = _latency(compare_reports(new, base, Thresholds()), "tflite-int8")
+    assert f.regression and f.ci_low is None and f.ratio == pytest.approx(1.2) and "median rule" in f.note
+
+
+@pytest.mark.parametrize("bad", [[1.0, float("nan"), 1.1], [1.0, -0.5, 1.1]])
+def test_invalid_samples_are_a_usage_error(tmp_path, capsys, bad):
+    base = make_report()
+    new = _with_samples(base, "tflite-int8", latency_samples(1.1))
+    new["artifacts"][1]["bench"]["samples_ms"][:3] = bad
+    with pytest.raises(UsageError, match="finite latencies"):
+        compare_reports(new, base, Thresholds())
+    assert (
+        main(["check", _write(tmp_path / "new.json", new), "--baseline", _write(tmp_path / "b.json", base)])
+        == 2
+    )
+    assert "finite latencies" in capsys.readouterr().err
 
 
 def test_compressed_samples_are_read_like_plain_ones():
@@ -131,6 +183,10 @@ def test_cli_exit_codes_markdown_and_update_baseline(tmp_path, capsys):
     assert main(["check", slow, "--baseline", b, "--markdown", str(md)]) == 1
     text = md.read_text()
     assert "❌ 1 regression" in text and "| tflite-fp32 | latency p50 |" in text and "❌ regression" in text
+    assert "ratio (95% CI)" in text
+    row = next(line for line in text.splitlines() if line.startswith("| tflite-fp32 | latency p50 |"))
+    low, high = (float(v) for v in row.split("(")[1].split(")")[0].split("–"))
+    assert 1.1 < low < high  # the interval in the table lies wholly above the 10 % limit
     assert main(["check", slow, "--baseline", b, "--max-latency-regression", "lots"]) == 2
     assert main(["check", slow, "--baseline", str(tmp_path / "nope.json")]) == 2
     assert main(["check", slow, "--baseline", b, "--update-baseline"]) == 0

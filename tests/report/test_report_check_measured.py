@@ -2,9 +2,9 @@
 
 Never flagged when nothing changed; flagged when a 30 % slowdown is injected into the runtime.
 Marked `perf` (run with `-m perf` on a quiet machine): on a shared 2-core box with other test
-suites running, back-to-back runs drift by 10-15 % with p < 1e-20 (the load changes, not the
-model), which the gate rightly reports as a real slowdown of THAT machine. The deterministic
-version of this test, on synthetic samples, is in test_report_check.py and always runs.
+suites running, back-to-back runs can drift by 10-15 % (the load changes, not the model).
+tests/perf/test_gate.py measures the gate's false-positive and detection rates over 20 pairs.
+The deterministic version of this test, on synthetic samples, is in test_report_check.py.
 """
 
 import copy
@@ -77,16 +77,16 @@ def test_ten_real_runs_never_flagged_injected_slowdown_flagged(tflite_model):
     run()  # discard the first run: page-ins and cache warm-up are not what the gate is about
     baseline = _report(run())
     median = float(np.median(baseline["artifacts"][0]["bench"]["samples_ms"]))
-    p_values = []
+    intervals = []
     for _ in range(10):
         result = compare_reports(_report(run()), baseline, Thresholds())
         finding = next(f for f in result.findings if f.metric == "latency p50")
-        p_values.append(finding.p_value)
-        assert not finding.regression, (finding, p_values)
+        intervals.append((round(finding.ci_low, 3), round(finding.ci_high, 3)))
+        assert not finding.regression, (finding, intervals)
     slow = compare_reports(_report(run(extra=0.3 * median)), baseline, Thresholds())
     finding = next(f for f in slow.findings if f.metric == "latency p50")
     print(
-        f"median {median:.4f} ms; identical runs p = {[round(p, 3) for p in p_values]}; "
-        f"30% slowdown: change {finding.change}, p = {finding.p_value:.2e}"
+        f"median {median:.4f} ms; identical runs: ratio intervals {intervals}; "
+        f"30% slowdown: change {finding.change}, interval {finding.ci_low:.3f}-{finding.ci_high:.3f}"
     )
-    assert finding.regression and finding.p_value < 0.01
+    assert finding.regression and finding.ci_low > 1.10
