@@ -37,6 +37,7 @@ EXTRAS: dict[str, Extra] = {
     ),
     "micro": Extra("micro", ("tflite_micro",), "TensorFlow Lite Micro's interpreter (Linux only)"),
     "release": Extra("release", ("cryptography", "oras"), "signed releases and OCI registries"),
+    "ray": Extra("ray", ("ray",), "`convert --executor ray`: matrix cells as tasks on a Ray cluster"),
 }
 
 # Top-level modules that belong to an extra: a ModuleNotFoundError for one of these anywhere in
