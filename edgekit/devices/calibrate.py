@@ -83,8 +83,8 @@ def calibrate_on_device(
     from edgekit.devices.spec import resolve_device
     from edgekit.devices.suite import build_suite
     from edgekit.setup.extras import require_extra
-    from edgekit.targets.bench_input import parse_bench_json
-    from edgekit.targets.calibrate import calibrate, write_profile
+    from edgekit.targets.calibration.bench_input import parse_bench_json
+    from edgekit.targets.calibration.calibrate import calibrate, write_profile
     from edgekit.targets.profile import resolve_target
 
     spec = resolve_device(device)

@@ -159,9 +159,10 @@ def fit(
     ),
 ) -> None:
     """Fit the estimator's factors on published device results and write fitted.json."""
-    from edgekit.targets.features import PACKAGE_FEATURES
-    from edgekit.targets.fitted import FITTED_PATH, build_fitted, write_fitted
-    from edgekit.targets.published import PACKAGE_CALIBRATION
+    from edgekit.targets.calibration.features import PACKAGE_FEATURES
+    from edgekit.targets.calibration.fitted import build_fitted, write_fitted
+    from edgekit.targets.calibration.published import PACKAGE_CALIBRATION
+    from edgekit.targets.fitted import FITTED_PATH
 
     with err_console.status("fitting and cross-validating"):
         data = build_fitted(calibration or PACKAGE_CALIBRATION, features or PACKAGE_FEATURES)
@@ -195,8 +196,8 @@ def evaluate(
     ),
 ) -> None:
     """Build the calibration models, fit on published results, print leave-one-source/model-out error per device."""
-    from edgekit.targets.evaluate import evaluate as run
-    from edgekit.targets.published import PACKAGE_CALIBRATION
+    from edgekit.targets.calibration.evaluate import evaluate as run
+    from edgekit.targets.calibration.published import PACKAGE_CALIBRATION
     from edgekit.targets.report import evaluation_tables
 
     with err_console.status("building calibration models") as status:
@@ -252,9 +253,9 @@ def calibrate(
 ) -> None:
     """Fit a profile on your own measured results (or on the device itself) and report its held-out error."""
     from edgekit.errors import UsageError
-    from edgekit.targets.bench_input import parse_bench_json
-    from edgekit.targets.calibrate import calibrate as run
-    from edgekit.targets.calibrate import write_profile
+    from edgekit.targets.calibration.bench_input import parse_bench_json
+    from edgekit.targets.calibration.calibrate import calibrate as run
+    from edgekit.targets.calibration.calibrate import write_profile
     from edgekit.targets.profile import resolve_target
     from edgekit.targets.report import calibration_table
 

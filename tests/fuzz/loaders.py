@@ -65,7 +65,7 @@ def _report(path: Path, seeds: dict) -> object:
 
 
 def _bench(path: Path, seeds: dict) -> object:
-    from edgekit.targets.bench_input import parse_bench_json
+    from edgekit.targets.calibration.bench_input import parse_bench_json
 
     return parse_bench_json(path)
 

@@ -8,8 +8,8 @@ import pytest
 
 from edgekit.errors import UsageError
 from edgekit.targets import estimate, load_profile_file, resolve_target
-from edgekit.targets.bench_input import parse_bench_json
-from edgekit.targets.calibrate import calibrate, write_profile
+from edgekit.targets.calibration.bench_input import parse_bench_json
+from edgekit.targets.calibration.calibrate import calibrate, write_profile
 from edgekit.targets.profile import Calibration
 
 from .synthetic import graph

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.targets.evaluate import evaluate
+from edgekit.targets.calibration.evaluate import evaluate
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from edgekit.fsutil import sha256_file
-from edgekit.targets import fit
-from edgekit.targets.features import PACKAGE_FEATURES, load_features
-from edgekit.targets.fitted import factors, fit_published, load_fitted
-from edgekit.targets.numerics import error_metrics, spearman
-from edgekit.targets.published import PACKAGE_CALIBRATION, load_published
+from edgekit.targets.calibration import fit
+from edgekit.targets.calibration.features import PACKAGE_FEATURES, load_features
+from edgekit.targets.calibration.fitted import factors, fit_published
+from edgekit.targets.calibration.numerics import error_metrics, spearman
+from edgekit.targets.calibration.published import PACKAGE_CALIBRATION, load_published
+from edgekit.targets.fitted import load_fitted
 
 
 @pytest.fixture(scope="module")

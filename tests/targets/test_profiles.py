@@ -9,9 +9,9 @@ import yaml
 
 from edgekit.errors import UnknownNameError, UsageError
 from edgekit.targets import alias_note, builtin_targets, load_profile_file, resolve_target
+from edgekit.targets.calibration.published import PACKAGE_CALIBRATION, load_device_table
 from edgekit.targets.fitted import load_fitted
 from edgekit.targets.profile import PROFILE_DIR
-from edgekit.targets.published import PACKAGE_CALIBRATION, load_device_table
 
 REQUIRED = [
     "rpi3",

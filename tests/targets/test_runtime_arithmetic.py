@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit.targets import analyze, fit
-from edgekit.targets.features import load_features
+from edgekit.targets import analyze
+from edgekit.targets.calibration import fit
+from edgekit.targets.calibration.features import load_features
+from edgekit.targets.calibration.published import PACKAGE_CALIBRATION, load_device_table, load_published
 from edgekit.targets.latency_model import COMPUTE_TERMS, graph_features, macs_per_cycle, winograd_macs
-from edgekit.targets.published import PACKAGE_CALIBRATION, load_device_table, load_published
 
 CONV = COMPUTE_TERMS.index("conv")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit.targets import zoo
-from edgekit.targets.published import load_published
+from edgekit.targets.calibration import zoo
+from edgekit.targets.calibration.published import load_published
 
 
 def _kernel_weights(model) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes
 from edgekit.quiet import quiet_native_stderr
-from edgekit.targets import zoo_ncnn
+from edgekit.targets.calibration import zoo_ncnn
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgekit.targets import zoo
+from edgekit.targets.calibration import zoo
+from edgekit.targets.calibration.numerics import levenberg_marquardt
+from edgekit.targets.calibration.published import DeviceSpec, PublishedRow
 from edgekit.targets.latency_model import (
     COMPUTE_DTYPES,
     COMPUTE_TERMS,
@@ -26,8 +28,6 @@ from edgekit.targets.latency_model import (
     macs_per_cycle,
     parallel_share,
 )
-from edgekit.targets.numerics import levenberg_marquardt
-from edgekit.targets.published import DeviceSpec, PublishedRow
 
 REFERENCE_FAMILY = "tflite"  # its factors are 1: the other runtime families are relative to it
 # Runtimes of one kind share a term, so a runtime whose only source is held out is predicted from

@@ -22,7 +22,8 @@ import yaml
 
 from edgekit.errors import UsageError
 from edgekit.fsutil import atomic_write_text
-from edgekit.targets.bench_input import Measurement
+from edgekit.targets.calibration.bench_input import Measurement
+from edgekit.targets.calibration.numerics import error_metrics, levenberg_marquardt
 from edgekit.targets.fitted import load_fitted, runtime_arithmetic
 from edgekit.targets.latency_model import (
     COMPUTE_TERMS,
@@ -31,7 +32,6 @@ from edgekit.targets.latency_model import (
     macs_per_cycle,
     parallel_share,
 )
-from edgekit.targets.numerics import error_metrics, levenberg_marquardt
 from edgekit.targets.profile import Calibration, TargetProfile
 
 SHARE_MIN = 0.10

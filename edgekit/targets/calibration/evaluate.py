@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import EdgekitError
-from edgekit.targets import features as feats
-from edgekit.targets import zoo
 from edgekit.targets.analysis import analyze
-from edgekit.targets.fitted import build_fitted
-from edgekit.targets.published import PACKAGE_CALIBRATION
+from edgekit.targets.calibration import features as feats
+from edgekit.targets.calibration import zoo
+from edgekit.targets.calibration.fitted import build_fitted
+from edgekit.targets.calibration.published import PACKAGE_CALIBRATION
 
 DTYPES = ("fp32", "int8")
 GOAL_PCT = 20.0

@@ -18,7 +18,7 @@ from edgekit import yamlsafe
 from edgekit.errors import UsageError
 from edgekit.targets.latency_model import ARITHMETIC
 
-PACKAGE_CALIBRATION = Path(__file__).parent / "calibration"
+PACKAGE_CALIBRATION = Path(__file__).parent
 LATENCY_CSV = "published_latency.csv"
 DEVICES_YAML = "devices.yaml"
 

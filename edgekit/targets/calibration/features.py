@@ -15,7 +15,7 @@ from edgekit.fsutil import atomic_write_json
 from edgekit.targets.analysis.graph import GraphAnalysis
 from edgekit.targets.latency_model import Features, graph_features
 
-PACKAGE_FEATURES = Path(__file__).parent / "calibration" / "model_features.json"
+PACKAGE_FEATURES = Path(__file__).parent / "model_features.json"
 SCHEMA = 1
 
 FeatureTable = dict[tuple[str, str], Features]
