@@ -119,7 +119,7 @@ def planned_rows(profile: TargetProfile, opts: ConvertOptions) -> list[Row]:
 def require_converters(rows: list[Row]) -> None:
     """Before any step runs: every converter the plan needs is installed (else exit 2, nothing written)."""
     from edgekit.convert import FORMATS
-    from edgekit.setup.extras import require_installed
+    from edgekit.setup.requires import require_installed
 
     for fmt in dict.fromkeys(r.format for r in rows if r.status == "pending"):
         require_installed(FORMATS.get(fmt).requires, f"edgekit convert (format {fmt})")

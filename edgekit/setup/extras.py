@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from edgekit.errors import NotInstalledError
 
 DISTRIBUTION = "edgekit-ml"
+# The TF.js converter is not an extra (its wheel's dependencies do not resolve beside TensorFlow):
+# `edgekit setup tfjs` installs this pinned version (setup/tfjs_converter.py). Its version and hint
+# live here so that the one missing-part error needs nothing from the installer.
+TFJS_VERSION = "4.22.0"
+TFJS_HINT = f"run `edgekit setup tfjs` (installs tensorflowjs {TFJS_VERSION} without its unresolvable dependencies; needs the `tf` extra)"
 
 
 @dataclass(frozen=True)
@@ -67,29 +72,20 @@ def require_extra(name: str, needed_by: str) -> None:
         raise missing_extra_error(name, needed_by, missing)
 
 
-def require_installed(parts: tuple[str, ...] | list[str], needed_by: str) -> None:
-    """Raise NotInstalledError for the first missing part: an extra name or "tfjs" (the converter)."""
-    for part in parts:
-        if part == "tfjs":
-            from edgekit.setup.tfjs_converter import require_converter
-
-            require_converter(needed_by)
-        else:
-            require_extra(part, needed_by)
-
-
 def missing_extra_error(name: str, needed_by: str, missing: list[str]) -> NotInstalledError:
     if name == "tfjs":
-        from edgekit.setup.tfjs_converter import TFJS_HINT
-
-        return NotInstalledError(
-            f"{needed_by} needs the TF.js converter (tensorflowjs), which is not installed", hint=TFJS_HINT
-        )
+        return converter_missing_error(needed_by)
     extra = EXTRAS[name]
     return NotInstalledError(
         f"{needed_by} needs the `{name}` extra ({extra.purpose}); not installed in this environment "
         f"({sys.executable}): missing {', '.join(missing)}",
         hint=extra.install_line(),
+    )
+
+
+def converter_missing_error(needed_by: str) -> NotInstalledError:
+    return NotInstalledError(
+        f"{needed_by} needs the TF.js converter (tensorflowjs), which is not installed", hint=TFJS_HINT
     )
 
 

@@ -84,7 +84,8 @@ def probe_all(parts: tuple[str, ...]) -> Probe:
 
 
 def _probe_tfjs() -> Probe:
-    from edgekit.setup.tfjs_converter import TFJS_HINT, converter_location
+    from edgekit.setup.extras import TFJS_HINT
+    from edgekit.setup.tfjs_converter import converter_location
 
     location = converter_location()
     if location is None:

@@ -23,12 +23,15 @@ from pathlib import Path
 
 from edgekit.errors import NotInstalledError, SetupError
 from edgekit.paths import tools_root
-from edgekit.setup.extras import module_available, require_extra
+from edgekit.setup.extras import (
+    TFJS_VERSION,
+    converter_missing_error,
+    module_available,
+    require_extra,
+)
 from edgekit.setup.process import run_setup_command
 
-TFJS_VERSION = "4.22.0"
 TFJS_WHEEL_SHA256 = "bd4deb1e7feab538ee7f2625fe85446742bb4765bebab345b534688ab41e3e1c"
-TFJS_HINT = f"run `edgekit setup tfjs` (installs tensorflowjs {TFJS_VERSION} without its unresolvable dependencies; needs the `tf` extra)"
 _CONVERTER_FILE = Path("tensorflowjs") / "converters" / "tf_saved_model_conversion_v2.py"
 INSTALL_TIMEOUT_S = 600.0
 
@@ -66,9 +69,7 @@ def converter_location() -> str | None:
 
 def require_converter(needed_by: str) -> None:
     if converter_location() is None:
-        raise NotInstalledError(
-            f"{needed_by} needs the TF.js converter (tensorflowjs), which is not installed", hint=TFJS_HINT
-        )
+        raise converter_missing_error(needed_by)
 
 
 def install(force: bool = False, log: Callable[[str], None] = print) -> Path:
