@@ -42,6 +42,15 @@ class Registry(Generic[T]):
             self._aliases[alias.lower()] = key
         return value
 
+    def unregister(self, name: str) -> T:
+        """Remove NAME (or the entry an alias of it names) and its aliases; returns the value removed.
+        For plugins registered for a while (a test's toy format), so the registry is left as found."""
+        key = self.canonical(name)
+        entry = self._entries.pop(key)
+        for alias in entry.aliases:
+            self._aliases.pop(alias, None)
+        return entry.value
+
     def canonical(self, name: str) -> str:
         """The canonical name for NAME or an alias of it; raises UnknownNameError otherwise."""
         key = name.strip().lower()

@@ -1,5 +1,7 @@
 """An Artifact for a model file that has no artifact.json beside it (a user's own .tflite/.onnx/model.json).
 
+Each format's plugin names the function here (or its own) that reads a bare file's tensor specs.
+
 Runs in the worker: describing a file means parsing it, and a corrupt file may crash its parser.
 """
 
@@ -29,11 +31,13 @@ _ORT_DTYPES = {
 
 
 def artifact_from_file(path: Path, fmt: str) -> Artifact:
-    describe = {"tflite": _tflite_specs, "onnx": _onnx_specs, "tfjs": _tfjs_specs}.get(fmt)
-    if describe is None:
+    from edgekit.convert import FORMATS, resolve_hook
+
+    plugin = FORMATS.get(fmt) if fmt in FORMATS else None
+    if plugin is None or plugin.describe is None:
         raise RuntimeLoadError(f"{path}: no way to describe a bare {fmt!r} file")
-    inputs, outputs = describe(path)
-    files = path.parent if fmt == "tfjs" else path  # a TF.js model is model.json plus weight shards
+    inputs, outputs = resolve_hook(plugin.describe)(path)
+    files = path.parent if plugin.folder else path  # e.g. a TF.js model is model.json plus weight shards
     return Artifact(
         format=fmt,
         quant=UNKNOWN_QUANT,
@@ -46,7 +50,7 @@ def artifact_from_file(path: Path, fmt: str) -> Artifact:
     )
 
 
-def _tflite_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+def tflite_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     from edgekit.convert.tflite import describe_tflite
 
     try:
@@ -56,7 +60,7 @@ def _tflite_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     return inputs, outputs
 
 
-def _onnx_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+def onnx_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     import onnxruntime as ort
 
     try:
@@ -74,7 +78,7 @@ def _onnx_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     return [spec(a) for a in session.get_inputs()], [spec(a) for a in session.get_outputs()]
 
 
-def _tfjs_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+def tfjs_specs(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     try:
         signature = json.loads(path.read_text())["signature"]
         return _tfjs_side(signature["inputs"]), _tfjs_side(signature["outputs"])

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.artifact import ARTIFACT_JSON
+from edgekit.convert import FORMATS, folder_format, format_of_file
 from edgekit.errors import UsageError
-
-MODEL_SUFFIXES = {".tflite": "tflite", ".onnx": "onnx"}
-TFJS_MODEL = "model.json"
 
 
 @dataclass(frozen=True)
@@ -60,15 +58,15 @@ def _expand_one(path: Path) -> list[BenchTarget]:
     if path.is_dir() and (path / ARTIFACT_JSON).is_file():
         run = path.parent.parent
         return [_artifact_dir(path, run / "reference" if is_run_dir(run) else None)]
-    if path.is_dir() and (path / TFJS_MODEL).is_file():
-        return [BenchTarget("file", path / TFJS_MODEL, "tfjs")]
+    if path.is_dir() and (fmt := folder_format(path)) is not None:  # a folder format's files (TF.js)
+        return [BenchTarget("file", path / FORMATS.get(fmt).model_file, fmt)]
     if path.is_file():
-        fmt = "tfjs" if path.name.endswith(".json") else MODEL_SUFFIXES.get(path.suffix.lower())
+        fmt = format_of_file(path)
         if fmt is not None:
             return [BenchTarget("file", path, fmt)]
         raise UsageError(
             f"{path}: cannot tell the format from the name",
-            hint="give a .tflite or .onnx file, a TF.js model.json, an artifact folder or a run directory",
+            hint=f"give a model file ({_known_files()}), an artifact folder or a run directory",
         )
     raise UsageError(
         f"{path} does not exist" if not path.exists() else f"{path} holds no model edgekit can benchmark",
@@ -79,3 +77,12 @@ def _expand_one(path: Path) -> list[BenchTarget]:
 def _artifact_dir(folder: Path, reference: Path | None) -> BenchTarget:
     fmt = folder.name.split("-", 1)[0] or None
     return BenchTarget("artifact-dir", folder, fmt, reference if reference and reference.is_dir() else None)
+
+
+def _known_files() -> str:
+    """'*.onnx, *.tflite, a TF.js model.json': the model files the registered formats name."""
+    return ", ".join(
+        f"a {p.display} {p.model_file}" if p.folder else ", ".join(f"*{x}" for x in p.suffixes)
+        for p in (e.value for e in FORMATS)
+        if p.suffixes
+    )

@@ -1,21 +1,26 @@
 """`edgekit bundle`: collect a run's chosen artifacts into one deterministic archive.
 
 Layout inside the archive (flat, no top folder):
-    manifest.json  SHA256SUMS  labels.txt
+    manifest.json  SHA256SUMS  labels.txt  [SHA256SUMS.sig: with --sign, an ed25519 signature of SHA256SUMS]
     artifacts/<format>-<quant>/<model file(s)>, artifact.json
-    firmware/<recipe>_<quant>_tflite.h / .cc      (one pair per TFLite artifact)
+    firmware/<recipe>_<quant>_tflite.h / .cc      (one pair per artifact whose format has c_array)
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgekit.bundle.archive import archive_kind, source_date_epoch, tar_gz_bytes, zip_bytes
 from edgekit.bundle.carray import c_source_pair, model_symbol
 from edgekit.bundle.manifest import artifact_entry, build_manifest, sha256_bytes, sha256sums
+from edgekit.bundle.signature import SIGNATURE, sign_sums, signing_key
 from edgekit.errors import BundleError, UsageError
 from edgekit.fsutil import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from edgekit.convert import FormatPlugin
 
 SKIP_IN_ARTIFACT = {"labels.txt", "preprocessing.json"}  # one copy at the top level is enough
 
@@ -61,6 +66,13 @@ def choose_rows(report: dict, names: list[str]) -> list[dict]:
     return rows
 
 
+def _plugin(row: dict) -> FormatPlugin:
+    """The row's format plugin: what the bundle may do with its files."""
+    from edgekit.convert import FORMATS
+
+    return FORMATS.get(row["format"])
+
+
 def _artifact_files(run: Path, row: dict) -> tuple[dict[str, bytes], str]:
     name = f"{row['format']}-{row['quant']}"
     folder = run / "artifacts" / name
@@ -70,7 +82,8 @@ def _artifact_files(run: Path, row: dict) -> tuple[dict[str, bytes], str]:
             f"{model} is missing: the run folder does not match its report.json",
             hint="rerun `edgekit convert`",
         )
-    if row["format"] != "tfjs" and sha256_bytes(model.read_bytes()) != row["artifact"]["sha256"]:
+    # A folder format's sha256 covers the whole folder (TF.js: model.json + shards), not its model file.
+    if not _plugin(row).folder and sha256_bytes(model.read_bytes()) != row["artifact"]["sha256"]:
         raise BundleError(
             f"{model} changed after the report was written (sha256 differs from report.json)",
             hint="rerun `edgekit convert` so the report describes these bytes",
@@ -91,7 +104,7 @@ def bundle_files(run: Path, report: dict, rows: list[dict]) -> dict[str, bytes]:
         art_files, model_path = _artifact_files(run, row)
         files.update(art_files)
         c_files = None
-        if row["format"] == "tflite":
+        if _plugin(row).c_array:
             symbol = model_symbol(report["recipe"]["name"], row["quant"])
             header, source = c_source_pair(
                 symbol, art_files[model_path], model_path, row["artifact"]["sha256"]
@@ -108,8 +121,13 @@ def bundle_files(run: Path, report: dict, rows: list[dict]) -> dict[str, bytes]:
 
 
 def write_bundle(
-    run_dir: Path, out: Path | None, target: str | None = None, names: list[str] | None = None
+    run_dir: Path,
+    out: Path | None,
+    target: str | None = None,
+    names: list[str] | None = None,
+    sign_key: Path | None = None,
 ) -> Path:
+    """Write the bundle; with SIGN_KEY (an ed25519 private key file) also SHA256SUMS.sig."""
     from edgekit.report.schema import load_report
 
     run = resolve_run_dir(run_dir, target)
@@ -123,6 +141,9 @@ def write_bundle(
         raise BundleError(f"{run / 'reference' / 'labels.txt'} is missing", hint="rerun `edgekit convert`")
     out = out or run / f"{report['recipe']['name']}-{report['target']['name']}.bundle.tar.gz"
     kind = archive_kind(out)
+    key = signing_key(sign_key) if sign_key is not None else None  # a bad key fails before any work
     files = bundle_files(run, report, choose_rows(report, names or []))
+    if key is not None:
+        files[SIGNATURE] = sign_sums(files["SHA256SUMS"], key)
     writer = tar_gz_bytes if kind == "tar.gz" else zip_bytes
     return atomic_write_bytes(out, writer(files, source_date_epoch()))

@@ -295,5 +295,12 @@ register_format(
         convert=convert_onnx,
         description="ONNX via tf2onnx (opset 14-18, default 17); int8 via onnxruntime.quantization (QDQ)",
         default_runtime="onnxruntime",
+        label="ONNX",
+        model_file=MODEL_FILE,
+        suffixes=(".onnx",),
+        target_runtimes=("onnxruntime",),
+        analysis="edgekit.targets.analysis.onnx:analyze_onnx",
+        describe="edgekit.bench.bare:onnx_specs",
+        on_devices=True,
     )
 )

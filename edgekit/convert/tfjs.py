@@ -157,6 +157,13 @@ register_format(
         description="TF.js graph model (model.json + weight shards); weights fp32, fp16, uint8 or uint16",
         default_runtime="tfjs-node",
         requires=("tf", "tfjs"),
+        label="TF.js",
+        model_file=MODEL_JSON,
+        suffixes=(".json",),
+        folder=True,
+        target_runtimes=("tfjs-browser", "tfjs-node"),
+        estimated_from_tflite=True,
+        describe="edgekit.bench.bare:tfjs_specs",
     ),
     aliases=("tensorflowjs", "tf.js"),
 )

@@ -6,6 +6,7 @@ import importlib
 
 from edgekit.artifact import Artifact
 from edgekit.errors import RuntimeLoadError
+from edgekit.plugins import load_plugins
 from edgekit.runtimes.base import RUNTIMES, RuntimePlugin, Session, register_runtime
 
 PLUGIN_MODULES = (
@@ -21,6 +22,10 @@ for _name in PLUGIN_MODULES:
     except ModuleNotFoundError as exc:
         if exc.name != _name:
             raise
+
+
+# Plugins from outside edgekit (edgekit/plugins.py), after the built-in ones they may build on.
+load_plugins()
 
 
 def runtime_for(artifact: Artifact, name: str | None = None) -> RuntimePlugin:

@@ -82,10 +82,16 @@ def checked_model_file(artifact: Artifact, fmt: str, runtime: str) -> Path:
     path = Path(artifact.path)
     if not path.is_file():
         raise RuntimeLoadError(f"model file {path} does not exist", hint="run the convert step again")
-    # A TF.js artifact's hash covers model.json and its shards, so only single-file formats are checked here.
-    if fmt != "tfjs" and artifact.sha256 and sha256_file(path) != artifact.sha256:
+    # A folder format's hash (TF.js: model.json and its shards) covers the folder: only single-file formats are checked here.
+    if not _folder_format(fmt) and artifact.sha256 and sha256_file(path) != artifact.sha256:
         raise RuntimeLoadError(
             f"{path} changed since it was converted: its sha256 differs from artifact.json",
             hint="run the convert step again to rebuild the artifact",
         )
     return path
+
+
+def _folder_format(fmt: str) -> bool:
+    from edgekit.convert import FORMATS
+
+    return fmt in FORMATS and FORMATS.get(fmt).folder

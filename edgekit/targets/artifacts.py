@@ -1,7 +1,7 @@
 """Estimates for the artifacts of a run: what the pipeline calls for its summary.
 
-A .tflite or .onnx artifact is analysed directly. A TF.js artifact has no graph reader here; it is
-estimated from the fp32 tflite artifact of the same run (the same reference graph, converted by
+An artifact whose format has a graph reader (.tflite, .onnx: `FormatPlugin.analysis`) is analysed
+directly. A TF.js artifact has none (`estimated_from_tflite`); it is estimated from the fp32 tflite artifact of the same run (the same reference graph, converted by
 another converter) with the target's TF.js runtime, and the estimate says so.
 
 `read_artifact_input` is the same idea for one path given to `edgekit targets estimate`: it reads the
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.artifact import ARTIFACT_JSON, Artifact
+from edgekit.convert import FORMATS, folder_format, format_of_file, target_runtime
 from edgekit.errors import EdgekitError, UsageError
 from edgekit.targets.analysis import GraphAnalysis, analyze
 from edgekit.targets.estimator import Estimate, estimate
 from edgekit.targets.profile import TargetProfile
-
-_TFJS_RUNTIMES = ("tfjs-browser", "tfjs-node")
 
 
 def _proxy(artifacts: list[Artifact]) -> Artifact | None:
@@ -41,14 +40,17 @@ def estimate_artifacts(
         return cache[a.name]
 
     for a in artifacts:
-        if a.format in ("tflite", "onnx"):
+        plugin = FORMATS.get(a.format) if a.format in FORMATS else None
+        if plugin is not None and plugin.analysis is not None:
             out[a.name] = estimate(analysis_of(a), profile, quant=a.quant, threads=threads)
             continue
         proxy = _proxy(artifacts)
-        runtime = next((r for r in _TFJS_RUNTIMES if r in profile.runtimes), None)
-        if a.format != "tfjs" or proxy is None or runtime is None:
+        runtime = target_runtime(a.format, profile.runtimes)
+        if plugin is None or not plugin.estimated_from_tflite or proxy is None or runtime is None:
             out[a.name] = f"no estimate for {a.format} on {profile.name}: " + (
-                "no tflite artifact of the same reference to read the graph from"
+                f"{a.format} has no graph reader"
+                if plugin is None or not plugin.estimated_from_tflite
+                else "no tflite artifact of the same reference to read the graph from"
                 if proxy is None
                 else f"the target has no {a.format} runtime"
             )
@@ -151,13 +153,16 @@ def _tfjs_graph(folder: Path, graph: Path | None) -> tuple[Path, str]:
     )
 
 
-def _is_tfjs(path: Path, folder: Path, art: Artifact | None) -> bool:
+def _estimated_from_tflite(path: Path, folder: Path, art: Artifact | None) -> bool:
+    """PATH is of a format with no graph reader, estimated from a TFLite graph (TF.js)."""
+    fmt: str | None
     if art is not None:
-        return art.format == "tfjs"
-    if path.is_file():
-        return path.suffix.lower() == ".json"
-    has_graph = any(folder.glob("*.tflite")) or any(folder.glob("*.onnx"))
-    return (folder / "model.json").is_file() and not has_graph
+        fmt = art.format
+    elif path.is_file():
+        fmt = format_of_file(path)
+    else:
+        fmt = folder_format(folder, alone=True)
+    return fmt is not None and fmt in FORMATS and FORMATS.get(fmt).estimated_from_tflite
 
 
 def read_artifact_input(path: Path, quant: str | None = None, graph: Path | None = None) -> ArtifactInput:
@@ -173,7 +178,7 @@ def read_artifact_input(path: Path, quant: str | None = None, graph: Path | None
         )
     folder = path if path.is_dir() else path.parent
     art = _artifact_json(folder)
-    if _is_tfjs(path, folder, art):
+    if _estimated_from_tflite(path, folder, art):
         graph_path, note = _tfjs_graph(folder, graph)
         analysis, fmt = analyze(graph_path), "tfjs"
         recorded, source = (

@@ -26,7 +26,7 @@ from edgekit.targets.latency_model import (
     parallel_share,
 )
 from edgekit.targets.memory import MemoryVerdict, memory_verdict
-from edgekit.targets.opsupport import FORMAT_RUNTIMES, float_kernels_on_mcu, unsupported_ops
+from edgekit.targets.opsupport import float_kernels_on_mcu, unsupported_ops
 from edgekit.targets.profile import TargetProfile
 
 # Quant mode -> the dtype kernels compute in. fp16 weights (tflite) and TF.js uint8/uint16/fp16
@@ -92,7 +92,10 @@ class Estimate:
 
 
 def default_runtime(profile: TargetProfile, fmt: str) -> str | None:
-    return next((r for r in FORMAT_RUNTIMES.get(fmt, ()) if r in profile.runtimes), None)
+    """The first of the format's runtimes (its plugin's target_runtimes) that PROFILE runs."""
+    from edgekit.convert import target_runtime
+
+    return target_runtime(fmt, profile.runtimes)
 
 
 def _threads(profile: TargetProfile, threads: int | None, warnings: list[str]) -> int:

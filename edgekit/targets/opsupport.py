@@ -25,16 +25,22 @@ CUSTOM:CIRCULAR_BUFFER CUSTOM:TFLite_Detection_PostProcess
 """.split()
 )
 
-# Runtimes that load each analysed format. TF.js runtimes load neither: a TF.js artifact is
-# estimated from the tflite graph of the same reference by naming the runtime explicitly.
-FORMAT_RUNTIMES = {"tflite": ("litert", "tflite-micro"), "onnx": ("onnxruntime",)}
-
 
 def unsupported_ops(analysis: GraphAnalysis, runtime: str) -> list[str]:
-    """Op types in ANALYSIS that RUNTIME cannot run, sorted; empty when all are supported or unknown."""
+    """Op types in ANALYSIS that RUNTIME cannot run, sorted; empty when all are supported or unknown.
+
+    The format's plugin says how to tell (`FormatPlugin.op_support`); a format without that check
+    is taken as fully supported (ONNX Runtime implements the standard opsets; TF.js support is
+    checked by its converter)."""
+    from edgekit.convert import FORMATS, resolve_hook
+
+    check = FORMATS.get(analysis.format).op_support if analysis.format in FORMATS else None
+    return resolve_hook(check)(analysis, runtime) if check is not None else []
+
+
+def tflite_unsupported_ops(analysis: GraphAnalysis, runtime: str) -> list[str]:
+    """TFLite's op check: TFLite Micro's resolver list, and LiteRT without the Flex delegate."""
     types = set(analysis.op_types())
-    if analysis.format != "tflite":
-        return []  # ONNX Runtime implements the standard opsets; TF.js support is checked by its converter
     if runtime == "tflite-micro":
         return sorted(t for t in types if t not in TFLITE_MICRO_OPS)
     if runtime == "litert":
