@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edgekit.errors import SourceError, UsageError
-from edgekit.sources.handles import KerasAppHandle, query_options
+from edgekit.sources.handle_types import KerasAppHandle, query_options
 
 # Preprocessing modes, expressed as Keras layers on a [0, 1] input:
 #   tf     → x * 2 - 1                   (MobileNet V1/V2, Inception, Xception, ResNetV2, NASNet)

@@ -24,7 +24,7 @@ from edgekit.sources.download import (
     with_retries,
 )
 from edgekit.sources.extract import find_module_root, move_module, safe_extract
-from edgekit.sources.handles import HubHandle, KaggleHandle, RemoteHandle
+from edgekit.sources.handle_types import HubHandle, KaggleHandle, RemoteHandle
 from edgekit.sources.lockfile import ACCEPT_HINT, LockEntry, Lockfile, check_locked
 from edgekit.sources.progress import DownloadProgress
 
