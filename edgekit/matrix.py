@@ -6,10 +6,14 @@ A combination that fails becomes a row with its reason; it never stops the other
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import UsageError
+from edgekit.results import BenchResult, ParityResult
 from edgekit.targets.profile import TargetProfile
+
+if TYPE_CHECKING:
+    from edgekit.targets.estimator import Estimate
 
 
 @dataclass
@@ -19,10 +23,11 @@ class Row:
     status: str = "pending"  # ok | failed | skipped
     error: str | None = None
     artifact: Any = None  # edgekit.artifact.Artifact once converted
-    parity: dict | None = None
-    bench: dict | None = None
-    estimate: dict | None = None
-    device: list[dict] | None = None  # `convert --device`: bench results measured on the user's devices
+    # The steps' typed results; plain dicts only in report.json (to_dict).
+    parity: ParityResult | None = None
+    bench: BenchResult | None = None  # measured on the host
+    estimate: Estimate | None = None  # predicted for the target
+    device: list[BenchResult] | None = None  # `convert --device`: measured on the user's devices
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -33,12 +38,19 @@ class Row:
         self.status, self.error = "failed", str(error).split("\n  hint:")[0]
 
     def to_dict(self) -> dict[str, Any]:
-        d = {
-            k: getattr(self, k)
-            for k in ("format", "quant", "status", "error", "parity", "bench", "estimate", "device", "notes")
+        """The row as report.json's artifacts[] entry (edgekit/report/report.schema.json)."""
+        return {
+            "format": self.format,
+            "quant": self.quant,
+            "status": self.status,
+            "error": self.error,
+            "parity": self.parity.to_dict() if self.parity is not None else None,
+            "bench": self.bench.to_dict() if self.bench is not None else None,
+            "estimate": self.estimate.to_dict() if self.estimate is not None else None,
+            "device": [r.to_dict() for r in self.device] if self.device is not None else None,
+            "notes": self.notes,
+            "artifact": self.artifact.to_dict() if self.artifact is not None else None,
         }
-        d["artifact"] = self.artifact.to_dict() if self.artifact is not None else None
-        return d
 
 
 def plan_combinations(profile: TargetProfile, formats: list[str], quants: list[str]) -> list[Row]:

@@ -5,9 +5,9 @@ Thresholds are data, per quant mode (PARITY_THRESHOLDS), overridable from the re
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
+
+from edgekit.results import ParityResult
 
 # pass: every bound holds; warn: top-1 agreement still ≥ warn_top1; fail: below it.
 PARITY_THRESHOLDS: dict[str, dict[str, float]] = {
@@ -21,20 +21,8 @@ PARITY_THRESHOLDS: dict[str, dict[str, float]] = {
 }
 
 
-@dataclass
-class Parity:
-    samples: int
-    cosine: float  # mean over samples of the cosine similarity of output vectors
-    max_abs_err: float
-    mean_abs_err: float
-    top1_agreement: float
-    accuracy: float | None  # task accuracy of the artifact on the labelled inputs
-    reference_accuracy: float | None
-    verdict: str  # pass | warn | fail
-    reasons: list[str]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+# compare()'s result is the row's parity result; the name Parity is kept for callers of compare().
+Parity = ParityResult
 
 
 def compare(

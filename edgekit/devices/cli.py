@@ -18,19 +18,19 @@ def bench_on_devices(
 ) -> list[dict]:
     from edgekit.bench.table import print_progress
     from edgekit.bench.targets import expand
-    from edgekit.devices.remote import bench_devices
+    from edgekit.devices.remote import bench_devices, device_formats, format_display, measurable_on_devices
     from edgekit.devices.spec import resolve_device
 
     specs = [resolve_device(n) for n in names]  # every name checked before anything connects
     targets = expand([Path(p) for p in paths])
-    tfjs = [t for t in targets if t.format == "tfjs"]
-    if tfjs:
+    off_device = [t for t in targets if not measurable_on_devices(t.format)]
+    if off_device:
         from edgekit.errors import UsageError
 
         raise UsageError(
-            f"{tfjs[0].label}: TF.js models cannot be measured with --device (they run in Node or a browser, "
-            "not in the device's Python runtimes)",
-            hint="measure the run's tflite or onnx artifacts on the device",
+            f"{off_device[0].label}: {format_display(off_device[0].format)} models cannot be measured with "
+            "--device (the device's Python runtimes do not run them; TF.js runs in Node or a browser)",
+            hint=f"measure the run's {' or '.join(device_formats())} artifacts on the device",
         )
     for spec in specs:
         err_console.print(

@@ -73,11 +73,32 @@ def _device_lock(spec: DeviceSpec) -> threading.Lock:
         return _LOCKS.setdefault(spec.address, threading.Lock())
 
 
+def measurable_on_devices(fmt: str | None) -> bool:
+    """The device agent can measure FMT (its plugin's on_devices); a format edgekit does not know is
+    left to the agent, which says what it cannot load."""
+    from edgekit.convert import FORMATS
+
+    return fmt is None or fmt not in FORMATS or FORMATS.get(fmt).on_devices
+
+
+def device_formats() -> list[str]:
+    from edgekit.convert import FORMATS
+
+    return [e.name for e in FORMATS if e.value.on_devices]
+
+
+def format_display(fmt: str | None) -> str:
+    from edgekit.convert import FORMATS
+
+    return FORMATS.get(fmt).display if fmt and fmt in FORMATS else str(fmt)
+
+
 def stage(target: BenchTarget, folder: Path) -> dict:
     """Copy what the agent needs into FOLDER; the request's target with paths relative to the run folder."""
-    if target.format == "tfjs":
+    if not measurable_on_devices(target.format):
         raise DeviceError(
-            f"{target.path}: TF.js models run in Node or a browser, not in a device's Python runtime"
+            f"{target.path}: {format_display(target.format)} models do not run in a device's Python runtimes "
+            "(TF.js runs in Node or a browser)"
         )
     if target.kind == "artifact-dir":
         shutil.copytree(target.path, folder / "artifact")

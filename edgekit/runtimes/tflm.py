@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,6 +28,19 @@ from edgekit.runtimes.base import (
     quantize,
     register_runtime,
 )
+
+if TYPE_CHECKING:
+    from edgekit.results import ParityResult
+
+
+class _CheckedRow(Protocol):
+    """What add_micro_parity reads and writes on a matrix row (edgekit.matrix.Row)."""
+
+    format: str
+    quant: str
+    artifact: Artifact | None
+    parity: ParityResult | None
+    notes: list[str]
 
 # Profiles name the device runtime "tflite-micro" (targets/profile.py DEVICE_ONLY_RUNTIMES); this
 # plugin is its host stand-in, so parity and bench keep running in LiteRT for such targets and the
@@ -206,27 +219,24 @@ def micro_parity(artifact: Artifact, x: np.ndarray, threads: int) -> dict[str, A
     }
 
 
-def add_micro_parity(row: Any, x: np.ndarray, threads: int) -> None:
+def add_micro_parity(row: _CheckedRow, x: np.ndarray, threads: int) -> None:
     """For a target that runs TFLite Micro: the int8 .tflite ROW also runs in TFLM. A micro run that
     disagrees with LiteRT fails the row's parity; lacking ops or a small arena fail the row."""
     from edgekit.setup.extras import EXTRAS
 
-    if row.format != "tflite" or row.quant != "int8" or row.parity is None:
+    if row.format != "tflite" or row.quant != "int8" or row.parity is None or row.artifact is None:
         return
     if EXTRAS["micro"].missing():
         row.notes.append("not run in TFLite Micro: the `micro` extra (tflite-micro) is not installed")
         return
     micro = micro_parity(row.artifact, x, threads)
-    row.parity["micro"] = micro
+    row.parity.micro = micro
     row.notes.append(
         f"TFLite Micro ({micro['arena_bytes']} byte arena) vs LiteRT: {micro['verdict']}, "
         f"top-1 agreement {micro['top1_agreement']:.3f}, max |err| {micro['max_abs_err']:.3g}"
     )
     if micro["verdict"] == "fail":
-        row.parity["verdict"] = "fail"
-        row.parity.setdefault("reasons", []).append(
-            "TFLite Micro disagrees with LiteRT: " + "; ".join(micro["reasons"])
-        )
+        row.parity.fail("TFLite Micro disagrees with LiteRT: " + "; ".join(micro["reasons"]))
 
 
 register_runtime(

@@ -94,6 +94,7 @@ def estimate(
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
     """Estimate latency (with its measured error band), peak RAM and fit of an artifact on a target."""
+    from edgekit.convert import FORMATS, target_runtime
     from edgekit.errors import UsageError
     from edgekit.quant import QUANT_MODES
     from edgekit.targets.artifacts import read_artifact_input
@@ -105,12 +106,13 @@ def estimate(
     if (note := alias_note(target)) and not as_json:
         err_console.print(f"target: {note}")
     art = read_artifact_input(path, QUANT_MODES.canonical(quant) if quant else None, graph)
-    if art.format == "tfjs" and runtime is None:
-        runtime = next((r for r in ("tfjs-browser", "tfjs-node") if r in profile.runtimes), None)
+    plugin = FORMATS.get(art.format)
+    if plugin.estimated_from_tflite and runtime is None:  # a TFLite graph, run by the format's runtime
+        runtime = target_runtime(art.format, profile.runtimes)
         if runtime is None:
             raise UsageError(
-                f"{profile.name} has no TF.js runtime (it has {', '.join(profile.runtimes)})",
-                hint="estimate for a target that runs TF.js (e.g. --target browser), or pass --runtime",
+                f"{profile.name} has no {plugin.display} runtime (it has {', '.join(profile.runtimes)})",
+                hint=f"estimate for a target that runs {plugin.display} (e.g. --target browser), or pass --runtime",
             )
     e = est(art.analysis, profile, quant=art.quant, threads=threads, runtime=runtime)
     said = f"{art.format} {art.quant} (quant mode from {art.quant_from})"

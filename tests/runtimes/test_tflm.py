@@ -103,8 +103,10 @@ def test_ops_tflm_lacks_are_named_before_loading(tmp_path):
 
 def _row(artifact):
     from edgekit.matrix import Row
+    from edgekit.results import ParityResult
 
-    return Row("tflite", "int8", "ok", artifact=artifact, parity={"verdict": "pass", "reasons": []})
+    parity = ParityResult(8, 1.0, 0.0, 0.0, 1.0, None, None, "pass", [])
+    return Row("tflite", "int8", "ok", artifact=artifact, parity=parity)
 
 
 def test_micro_parity_row_and_a_row_failing_on_ops_tflm_lacks(int8_artifact, monkeypatch):
@@ -115,7 +117,7 @@ def test_micro_parity_row_and_a_row_failing_on_ops_tflm_lacks(int8_artifact, mon
     x = tiny_images(8, seed=5)
     row = _row(int8_artifact)
     add_micro_parity(row, x, threads=1)
-    assert row.parity["micro"]["verdict"] == "pass" and row.parity["verdict"] == "pass"
+    assert row.parity.micro["verdict"] == "pass" and row.parity.verdict == "pass"
     assert row.notes and row.notes[0].startswith("TFLite Micro (")
     # An op outside TFLM's resolver list fails the row at conversion time, naming the op.
     monkeypatch.setattr(opsupport, "TFLITE_MICRO_OPS", opsupport.TFLITE_MICRO_OPS - {"SOFTMAX"})
@@ -127,7 +129,8 @@ def test_micro_parity_row_and_a_row_failing_on_ops_tflm_lacks(int8_artifact, mon
     )
     row = _row(int8_artifact)
     add_micro_parity(row, x, threads=1)
-    assert "micro" not in row.parity and "not run in TFLite Micro" in row.notes[0]
+    assert row.parity.micro is None and "micro" not in row.parity.to_dict()
+    assert "not run in TFLite Micro" in row.notes[0]
 
 
 TINY = [

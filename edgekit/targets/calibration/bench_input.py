@@ -24,8 +24,6 @@ from edgekit.targets.analysis import GraphAnalysis, analyze
 from edgekit.targets.estimator import COMPUTE_DTYPE
 from edgekit.targets.latency_model import Features, graph_features
 
-_DEFAULT_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime"}
-
 
 @dataclass
 class Measurement:
@@ -101,9 +99,7 @@ def _one(r: Any, folder: Path, where: str) -> Measurement | None:
             f"{where}: quant {quant!r} cannot be calibrated (the latency model has fp32 and int8 kernels)"
         )
     rt = r.get("runtime")
-    runtime = (rt.get("runtime") if isinstance(rt, dict) else rt) or _DEFAULT_RUNTIME.get(
-        analysis.format, "litert"
-    )
+    runtime = (rt.get("runtime") if isinstance(rt, dict) else rt) or _default_runtime(analysis.format)
     return Measurement(
         str(analysis.path),
         graph_features(analysis),
@@ -130,3 +126,10 @@ def parse_bench_json(path: Path) -> list[Measurement]:
         raise UsageError(f'{path}: expected a list of results or an object with "results"')
     out = [_one(r, path.parent, f"{path}: results[{i}]") for i, r in enumerate(results)]
     return [m for m in out if m is not None]
+
+
+def _default_runtime(fmt: str) -> str:
+    """The format's default runtime (its plugin's default_runtime); litert for a format edgekit does not know."""
+    from edgekit.convert import FORMATS
+
+    return (FORMATS.get(fmt).default_runtime if fmt in FORMATS else "") or "litert"
