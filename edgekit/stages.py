@@ -6,6 +6,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,10 +15,16 @@ from edgekit.artifact import ARTIFACT_JSON, Artifact
 from edgekit.errors import EdgekitError
 from edgekit.fsutil import atomic_write_json, atomic_write_text
 from edgekit.matrix import Row
+from edgekit.results import BenchResult, ParityResult
 from edgekit.reuse import link_tree, sibling_with
 from edgekit.steps import input_key, progress
 from edgekit.train.data import Splits
 from edgekit.train.preprocess import Preprocessing
+
+if TYPE_CHECKING:
+    from edgekit.pipeline import RunContext
+    from edgekit.targets.analysis import GraphAnalysis
+    from edgekit.targets.estimator import Estimate
 
 MIN_CALIBRATION_WARNING = 50
 
@@ -42,7 +49,7 @@ class Reference:
     health: dict = field(default_factory=dict)  # train/evaluate.py chance_check: does it beat chance?
 
 
-def resolve_source_step(ctx):
+def resolve_source_step(ctx: RunContext):
     from edgekit.sources import SourceSettings, resolve_source
 
     s = ctx.recipe.source
@@ -54,7 +61,7 @@ def resolve_source_step(ctx):
     return source
 
 
-def data_step(ctx, source) -> PreparedData:
+def data_step(ctx: RunContext, source) -> PreparedData:
     from edgekit.train.data import load_data, split_data
     from edgekit.train.preprocess import preprocess
 
@@ -95,12 +102,12 @@ def _calibration_set(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
 _TRAIN_OUTPUTS = ["reference/saved_model/saved_model.pb", "reference/train.json", "train/evaluation.json"]
 
 
-def _sibling(ctx, record: str, key: str, outputs: list[str]) -> Path | None:
+def _sibling(ctx: RunContext, record: str, key: str, outputs: list[str]) -> Path | None:
     """Another target's run folder that finished RECORD with KEY (never with --force)."""
     return None if ctx.steps.force else sibling_with(ctx.run_dir, record, key, outputs)
 
 
-def train_step(ctx, source, data: PreparedData) -> Reference:
+def train_step(ctx: RunContext, source, data: PreparedData) -> Reference:
     from edgekit.train.evaluate import chance_check, loss_curve
 
     folder = ctx.run_dir / "reference"
@@ -149,7 +156,7 @@ def train_step(ctx, source, data: PreparedData) -> Reference:
     return Reference(folder, key, summary["test_accuracy"], summary["class_names"], health)
 
 
-def _train_and_export(ctx, source, data: PreparedData, folder: Path) -> dict:
+def _train_and_export(ctx: RunContext, source, data: PreparedData, folder: Path) -> dict:
     """Fine-tune, evaluate, export. Training artifacts go to <run>/train/, the reference to FOLDER."""
     from edgekit.train.engine import train_classifier
     from edgekit.train.evaluate import evaluate, write_evaluation
@@ -174,7 +181,7 @@ def _train_and_export(ctx, source, data: PreparedData, folder: Path) -> dict:
     return summary
 
 
-def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) -> list[Row]:
+def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows: list[Row]) -> list[Row]:
     from edgekit.convert.runner import run_jobs
 
     todo = [r for r in rows if r.status == "pending"]
@@ -223,7 +230,7 @@ def convert_step(ctx, reference: Reference, data: PreparedData, rows: list[Row])
     return rows
 
 
-def _conversion_job(ctx, reference: Reference, data: PreparedData, row: Row):
+def _conversion_job(ctx: RunContext, reference: Reference, data: PreparedData, row: Row):
     from edgekit.convert.runner import ConvertJob
 
     options = ctx.recipe.convert.options_for(row.format)
@@ -240,7 +247,7 @@ def _conversion_job(ctx, reference: Reference, data: PreparedData, row: Row):
     return job, key
 
 
-def _artifact_metadata(ctx, reference: Reference, data: PreparedData) -> dict:
+def _artifact_metadata(ctx: RunContext, reference: Reference, data: PreparedData) -> dict:
     return {
         "labels": reference.class_names,
         "preprocessing": {
@@ -254,7 +261,7 @@ def _artifact_metadata(ctx, reference: Reference, data: PreparedData) -> dict:
     }
 
 
-def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) -> None:
+def parity_step(ctx: RunContext, reference: Reference, data: PreparedData, rows: list[Row]) -> None:
     from edgekit.runtimes.reference import ReferenceModel
 
     ok = [r for r in rows if r.status == "ok"]
@@ -266,17 +273,17 @@ def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) 
         ref_out = ReferenceModel(reference.folder).predict(x) if todo else None
         for row in todo:
             try:
-                _check_one(ctx, row, ref_out, x, labels)
+                parity = row.parity = _check_one(ctx, row, ref_out, x, labels)
                 if "tflite-micro" in ctx.profile.runtimes:  # the firmware's runtime: its own parity row
                     from edgekit.runtimes.tflm import add_micro_parity
 
                     add_micro_parity(row, x, ctx.threads)
-                if row.parity["verdict"] != "pass" and row.format == "tflite" and row.quant == "int8":
-                    row.parity["worst_layers"] = _worst_layers(reference, data)
-                ctx.steps.mark_done(f"parity-{row.name}", keys[row.name], {"parity": row.parity})
+                if not parity.passed and row.format == "tflite" and row.quant == "int8":
+                    parity.worst_layers = _worst_layers(reference, data)
+                ctx.steps.mark_done(f"parity-{row.name}", keys[row.name], {"parity": parity.to_dict()})
             except EdgekitError as exc:
                 row.fail(exc)
-        verdicts = [r.parity["verdict"] for r in ok if r.parity]
+        verdicts = [r.parity.verdict for r in ok if r.parity]
         reused = f"; {len(ok) - len(todo)} unchanged, reused" if len(todo) < len(ok) else ""
         note(
             (
@@ -287,7 +294,7 @@ def parity_step(ctx, reference: Reference, data: PreparedData, rows: list[Row]) 
         )
 
 
-def _parity_key(ctx, reference: Reference, data: PreparedData, row: Row, n: int) -> str:
+def _parity_key(ctx: RunContext, reference: Reference, data: PreparedData, row: Row, n: int) -> str:
     """Everything a parity result depends on: the two models, the images, the thresholds, the runtimes."""
     thresholds = ctx.recipe.parity.thresholds.get(row.quant)
     return input_key(
@@ -303,7 +310,7 @@ def _parity_key(ctx, reference: Reference, data: PreparedData, row: Row, n: int)
     )
 
 
-def _reuse_parity(ctx, row: Row, key: str) -> bool:
+def _reuse_parity(ctx: RunContext, row: Row, key: str) -> bool:
     """This run's recorded result for KEY, else another target's with the same key (same threads and runtimes)."""
     name = f"parity-{row.name}"
     record = ctx.steps.recorded(name, key)
@@ -313,18 +320,23 @@ def _reuse_parity(ctx, row: Row, key: str) -> bool:
         ctx.steps.mark_done(name, key, {"parity": record.get("parity"), "reused_from": sibling.name})
     if record is None or not isinstance(record.get("parity"), dict):
         return False
-    row.parity = record["parity"]
+    try:
+        row.parity = ParityResult.from_dict(record["parity"])
+    except (KeyError, TypeError, ValueError):  # recorded by another version: checked again
+        return False
     return True
 
 
-def _check_one(ctx, row: Row, ref_out: np.ndarray, x: np.ndarray, labels: np.ndarray) -> None:
+def _check_one(
+    ctx: RunContext, row: Row, ref_out: np.ndarray, x: np.ndarray, labels: np.ndarray
+) -> ParityResult:
     from edgekit.convert.parity import compare
     from edgekit.runtimes import load_session
 
     session = load_session(row.artifact, ctx.threads, _host_runtime(ctx.profile, row.format))
     try:
         thresholds = ctx.recipe.parity.thresholds.get(row.quant)
-        row.parity = compare(ref_out, session.predict(x), labels, row.quant, thresholds).to_dict()
+        return compare(ref_out, session.predict(x), labels, row.quant, thresholds)
     finally:
         session.close()
 
@@ -337,7 +349,7 @@ def _worst_layers(reference: Reference, data: PreparedData) -> list[dict]:
     return layer_errors(reference.folder, data.calibration, data.x_test[:16])
 
 
-def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
+def bench_step(ctx: RunContext, data: PreparedData, rows: list[Row]) -> None:
     import io
 
     from edgekit.bench.inputs import BENCH_INPUTS
@@ -359,21 +371,23 @@ def bench_step(ctx, data: PreparedData, rows: list[Row]) -> None:
         for row in ok:
             target = BenchTarget("artifact-dir", row.artifact.folder, row.format, reference)
             result = bench_target(target, protocol, _host_runtime(ctx.profile, row.format))
-            if result["status"] == "ok":
-                row.bench = result
+            outcome = BenchResult.from_dict(result)
+            if outcome.ok:
+                row.bench = outcome
             else:
-                row.fail(result["error"])
-                progress(f"[red]bench failed[/] {row.name}: {result['error']}")
+                row.fail(outcome.error or "failed")
+                progress(f"[red]bench failed[/] {row.name}: {outcome.error}")
         measured = sum(r.bench is not None for r in ok)
         note(f"{measured} of {len(ok)} artifact(s) measured, {ctx.threads} thread(s)")
 
 
-def device_bench_step(ctx, rows: list[Row]) -> None:
+def device_bench_step(ctx: RunContext, rows: list[Row]) -> None:
     """`convert --device`: the same artifacts measured on the user's devices (edgekit/devices).
     A device that cannot be reached or drops stops the run (DeviceConnectionError): no device
     result of this run is kept."""
     from edgekit.bench.measure import Protocol
     from edgekit.bench.targets import BenchTarget
+    from edgekit.convert import FORMATS
     from edgekit.devices.remote import bench_devices
 
     b = ctx.recipe.bench
@@ -381,7 +395,7 @@ def device_bench_step(ctx, rows: list[Row]) -> None:
         threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s
     )
     ok = [
-        r for r in rows if r.status == "ok" and r.format in ("tflite", "onnx")
+        r for r in rows if r.status == "ok" and FORMATS.get(r.format).on_devices
     ]  # TF.js runs in Node or a browser
     targets = [
         BenchTarget("artifact-dir", r.artifact.folder, r.format, ctx.run_dir / "reference") for r in ok
@@ -391,14 +405,16 @@ def device_bench_step(ctx, rows: list[Row]) -> None:
         "device", f"{names}, {ctx.threads} thread(s), one artifact at a time per device"
     ) as note:
         results = bench_devices(ctx.devices, targets, protocol)
-        by_folder = {}
+        by_folder: dict[str, list[dict]] = {}
         for result in results:
             by_folder.setdefault(result["artifact"]["path"], []).append(result)
         for row in ok:
-            row.device = by_folder.get(str(row.artifact.folder.resolve()), [])
+            row.device = [
+                BenchResult.from_dict(r) for r in by_folder.get(str(row.artifact.folder.resolve()), [])
+            ]
             for r in row.device:
-                if r["status"] != "ok":
-                    progress(f"[red]device bench failed[/] {row.name} on {r['device']['name']}: {r['error']}")
+                if not r.ok:
+                    progress(f"[red]device bench failed[/] {row.name} on {r.device}: {r.error}")
         measured = sum(r["status"] == "ok" for r in results)
         note(f"{measured} of {len(results)} measurement(s) on {names}")
 
@@ -414,23 +430,23 @@ def _host_runtime(profile, fmt: str) -> str | None:
     return None
 
 
-def estimate_step(ctx, reference: Reference, rows: list[Row]) -> None:
+def estimate_step(ctx: RunContext, reference: Reference, rows: list[Row]) -> None:
     """The target's latency band, peak RAM and fit verdict per artifact (edgekit/targets)."""
     ok = [r for r in rows if r.status == "ok"]
     with ctx.steps.step("estimate", ctx.profile.name) as note:
-        analyses = {}
+        analyses: dict[str, GraphAnalysis] = {}
         for row in ok:
             try:
                 row.estimate = _estimate_one(ctx, reference, row, analyses)
             except EdgekitError as exc:  # an estimate that cannot be made is a note, not a failed artifact
                 row.notes.append(f"no estimate: {exc.message}")
-            for warning in (row.estimate or {}).get("warnings", []):
+            for warning in row.estimate.warnings if row.estimate else []:
                 progress(f"[yellow]{row.name} on {ctx.profile.name}[/]: {warning}")
-        made = sum(1 for r in ok if r.estimate and r.estimate.get("latency_ms") is not None)
+        made = sum(1 for r in ok if r.estimate and r.estimate.latency_ms is not None)
         note(f"{made} of {len(ok)} artifact(s) estimated for {ctx.profile.name}")
 
 
-def _analysis_graph(ctx, reference: Reference) -> Path:
+def _analysis_graph(ctx: RunContext, reference: Reference) -> Path:
     """An fp32 TFLite graph of the reference, for plans without one (the browser's is tfjs only).
     It lives under analysis/, not artifacts/: it is an input to the estimate, not a deliverable."""
     from edgekit.convert.runner import ConvertJob, run_job
@@ -442,21 +458,25 @@ def _analysis_graph(ctx, reference: Reference) -> Path:
     return Artifact.load(folder).path
 
 
-def _estimate_one(ctx, reference: Reference, row: Row, analyses: dict) -> dict | None:
+def _estimate_one(ctx: RunContext, reference: Reference, row: Row, analyses: dict) -> Estimate:
+    from edgekit.convert import FORMATS, target_runtime
     from edgekit.targets import analyze, estimate
 
-    if row.format in ("tflite", "onnx"):
+    plugin = FORMATS.get(row.format)
+    if plugin.analysis is not None:
         analysis = analyses[row.name] = analyze(row.artifact.path)
-        return estimate(analysis, ctx.profile, quant=row.quant, threads=ctx.threads).to_dict()
+        return estimate(analysis, ctx.profile, quant=row.quant, threads=ctx.threads)
+    if not plugin.estimated_from_tflite:
+        raise EdgekitError(f"{plugin.display} has no graph reader to estimate from")
     # TF.js: estimated from the same reference's fp32 TFLite graph (see targets/estimator.py).
     base = analyses.get("tflite-fp32")
     if base is None:
         base = analyses["tflite-fp32"] = analyze(_analysis_graph(ctx, reference))
-    runtime = "tfjs-browser" if "tfjs-browser" in ctx.profile.runtimes else "tfjs-node"
-    return estimate(base, ctx.profile, quant="fp32", threads=ctx.threads, runtime=runtime).to_dict()
+    runtime = target_runtime(row.format, ctx.profile.runtimes) or plugin.default_runtime
+    return estimate(base, ctx.profile, quant="fp32", threads=ctx.threads, runtime=runtime)
 
 
-def report_step(ctx, source, reference: Reference, rows: list[Row]) -> dict:
+def report_step(ctx: RunContext, source, reference: Reference, rows: list[Row]) -> dict:
     from edgekit.report.build import build_report, write_reports
     from edgekit.report.carry import carry_earlier_rows
 

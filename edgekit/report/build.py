@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edgekit import __version__
 from edgekit.bench.host import host_fingerprint
 from edgekit.fsutil import atomic_write_json, atomic_write_text
 
+if TYPE_CHECKING:
+    from edgekit.matrix import Row
+    from edgekit.pipeline import RunContext
+    from edgekit.stages import Reference
+
 REPORT_SCHEMA_VERSION = 1
 
 
-def build_report(ctx, source, reference, rows) -> dict:
+def build_report(ctx: RunContext, source: Any, reference: Reference, rows: list[Row]) -> dict:
+    """report.json as a dict: where the rows' typed step results become plain data (Row.to_dict)."""
     from edgekit.report.slow import mark_slow_modes
 
     return mark_slow_modes(

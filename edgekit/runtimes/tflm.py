@@ -42,6 +42,7 @@ class _CheckedRow(Protocol):
     parity: ParityResult | None
     notes: list[str]
 
+
 # Profiles name the device runtime "tflite-micro" (targets/profile.py DEVICE_ONLY_RUNTIMES); this
 # plugin is its host stand-in, so parity and bench keep running in LiteRT for such targets and the
 # micro runtime adds its own parity row (micro_parity below).
