@@ -26,7 +26,7 @@ SUBCOMMAND_MODULES = (
     "edgekit.bench.cli",
     "edgekit.report.cli",
     "edgekit.bundle.cli",
-    "edgekit.train.cli",
+    "edgekit.train_run",
     "edgekit.setup.cli",
     "edgekit.release.cli",
 )

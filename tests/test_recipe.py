@@ -262,9 +262,9 @@ def test_on_off_fields_mean_what_the_user_wrote(written, expected, tmp_path):
 
 
 def test_the_help_example_for_mixed_precision_is_accepted():
-    from edgekit.train import cli as train_cli
+    from edgekit import train_run
 
-    source = Path(train_cli.__file__).read_text()
+    source = Path(train_run.__file__).read_text()
     assert "--set train.mixed_precision=on" in source
     assert (
         load_recipe(

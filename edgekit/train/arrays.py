@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import DataError
-from edgekit.train.data import LabelledData, check_labels
+from edgekit.train.labelled import LabelledData, check_labels
 
 
 def load_npz(path: Path) -> LabelledData:

@@ -1,8 +1,8 @@
 """Labelled image data: load it (generated shapes, image folders, TFRecord, TFDS, .npz) and split it, seeded.
 
 Images are kept as uint8 arrays at their stored size; preprocess.py resizes and scales them, in
-one place, for every consumer. Each loader lives in its own module; this one dispatches, checks
-what every loader must guarantee, and splits.
+one place, for every consumer. Each loader lives in its own module and returns labelled.py's
+LabelledData; this one dispatches and splits.
 """
 
 from __future__ import annotations
@@ -13,22 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import DataError
-
-SUBSETS = ("train", "validation", "test")
-
-
-@dataclass
-class LabelledData:
-    images: np.ndarray  # uint8 [N, H, W, 3]
-    labels: np.ndarray  # int64 [N]
-    class_names: tuple[str, ...]
-    subset: np.ndarray | None = None  # int8 [N] index into SUBSETS when the user brought their own split
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def take(self, index: np.ndarray) -> LabelledData:
-        return LabelledData(self.images[index], self.labels[index], self.class_names)
+from edgekit.train.labelled import SUBSETS, LabelledData
 
 
 @dataclass
@@ -68,17 +53,6 @@ def load_data(section, base_dir: Path) -> LabelledData:
 def _resolve(path: str, base_dir: Path) -> Path:
     p = Path(path).expanduser()
     return p if p.is_absolute() else base_dir / p
-
-
-def check_labels(labels: np.ndarray, class_names: tuple[str, ...], origin: str) -> None:
-    """Every loader calls this: a label outside the class list is an error that names where it came from."""
-    bad = np.flatnonzero((labels < 0) | (labels >= len(class_names)))
-    if bad.size:
-        raise DataError(
-            f"{origin}: label {int(labels[bad[0]])} (item {int(bad[0])}) is outside the class list "
-            f"0..{len(class_names) - 1} ({', '.join(class_names)})",
-            hint="fix the label, or declare every class name",
-        )
 
 
 def split_data(data: LabelledData, validation: float, test: float, seed: int) -> Splits:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import DataError
-from edgekit.train.data import SUBSETS, LabelledData
 from edgekit.train.images import decode_files, stack_images
+from edgekit.train.labelled import SUBSETS, LabelledData
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 SPLIT_ALIASES = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}

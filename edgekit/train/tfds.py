@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import DataError
-from edgekit.train.data import LabelledData, check_labels
 from edgekit.train.images import stack_images
+from edgekit.train.labelled import LabelledData, check_labels
 
 
 def import_tfds():

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import DataError
-from edgekit.train.data import LabelledData, check_labels
 from edgekit.train.images import decode_bytes, stack_images
+from edgekit.train.labelled import LabelledData, check_labels
 
 
 def find_record_files(path: str | Path, base_dir: Path) -> list[Path]:

@@ -1,15 +1,21 @@
-"""`edgekit train RECIPE`: the source, data and train steps only (no conversion).
+"""`edgekit train RECIPE`: the source, data and train steps of a convert run, and nothing after.
 
-The run folder is the one `edgekit convert` uses for the same recipe and target, so a later
-convert reuses this training when the recipe's train/data sections, the source and the data
-have not changed.
+It sits beside pipeline.py (which runs `edgekit convert`), not inside edgekit/train/, which stays
+a library of data, model and training code that knows nothing of runs. The run folder is the one
+`edgekit convert` uses for the same recipe and target, so a later convert reuses this training
+when the recipe's train/data sections, the source and the data have not changed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from edgekit.pipeline import ConvertOptions, RunContext
+    from edgekit.stages import Reference
 
 EPILOG = """Examples:\n\n
   edgekit train                                    # bundled demo recipe\n
@@ -38,22 +44,29 @@ def train(
     force: bool = typer.Option(False, "--force", help="Train again even when the inputs have not changed."),
 ) -> None:
     """Fine-tune the recipe's backbone on its data; writes <run>/reference/ and <run>/train/."""
-    from edgekit import stages
     from edgekit.console import console
-    from edgekit.pipeline import ConvertOptions, open_run
+    from edgekit.pipeline import ConvertOptions
     from edgekit.recipe import find_recipe
     from edgekit.setup.extras import require_extra
 
     require_extra("tf", "edgekit train")
     recipe_path, how = find_recipe(recipe)
     console.print(f"recipe: {recipe_path} ({how})")
-    ctx = open_run(
+    ctx, reference = run_training(
         ConvertOptions(recipe_path=recipe_path, target=target, out=out, overrides=overrides, force=force)
     )
-    source = stages.resolve_source_step(ctx)
-    data = stages.data_step(ctx, source)
-    reference = stages.train_step(ctx, source, data)
     console.print(
         f"reference: {reference.folder}\ntraining logs: {ctx.run_dir / 'train'}  "
         f"(test accuracy {reference.accuracy:.3f})"
     )
+
+
+def run_training(options: ConvertOptions) -> tuple[RunContext, Reference]:
+    """Open the run as convert would and run its source, data and train steps (each reused when unchanged)."""
+    from edgekit import stages
+    from edgekit.pipeline import open_run
+
+    ctx = open_run(options)
+    source = stages.resolve_source_step(ctx)
+    data = stages.data_step(ctx, source)
+    return ctx, stages.train_step(ctx, source, data)
