@@ -2,9 +2,11 @@
 
 `adb shell` reports the command's exit status only when both ends speak the shell v2 protocol;
 without it (older adbd, some adb servers) it exits 0 whatever happened, and stdout and stderr
-arrive as one stream. So every command is run as `( COMMAND ); printf '\\n__EDGEKIT_RC=%s\\n' $?`
-and the status is read from that last line, which also tells a finished command from a dropped
-device: no marker means the connection ended before the command did.
+arrive as one stream. Even with shell v2, a device that goes away mid-command makes `adb shell`
+(Debian's 29.0.6) exit 0 with nothing on stderr. So every command is run as
+`( COMMAND ); printf '\\n__EDGEKIT_RC=%s\\n' $?` and the status is read from that last line, which
+also tells a finished command from a dropped device: no marker means the connection ended before
+the command did, whatever adb's own exit status.
 """
 
 from __future__ import annotations
@@ -53,9 +55,16 @@ class AdbTransport(Transport):
         done = run_client([*self._adb(), "shell", wrapped], timeout_s, f"{self.spec.uri}: remote command")
         found = split_status(done.stdout)
         if found is None:
+            # adb prints nothing when the transport drops mid-command: the command's own output is
+            # no reason, so it is not quoted
             raise DeviceConnectionError(
                 f"{self.spec.uri}: the adb connection ended before the command did: "
-                f"{tail(done.stderr) or tail(done.stdout) or f'adb exited {done.returncode}'}"
+                + (
+                    tail(done.stderr)
+                    or f"adb exited {done.returncode} and no exit status came from the device "
+                    "(unplugged, adbd restarted, or the network dropped)"
+                ),
+                hint="check `adb devices`: the device must be listed as 'device'",
             )
         stdout, status = found
         return Completed(status, stdout, done.stderr)

@@ -1,6 +1,7 @@
 """Device tests: a real OpenSSH server on 127.0.0.1, a device-side venv with only the core install,
-and a stand-in `adb`. Tests that need sshd and the core venv are marked `devices` and run only
-with `-m devices` (they build the wheel and install it, about two minutes the first time)."""
+and Debian's `adb` against a protocol stand-in of adbd (adbd_standin.py). Tests that need sshd and
+the core venv, and the slower adb variants, are marked `devices` and run only with `-m devices`
+(the sshd ones build the wheel and install it, about two minutes the first time)."""
 
 from __future__ import annotations
 
