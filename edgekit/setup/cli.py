@@ -71,7 +71,7 @@ def doctor(
     ),
 ) -> None:
     """Python, installed extras, usable formats, quant modes and runtimes (and why not), Node/Chromium, caches, GPUs."""
-    from edgekit.setup.doctor import run_checks
+    from edgekit.doctor.checks import run_checks
 
     if tf_gpu and not as_json:
         err_console.print(

@@ -120,7 +120,7 @@ def install_runner(force: bool = False, log: Callable[[str], None] | None = None
         )
     final = runner_dir()
     final.parent.mkdir(parents=True, exist_ok=True)
-    from edgekit.sources.filelock import FileLock
+    from edgekit.filelock import FileLock
 
     with FileLock(final.parent / f"{final.name}.lock", timeout_s=NPM_TIMEOUT_S + 60):
         if is_ready(final) and not force:

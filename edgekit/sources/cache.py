@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import SourceError
+from edgekit.filelock import FileLock
 from edgekit.fsutil import atomic_dir, atomic_write_json, sha256_file
-from edgekit.sources.filelock import FileLock
 
 ENTRY_FORMAT = 1
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import IntegrityError, UsageError
+from edgekit.filelock import FileLock
 from edgekit.fsutil import atomic_write_text
-from edgekit.sources.filelock import FileLock
 
 FORMAT = 1
 ACCEPT_HINT = "if the publisher really changed these bytes, accept them with --accept-new-hash (recorded in the lockfile)"

@@ -47,7 +47,7 @@ def test_doctor_json_lists_every_section(capsys, tmp_path, monkeypatch):
 def test_doctor_names_a_missing_extra(capsys, monkeypatch):
     real = extras.module_available
     monkeypatch.setattr(
-        "edgekit.setup.probe.module_available", lambda n: False if n == "tensorflow" else real(n)
+        "edgekit.doctor.probe.module_available", lambda n: False if n == "tensorflow" else real(n)
     )
     monkeypatch.setattr(extras, "module_available", lambda n: False if n == "tensorflow" else real(n))
     by_name = {(c["section"], c["name"]): c for c in _doctor_json(capsys)["checks"]}

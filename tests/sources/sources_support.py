@@ -310,7 +310,7 @@ def pull_in_child(spec: str, cache_dir: str, base_url: str, barrier, results) ->
 
 
 def hold_lock_and_die(lock_path: str, backend: str, ready) -> None:
-    from edgekit.sources.filelock import FileLock
+    from edgekit.filelock import FileLock
 
     lock = FileLock(lock_path, backend=backend)
     lock.acquire()

@@ -11,8 +11,8 @@ import pytest
 from sources_support import MOBILENET_KAGGLE, hold_lock_and_die, pull_in_child
 
 from edgekit.errors import SourceError
+from edgekit.filelock import FileLock
 from edgekit.sources.cache import Cache
-from edgekit.sources.filelock import FileLock
 from edgekit.sources.handles import parse_handle
 from edgekit.sources.remote import fetch_remote
 

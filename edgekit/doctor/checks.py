@@ -12,11 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from edgekit import __version__
-from edgekit.fsutil import tree_size
-from edgekit.paths import cache_root, tools_root
-from edgekit.report.rows import human_size
-from edgekit.setup.extras import DISTRIBUTION, EXTRAS
-from edgekit.setup.probe import (
+from edgekit.doctor.probe import (
     CORE_MODULES,
     Probe,
     module_available,
@@ -24,6 +20,10 @@ from edgekit.setup.probe import (
     probe_all,
     probe_modules,
 )
+from edgekit.fsutil import tree_size
+from edgekit.paths import cache_root, tools_root
+from edgekit.report.rows import human_size
+from edgekit.setup.extras import DISTRIBUTION, EXTRAS
 
 GPU_PROBE_TIMEOUT_S = 120.0
 
