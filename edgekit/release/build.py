@@ -113,7 +113,7 @@ def make_release(
     new = parse_version(version)
     key = None
     if sign_key is not None:
-        from edgekit.release.keys import key_id, load_private_key
+        from edgekit.signing.keys import key_id, load_private_key
 
         key = load_private_key(sign_key)  # before any work: a bad key costs nothing
     runs = run_folders(run_dir)
@@ -167,7 +167,7 @@ def make_release(
     }
     files[RELEASE_JSON] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
     if key is not None:
-        from edgekit.release.signing import sign, signature_bytes
+        from edgekit.signing.signatures import sign, signature_bytes
 
         files[SIGNATURE_JSON] = signature_bytes(sign(files[RELEASE_JSON], key))
     folder = write_folder(series, str(new), files)

@@ -89,8 +89,8 @@ def keygen(
     ),
 ) -> None:
     """Make an ed25519 signing key for releases (keep the private key offline; share the .pub)."""
-    from edgekit.release.keys import generate_key, key_id, load_public_key
     from edgekit.setup.extras import require_extra
+    from edgekit.signing.keys import generate_key, key_id, load_public_key
 
     require_extra("release", "edgekit release keygen")
     priv, pub = generate_key(path)
@@ -225,7 +225,7 @@ def fetch_cmd(
 
 def _trusted(keys: list[Path], allow_unsigned: bool) -> list:
     from edgekit.errors import UsageError
-    from edgekit.release.keys import load_public_key
+    from edgekit.signing.keys import load_public_key
 
     if not keys and not allow_unsigned:
         raise UsageError(

@@ -47,7 +47,7 @@ def verify_files(
     files: dict[str, bytes], trusted: list, what: str, *, allow_unsigned: bool = False
 ) -> Release:
     """Check FILES (name → bytes) as a release; return it, or raise IntegrityError naming the problem."""
-    from edgekit.release.signing import verify
+    from edgekit.signing.signatures import verify
 
     if RELEASE_JSON not in files:
         raise IntegrityError(f"{what} has no release.json: not an edgekit release")

@@ -62,7 +62,7 @@ def parse_oci_handle(text: str) -> OciHandle:
 
 
 def trusted_keys(settings: SourceSettings) -> list:
-    from edgekit.release.keys import load_public_key
+    from edgekit.signing.keys import load_public_key
 
     paths = settings.extra.get("trusted_keys") or [
         p for p in os.environ.get("EDGEKIT_TRUSTED_KEYS", "").split(os.pathsep) if p.strip()

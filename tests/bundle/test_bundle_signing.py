@@ -14,7 +14,7 @@ from edgekit.bundle.verify import _artifact_problems, verify_bundle
 from edgekit.cli import main
 from edgekit.errors import BundleError, IntegrityError
 from edgekit.fsutil import sha256_tree
-from edgekit.release.keys import generate_key, key_id, load_public_key
+from edgekit.signing.keys import generate_key, key_id, load_public_key
 
 MODEL = "artifacts/tflite-int8/model.tflite"
 META = "artifacts/tflite-int8/artifact.json"

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from edgekit.errors import IntegrityError
-from edgekit.release.keys import key_id, public_line
+from edgekit.signing.keys import key_id, public_line
 
 CONTEXT = b"edgekit-release-v1\n"
 SIGNATURE_VERSION = 1
