@@ -44,9 +44,3 @@ def load_plugins() -> None:
             ) from None
         if register is not None:
             register()
-
-
-def mark_loaded(ref: str) -> None:
-    """Say that REF's plugins are already registered in this process (a caller that registered them
-    itself before naming them in EDGEKIT_PLUGINS for the worker processes)."""
-    _loaded.add(ref)
