@@ -174,10 +174,10 @@ class Connection:
     def close(self) -> None:
         if self.closed.is_set():
             return
+        self.closed.set()
+        with contextlib.suppress(OSError):  # first: it ends a sendall() blocked under send_lock
+            self.sock.shutdown(socket.SHUT_RDWR)
         with self.send_lock:
-            self.closed.set()
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
             self.sock.close()
         for stream in list(self.streams.values()):
             stream.host_closed()  # adbd closes every local socket of a transport that went away
@@ -625,13 +625,17 @@ class AdbdStandIn:
             conn.close()
 
     def stop(self) -> None:
-        """End the stand-in and every process group it started that is still running."""
+        """End the stand-in, and the process group of every shell it started that has not ended.
+
+        Only groups whose leader is not yet reaped: that pid, and so the group id, cannot have been
+        reused by an unrelated process."""
         self.vanish()
         for proc in self.procs:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
 
     def opened(self) -> list[str]:
         with self.log_lock:

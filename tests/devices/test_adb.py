@@ -31,9 +31,6 @@ from edgekit.devices.adb import AdbTransport, split_status
 from edgekit.devices.errors import DeviceConnectionError, DeviceTimeoutError
 from edgekit.devices.spec import parse_uri
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("adb") is None, reason="Debian's adb client is not installed (apt-get install adb)"
-)
 PROTOCOLS = {"shell_v2": DEFAULT_FEATURES, "legacy": LEGACY_FEATURES}
 
 
