@@ -94,6 +94,8 @@ def test_each_target_has_its_own_report_and_estimate_and_a_cross_target_table(th
     table = json.loads((recipe_dir / "targets.json").read_text())
     assert table["targets"] == list(TARGETS) and len(table["rows"]) == 6
     assert "| android-mid | tflite | int8 |" in (recipe_dir / "targets.md").read_text()
+    page = (recipe_dir / "targets.html").read_text()
+    assert all(f'href="{t}/report.html"' in page for t in TARGETS)
 
 
 def test_shard_split_is_deterministic_and_covers_every_cell_once():

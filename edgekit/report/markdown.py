@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from edgekit.report.attribution import keep_float_names, layer_label
 from edgekit.report.rows import (
     accuracy_basis,
     columns_for,
@@ -64,5 +65,41 @@ def render_markdown(report: dict) -> str:
         lines += (
             ["## Parity notes", ""] + [f"- {f}-{q}: {md_inline('; '.join(r))}" for f, q, r in reasons] + [""]
         )
-    lines.append(f"edgekit {report['edgekit_version']}, report schema {report['schema_version']}")
+    lines += _attribution(report)
+    lines.append(
+        f"edgekit {report['edgekit_version']}, report schema {report['schema_version']}; "
+        "sizes in binary units (1 KiB = 1024 bytes)"
+    )
     return "\n".join(lines) + "\n"
+
+
+def _attribution(report: dict) -> list[str]:
+    """Per artifact whose int8 parity was not a pass: its worst layers by Keras name, and the recipe fix."""
+    lines: list[str] = []
+    for a in report["artifacts"]:
+        worst = (a.get("parity") or {}).get("worst_layers") or []
+        if not worst:
+            continue
+        rows = [
+            {
+                "layer (keep_float name)": layer_label(w),
+                "signal lost": f"{w['signal_lost']:.0%}" if w.get("signal_lost") is not None else "-",
+                "RMS error": f"{w['rmse']:.3g}",
+            }
+            for w in worst
+        ]
+        lines += [f"## Where {md_inline(a['format'] + '-' + a['quant'])} loses accuracy", ""]
+        lines += md_table(rows, ("layer (keep_float name)", "signal lost", "RMS error")) + [""]
+        names = keep_float_names(worst)
+        if names:
+            lines += [
+                "To keep the worst layers in float, add to the recipe:",
+                "",
+                "```yaml",
+                "convert:",
+                "  tflite:",
+                f"    keep_float: [{', '.join(names)}]",
+                "```",
+                "",
+            ]
+    return lines

@@ -109,7 +109,11 @@ def test_layer_errors_rank_layers_worst_first(tiny_reference, tiny_calibration):
     from edgekit.convert.tflite_debug import layer_errors
 
     rows = layer_errors(tiny_reference, tiny_calibration, tiny_calibration[:8], top=3)
+    # a healthy model: no layer loses most of its signal, so RMSE alone ranks them
+    assert all(r["signal_lost"] < 0.5 for r in rows)
     assert len(rows) == 3 and rows[0]["rmse"] >= rows[1]["rmse"] >= rows[2]["rmse"] > 0
+    # a tf_keras model: every op has its Keras layer, except the output tensor the signature renames
+    assert all(r["keras_layers"] for r in rows if not r["layer"].startswith("StatefulPartitionedCall"))
     assert all(not r["layer"].startswith("NumericVerify") for r in rows)
 
 

@@ -152,3 +152,124 @@ def write_run_dir(root: Path, report: dict | None = None, order: list[str] | Non
         (run / name).parent.mkdir(parents=True, exist_ok=True)
         (run / name).write_bytes(files[name])
     return run
+
+
+# -- reports with everything report.html draws: estimates with bands, device runs, memory limits,
+# int8 attribution, a confusion matrix. Used by the HTML tests and the screenshots in docs/img/.
+
+_FORMATS_20 = [
+    ("tflite", "fp32"),
+    ("tflite", "fp16"),
+    ("tflite", "dynamic-int8"),
+    ("tflite", "int8"),
+    ("tflite", "int16x8"),
+    ("onnx", "fp32"),
+    ("onnx", "fp16"),
+    ("onnx", "dynamic-int8"),
+    ("onnx", "int8"),
+    ("onnx", "uint8"),
+    ("tfjs", "fp32"),
+    ("tfjs", "fp16"),
+    ("tfjs", "uint8"),
+    ("tfjs", "uint16"),
+    ("ncnn", "fp32"),
+    ("ncnn", "fp16"),
+    ("ncnn", "int8"),
+    ("executorch", "fp32"),
+    ("executorch", "fp16"),
+    ("executorch", "int8"),
+]
+# Fewer distinct accuracies than artifacts on purpose: points share a height, as in real runs.
+_ACCURACY = {"fp32": 0.9, "fp16": 0.9, "uint16": 0.9, "int16x8": 0.895, "dynamic-int8": 0.89, "uint8": 0.885}
+_SPEED = {
+    "fp32": 1.0,
+    "fp16": 0.9,
+    "uint16": 1.0,
+    "int16x8": 3.0,
+    "dynamic-int8": 0.8,
+    "uint8": 0.6,
+    "int8": 0.45,
+}
+_FORMAT_SPEED = {"tflite": 1.0, "onnx": 1.1, "tfjs": 2.5, "ncnn": 0.9, "executorch": 1.05}
+WORST_LAYERS = [
+    {
+        "layer": "model/features/MatMul;model/outlier_block/mul",
+        "keras_layers": ["features", "outlier_block"],
+        "signal_lost": 0.94,
+        "rmse": 0.91,
+        "max_abs_error": 3.2,
+        "mean_error": 0.25,
+    },
+    {
+        "layer": "model/probabilities/MatMul;model/probabilities/BiasAdd1",
+        "keras_layers": ["probabilities"],
+        "signal_lost": 0.0,
+        "rmse": 6.96,
+        "max_abs_error": 8.7,
+        "mean_error": -0.03,
+    },
+    {
+        "layer": "Relu6;Conv2D",
+        "keras_layers": [],
+        "signal_lost": 0.0,
+        "rmse": 0.0016,
+        "max_abs_error": 0.011,
+        "mean_error": -0.0002,
+    },
+]
+
+
+def rich_report(n: int = 20, target: str = "rpi4", device: bool = True) -> dict:
+    """A report with N artifacts (3 or 20 make sense) and every section report.html draws."""
+    cells = (
+        _FORMATS_20 if n >= len(_FORMATS_20) else [("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32")]
+    )
+    rows = []
+    small = target == "mcu-m7"  # a microcontroller: sizes near its limits, so the limit lines are on scale
+    for i, (fmt, quant) in enumerate(cells[:n]):
+        speed = _SPEED.get(quant, 0.5) * _FORMAT_SPEED.get(fmt, 1.0)
+        acc = _ACCURACY.get(quant, 0.8 if quant == "int8" and fmt == "tflite" else 0.875)
+        size = int(
+            (300_000 if small else 9_000_000) * (0.27 if "8" in quant else 0.5 if "16" in quant else 1.0)
+        )
+        latency = (120.0 if small else 12.0) * speed
+        estimate = {
+            "target": target,
+            "runtime": "litert",
+            "quant": quant,
+            "threads": 4,
+            "latency_ms": latency,
+            "low_ms": latency * 0.72,
+            "high_ms": latency * 1.45,
+            "peak_ram_bytes": int(size * (1.6 if small else 2.4)),
+            "flash_bytes": size,
+            "fits": True,
+            "memory": {},
+            "warnings": [],
+            "basis": "synthetic",
+        }
+        row = artifact_row(
+            fmt, quant, model_bytes(f"{fmt}-{quant}"), latency / 6, acc, seed=i, estimate=estimate
+        )
+        row["artifact"]["size_bytes"] = size
+        if fmt == "tflite" and quant == "int8":
+            row["parity"].update(verdict="fail", top1_agreement=0.39, worst_layers=WORST_LAYERS)
+        if device and fmt == "tflite" and quant in ("fp32", "int8"):
+            row["device"] = [
+                {"status": "ok", "p50_ms": latency * 1.2, "validity": "VALID", "device": {"name": "pi-desk"}}
+            ]
+        rows.append(row)
+    report = make_report(rows)
+    report["target"] = {
+        "name": target,
+        "description": "Cortex-M7 microcontroller" if small else "Raspberry Pi 4",
+        "threads": 1 if small else 4,
+        "ram_bytes": 512 * 1024 if small else 4 << 30,
+        "flash_bytes": 2 << 20 if small else None,
+        "storage_bytes": None if small else 32 << 30,
+    }
+    report["reference"]["confusion_matrix"] = {
+        "labels": CLASSES,
+        "rows_true_columns_predicted": [[28, 1, 1, 0], [2, 25, 3, 0], [0, 4, 24, 2], [0, 0, 1, 29]],
+    }
+    return report

@@ -44,7 +44,7 @@ def test_html_is_self_contained_with_three_plots():
     assert (
         html.count("<svg") == 3
         and "Pareto front" in html
-        and "Artifact size" in html
+        and "Flash / storage" in html
         and "latency distribution" in html
     )
     assert "<script" not in html and "src=" not in html and "href=" not in html
