@@ -64,6 +64,12 @@ def _run_worker(request: dict, timeout_s: float) -> tuple[subprocess.Popen, str,
         os.killpg(proc.pid, signal.SIGKILL)
         _, stderr = proc.communicate()
         return proc, stderr, f"the measurement ran past its {timeout_s:g} s timeout and was killed"
+    except BaseException:
+        # Ctrl-C: being in its own session, the worker never got the terminal's signal, and would
+        # go on measuring after the run has ended.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
 
 
 def _read_result(out: Path, target: BenchTarget, request: dict, stderr: str) -> dict:
