@@ -5,8 +5,9 @@ The server speaks like the two real services:
 - Kaggle: GET /api/v1/models/<o>/<m>/<f>/<v>/<version>/download → 302 to a signed, expiring
   /storage/<token>?X-Goog-Expires=..&X-Goog-Signature=.. URL that serves the .tar.gz with an
   `x-goog-hash: md5=...` header; GET /api/v1/models/<o>/<m>/<f>/<v>/get → {"versionNumber": N}.
-It can drop the connection after a fraction of the body, stall mid-body, expire a signed URL,
-or state a wrong MD5, and it counts every archive body it starts to send.
+It can drop the connection after a fraction of the body, stall mid-body, hold the body mid-way
+until the test lets it go, expire a signed URL, or state a wrong MD5, and it counts every archive
+body it starts to send.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class ModelServer:
         self.expire_next: collections.Counter[str] = collections.Counter()
         self.bad_md5 = False
         self.stall_s = 0.0
+        # hold_body: when set to an Event, every archive body stops after its first half until the
+        # test sets it; holding is set the moment a body is held (the client is mid-download).
+        self.hold_body: threading.Event | None = None
+        self.holding = threading.Event()
         self.log: list[tuple[str, dict[str, str]]] = []
         self.secret = os.urandom(16)
         self.lock = threading.Lock()
@@ -74,6 +79,8 @@ class ModelServer:
         return [r for r in self.log if r[0].startswith(prefix)]
 
     def close(self) -> None:
+        if self.hold_body is not None:
+            self.hold_body.set()  # let a held handler thread finish
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -154,6 +161,9 @@ def _handler(server: ModelServer):
             self.wfile.flush()
             if server.stall_s:
                 time.sleep(server.stall_s)
+            if server.hold_body is not None:
+                server.holding.set()
+                server.hold_body.wait(120)
             self.wfile.write(data[cut // 2 : cut])
             self.wfile.flush()
             if fraction is not None:  # hang up mid-body, like a dropped connection
@@ -289,24 +299,6 @@ def graph_saved_model(folder: Path, *, main=(), functions=None, saver=None, conc
 
 
 # -- work done in child processes (spawned: importable by name, no TensorFlow) -------------------
-
-
-def pull_in_child(spec: str, cache_dir: str, base_url: str, barrier, results) -> None:
-    from edgekit.sources.base import SourceSettings
-    from edgekit.sources.handles import parse_handle
-    from edgekit.sources.remote import fetch_remote
-
-    settings = SourceSettings(
-        cache_dir=Path(cache_dir), hub_url=base_url, kaggle_url=base_url, retry_backoff_s=0.0
-    )
-    handle = parse_handle(spec, settings)
-    if barrier is not None:
-        barrier.wait(timeout=60)
-    try:
-        fetched = fetch_remote(handle, settings, None, spec)
-        results.put((os.getpid(), str(fetched.entry.module_dir), fetched.entry.archive_sha256, "ok"))
-    except Exception as exc:  # reported to the parent, which fails the test with it
-        results.put((os.getpid(), "", "", f"{type(exc).__name__}: {exc}"))
 
 
 def hold_lock_and_die(lock_path: str, backend: str, ready) -> None:

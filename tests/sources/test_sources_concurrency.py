@@ -1,71 +1,60 @@
-"""Many processes, one download; dead lock holders and killed downloads are recovered from."""
+"""Many processes, one download; locks of dead holders are recovered from (kills mid-pull: test_cache_kill.py)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
+import threading
 import time
 
 import pytest
-from sources_support import MOBILENET_KAGGLE, hold_lock_and_die, pull_in_child
+from kill_support import pull_reporting_contention
+from sources_support import MOBILENET_KAGGLE, hold_lock_and_die
 
 from edgekit.errors import SourceError
 from edgekit.filelock import FileLock
 from edgekit.sources.cache import Cache
-from edgekit.sources.handles import parse_handle
-from edgekit.sources.remote import fetch_remote
 
 KAGGLE_ID = "kaggle:google/mobilenet-v2/tensorflow2/100-224-feature-vector/5"
 SPAWN = multiprocessing.get_context("spawn")  # children start clean: no TensorFlow, no server threads
 
 
 def test_eight_processes_download_exactly_once(server, settings, tiny_archive):
+    """8 pull processes of one handle: the server sends one archive body, all 8 get the same
+    verified entry. Deterministic: the one body is held half-sent until each of the other 7
+    processes has found the entry's lock taken."""
     key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
-    server.stall_s = 0.5  # keep the one download in flight while the others arrive
-    barrier, results = SPAWN.Barrier(8), SPAWN.Queue()
+    held = server.hold_body = threading.Event()
+    contended, results = SPAWN.Semaphore(0), SPAWN.Queue()
     procs = [
         SPAWN.Process(
-            target=pull_in_child,
-            args=(MOBILENET_KAGGLE, str(settings.cache_dir), server.url, barrier, results),
+            target=pull_reporting_contention,
+            args=(MOBILENET_KAGGLE, str(settings.cache_dir), server.url, contended, results),
         )
         for _ in range(8)
     ]
     for p in procs:
         p.start()
-    outcomes = [results.get(timeout=90) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
+    try:
+        assert server.holding.wait(90), "no process started the download"
+        for n in range(7):
+            assert contended.acquire(timeout=90), f"only {n} of 7 processes reached the held lock"
+        held.set()
+        outcomes = [results.get(timeout=90) for _ in procs]
+    finally:
+        held.set()
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
     assert [o[3] for o in outcomes] == ["ok"] * 8, outcomes
-    assert len({o[1] for o in outcomes}) == 1 and len({o[0] for o in outcomes}) == 8
+    assert len({o[0] for o in outcomes}) == 8 and len({o[1] for o in outcomes}) == 1
     assert server.hits[key] == 1
     assert len(server.requests_to("/api/v1/models/")) == 1
-
-
-def test_killed_download_is_never_served_and_its_lock_is_recovered(server, settings, tiny_archive):
-    key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
-    server.stall_s = 3.0
-    results = SPAWN.Queue()
-    child = SPAWN.Process(
-        target=pull_in_child, args=(MOBILENET_KAGGLE, str(settings.cache_dir), server.url, None, results)
-    )
-    child.start()
-    deadline = time.monotonic() + 60
-    while server.hits[key] == 0 and time.monotonic() < deadline:  # the child is mid-download
-        time.sleep(0.05)
-    assert server.hits[key] == 1
-    os.kill(child.pid, signal.SIGKILL)
-    child.join(timeout=10)
-
     cache = Cache(settings.cache_root())
-    assert cache.lookup(KAGGLE_ID) is None  # nothing half-downloaded is visible
-    assert cache.staging_leftovers()  # what the dead process left behind
-    server.stall_s = 0.0
-    handle = parse_handle(MOBILENET_KAGGLE, settings)
-    fetched = fetch_remote(handle, settings, None, MOBILENET_KAGGLE)
-    assert any(f"dead process {child.pid}" in n for n in fetched.notes), fetched.notes
-    assert cache.verify(fetched.entry) == [] and cache.staging_leftovers() == []
-    assert server.hits[key] == 2
+    entry = cache.lookup(KAGGLE_ID)
+    assert entry is not None and str(entry.module_dir) == outcomes[0][1] and cache.verify(entry) == []
+    assert {o[2] for o in outcomes} == {entry.archive_sha256} and cache.staging_leftovers() == []
 
 
 @pytest.mark.parametrize("backend", ["flock", "pidfile"])
