@@ -153,8 +153,8 @@ def _tfjs_graph(folder: Path, graph: Path | None) -> tuple[Path, str]:
     )
 
 
-def _estimated_from_tflite(path: Path, folder: Path, art: Artifact | None) -> bool:
-    """PATH is of a format with no graph reader, estimated from a TFLite graph (TF.js)."""
+def _tflite_estimated_format(path: Path, folder: Path, art: Artifact | None) -> str | None:
+    """PATH's format when it has no graph reader and is estimated from a TFLite graph (TF.js); else None."""
     fmt: str | None
     if art is not None:
         fmt = art.format
@@ -162,7 +162,7 @@ def _estimated_from_tflite(path: Path, folder: Path, art: Artifact | None) -> bo
         fmt = format_of_file(path)
     else:
         fmt = folder_format(folder, alone=True)
-    return fmt is not None and fmt in FORMATS and FORMATS.get(fmt).estimated_from_tflite
+    return fmt if fmt is not None and fmt in FORMATS and FORMATS.get(fmt).estimated_from_tflite else None
 
 
 def read_artifact_input(path: Path, quant: str | None = None, graph: Path | None = None) -> ArtifactInput:
@@ -178,9 +178,9 @@ def read_artifact_input(path: Path, quant: str | None = None, graph: Path | None
         )
     folder = path if path.is_dir() else path.parent
     art = _artifact_json(folder)
-    if _estimated_from_tflite(path, folder, art):
+    if (proxied := _tflite_estimated_format(path, folder, art)) is not None:
         graph_path, note = _tfjs_graph(folder, graph)
-        analysis, fmt = analyze(graph_path), "tfjs"
+        analysis, fmt = analyze(graph_path), proxied
         recorded, source = (
             (art.quant, ARTIFACT_JSON) if art else (_tfjs_quant(folder / "model.json"), "model.json")
         )

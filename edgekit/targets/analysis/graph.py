@@ -180,10 +180,16 @@ MAX_OPS = 1 << 20
 DAMAGED = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError, RecursionError, struct.error)
 
 
+def _has_graph_reader(fmt: str) -> bool:
+    from edgekit.convert import FORMATS
+
+    return fmt in FORMATS and FORMATS.get(fmt).analysis is not None
+
+
 def check_plausible(analysis: GraphAnalysis) -> None:
     """Raise ValueError when ANALYSIS holds numbers no real model has (negative, absurdly large)."""
-    if analysis.format not in ("tflite", "onnx"):
-        raise ValueError(f"format {analysis.format!r} is not tflite or onnx")
+    if not _has_graph_reader(analysis.format):
+        raise ValueError(f"format {analysis.format!r} has no graph reader")
     if len(analysis.ops) > MAX_OPS:
         raise ValueError(f"{len(analysis.ops)} ops")
     for what, value, limit in (
