@@ -98,7 +98,7 @@ def test_attribution_names_the_keras_layer_and_keeping_it_float_recovers_parity(
     assert np.bincount(reference, minlength=3).max() < 80  # the float model's classes vary
 
     plain = _agreement(_converter(folder, calibration).convert(), test, reference)
-    assert plain < 0.8  # int8 destroys it
+    assert plain < 0.5  # int8 destroys it (measured: 0.20, chance is about 0.33)
 
     worst = layer_errors(folder, calibration, test[:16])
     assert "outlier_block" in worst[0]["keras_layers"], worst
@@ -106,7 +106,8 @@ def test_attribution_names_the_keras_layer_and_keeping_it_float_recovers_parity(
 
     model_bytes, kept = selective_int8(folder, calibration, ["outlier_block"])
     assert kept and all("outlier_block" in name for name in kept)
-    assert _agreement(model_bytes, test, reference) >= 0.99
+    # measured: 0.99 (one image of 100 near a class boundary flips under the int8 stem)
+    assert _agreement(model_bytes, test, reference) >= 0.97
 
 
 @pytest.mark.slow
