@@ -54,11 +54,13 @@ def _adb(env: dict[str, str], *args: str, timeout: float = 30) -> subprocess.Com
 
 @pytest.fixture(scope="session")
 def adb_server(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """An adb server of its own: a free port, HOME in a temp folder (~/.android keys go there)."""
+    """An adb server of its own: a free port, HOME in a temp folder (~/.android keys go there) and
+    TMPDIR there too (the server's log, adb.UID.log, goes to TMPDIR)."""
     if shutil.which("adb") is None:
         pytest.skip("Debian's adb client is not installed (apt-get install adb)")
-    env = {"HOME": str(tmp_path_factory.mktemp("adb-home")), "ANDROID_ADB_SERVER_PORT": str(_free_port())}
-    started = _adb(env, "start-server")
+    home = str(tmp_path_factory.mktemp("adb-home"))
+    env = {"HOME": home, "ANDROID_ADB_SERVER_PORT": str(_free_port())}
+    started = _adb({**env, "TMPDIR": home}, "start-server")
     assert started.returncode == 0, started.stderr
     yield env
     _adb(env, "kill-server")
