@@ -6,6 +6,7 @@ REPORT_SCHEMA_VERSION and the schema together whenever a field changes meaning o
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ REPORT_SCHEMA_VERSION = 1
 
 def build_report(ctx: RunContext, source: Any, reference: Reference, rows: list[Row]) -> dict:
     """report.json as a dict: where the rows' typed step results become plain data (Row.to_dict)."""
+    from edgekit.report.limits import profile_limits
     from edgekit.report.slow import mark_slow_modes
 
     return mark_slow_modes(
@@ -36,6 +38,7 @@ def build_report(ctx: RunContext, source: Any, reference: Reference, rows: list[
                 "name": ctx.profile.name,
                 "description": ctx.profile.description,
                 "threads": ctx.threads,
+                **profile_limits(ctx.profile),
             },
             "source": {
                 "spec": source.spec,
@@ -50,6 +53,7 @@ def build_report(ctx: RunContext, source: Any, reference: Reference, rows: list[
                 "test_accuracy": reference.accuracy,
                 "classes": reference.class_names,
                 "health": reference.health or None,
+                "confusion_matrix": _confusion_matrix(ctx.run_dir),
             },
             "host": host_fingerprint(),
             "timings_s": {k: round(v, 3) for k, v in ctx.steps.timings.items()},
@@ -57,6 +61,14 @@ def build_report(ctx: RunContext, source: Any, reference: Reference, rows: list[
             **({"shard": ctx.shard} if ctx.shard else {}),
         }
     )
+
+
+def _confusion_matrix(run_dir: Path) -> dict | None:
+    """The reference's confusion matrix on the test split, from the train step's evaluation.json."""
+    try:
+        return json.loads((run_dir / "train" / "evaluation.json").read_text()).get("confusion_matrix")
+    except (OSError, ValueError):  # no training in this run folder, or an unreadable file: no matrix
+        return None
 
 
 def write_reports(report: dict, run_dir: Path) -> list[Path]:

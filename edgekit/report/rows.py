@@ -27,13 +27,15 @@ _ESTIMATE_KEYS = ("latency_ms", "p50_ms", "estimated_ms", "mean_ms", "ms")
 
 
 def human_size(n: int | None) -> str:
+    """N bytes in binary units (report/units.py): '293.0 KiB', '8.6 MiB'."""
+    from edgekit.report.units import size_unit
+
     if n is None:
         return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+    if n < 1024:
+        return f"{n:.0f} B"
+    unit, size = size_unit(n)
+    return f"{n / size:.1f} {unit}"
 
 
 def ms_text(v: float | None) -> str:
