@@ -10,6 +10,7 @@ checks they exist and are the right kind). The file itself is read by the bounde
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -286,7 +287,7 @@ def find_recipe(given: Path | None) -> tuple[Path, str]:
     return BUNDLED_DEMO, f"no RECIPE and no ./{DEFAULT_RECIPE_NAME}: using the bundled demo"
 
 
-def load_recipe(path: Path, overrides: list[str] = (), *, check_paths: bool = True) -> Recipe:
+def load_recipe(path: Path, overrides: Sequence[str] = (), *, check_paths: bool = True) -> Recipe:
     """The recipe at PATH with --set OVERRIDES, fully validated; with CHECK_PATHS, the data folder
     and a local source must exist and be the right kind (relative to the recipe's folder)."""
     path = Path(path)
@@ -406,11 +407,11 @@ _MESSAGES = {
 }
 
 
-def format_error(err: dict[str, Any]) -> str:
+def format_error(err: Mapping[str, Any]) -> str:
     """One pydantic error → 'train.epochs: must be ≥ 1, got 0'."""
     loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
     kind = err["type"]
-    ctx = err.get("ctx", {})
+    ctx: dict[str, Any] = dict(err.get("ctx") or {})
     if kind == "extra_forbidden":
         return f"{loc}: unknown key (remove it or check its spelling)"
     if kind == "value_error":

@@ -41,7 +41,7 @@ def _bounded_loader(max_depth: int) -> type[yaml.SafeLoader]:
     class BoundedLoader(yaml.SafeLoader):
         _depth = 0
 
-        def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+        def compose_node(self, parent: Node | None, index: Any) -> Node:
             # PyYAML composes recursively: bound the depth here, before Python's stack is at risk.
             self._depth += 1
             try:

@@ -107,7 +107,7 @@ def schema_errors(result: dict[str, Any]) -> list[str]:
     return _check(result, schema(), "result")
 
 
-_TYPES = {
+_TYPES: dict[str, type | tuple[type, ...]] = {
     "object": dict,
     "array": list,
     "string": str,

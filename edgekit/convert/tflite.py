@@ -67,8 +67,7 @@ def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes, l
     if keep_float and request.quant == "int8":
         from edgekit.convert.tflite_debug import selective_int8
 
-        _representative_dataset(request)  # same check: never without calibration data
-        return selective_int8(request.reference, request.calibration, keep_float)
+        return selective_int8(request.reference, _calibration_samples(request), keep_float)
     converter = _make_converter(request, settings)
     try:
         return converter.convert(), []
@@ -120,14 +119,18 @@ _OPS = {
 }
 
 
-def _representative_dataset(request: ConversionRequest):
+def _calibration_samples(request: ConversionRequest) -> np.ndarray:
     if request.calibration is None or len(request.calibration) == 0:
         # Never fall back to random data: int8 ranges from noise are silently wrong.
         raise ConversionError(
             f"tflite {request.quant} needs calibration data and none was given",
             hint="the pipeline draws it from the training split; when calling the API, pass request.calibration",
         )
-    samples = request.calibration.astype(np.float32)
+    return request.calibration
+
+
+def _representative_dataset(request: ConversionRequest):
+    samples = _calibration_samples(request).astype(np.float32)
 
     def generate():
         for i in range(len(samples)):

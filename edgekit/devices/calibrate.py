@@ -1,5 +1,5 @@
 """`edgekit targets calibrate --device`: measure the calibration suite on the device at 1..N
-threads and hand the results to the same fit as `targets calibrate bench.json` (targets/calibrate.py)."""
+threads and hand the results to the same fit as `targets calibrate bench.json` (targets/calibration/calibrate.py)."""
 
 from __future__ import annotations
 
@@ -113,6 +113,8 @@ def calibrate_on_device(
     kept, dropped = usable(results)
     bench_path = write_results(kept, out.with_suffix(".bench.json"))
     result = calibrate(parse_bench_json(bench_path), profile, name)
-    result.profile.calibration.fitted["device"] = {**spec.describe(), "left_out": dropped}
+    fitted = result.profile.calibration.fitted
+    assert fitted is not None, "calibrate() always records the factors it fitted"
+    fitted["device"] = {**spec.describe(), "left_out": dropped}
     write_profile(result.profile, out)
     return result, bench_path, dropped, profile.name

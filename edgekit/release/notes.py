@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ def _metric_rows(name: str, o: dict | None, n: dict) -> list[tuple[str, str, str
     return out
 
 
-def _table(head: tuple[str, ...], rows: list[tuple[str, ...]], first: bool = False) -> list[str]:
+def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], first: bool = False) -> list[str]:
     """A Markdown table; a first release has nothing to compare with, so only name and value."""
     if first:
         head, rows = (head[0], head[2]), [(r[0], r[2]) for r in rows]

@@ -105,7 +105,7 @@ def _call(what: str, fn, *args, **kwargs):
         raise SourceError(f"{what} failed: {text}") from None
 
 
-def annotations(release: Release) -> dict[str, str]:
+def manifest_annotations(release: Release) -> dict[str, str]:
     meta = release.meta
     targets = meta.get("targets", {})
     arts = [(t, n, a) for t in sorted(targets) for n, a in sorted(targets[t]["artifacts"].items())]
@@ -142,7 +142,7 @@ def push(release: Release, ref: OciRef, plain_http: bool = False) -> dict[str, s
         )
     ref = OciRef(ref.host, ref.repo, release.meta["version"])
     registry = _registry(ref, plain_http)
-    notes = annotations(release)
+    notes = manifest_annotations(release)
     with tempfile.TemporaryDirectory(prefix="edgekit-push-") as tmp:
         paths = []
         for name, data in sorted(release.files.items()):

@@ -13,7 +13,7 @@ from pathlib import Path
 from edgekit.errors import UsageError
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-_TYPES = {
+_TYPES: dict[str, type | tuple[type, ...]] = {
     "object": dict,
     "array": list,
     "string": str,

@@ -93,8 +93,8 @@ def mark_slow_modes(report: dict) -> dict:
     fp32 = {a["format"]: a for a in rows if a.get("quant") == "fp32" and a.get("status") == "ok"}
     for a in rows:
         base = fp32.get(a["format"])
-        ok = a.get("status") == "ok" and a.get("quant") != "fp32" and base is not None
-        a["slower_than_fp32"] = slower_than_fp32(a, base, machine) if ok else None
+        ok = a.get("status") == "ok" and a.get("quant") != "fp32"
+        a["slower_than_fp32"] = slower_than_fp32(a, base, machine) if ok and base is not None else None
     return report
 
 

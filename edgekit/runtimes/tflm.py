@@ -159,10 +159,13 @@ class TFLMSession:
 
     def invoke(self, prepared: np.ndarray) -> np.ndarray:
         # Not wrapped in _captured_stderr: bench times this call. TFLM's own lines reach stderr.
+        interp = self._interp
+        if interp is None:
+            raise RuntimeLoadError(f"TFLite Micro: the session for {self.artifact.path.name} is closed")
         try:
-            self._interp.set_input(prepared, 0)
-            self._interp.invoke()
-            return self._interp.get_output(0)
+            interp.set_input(prepared, 0)
+            interp.invoke()
+            return interp.get_output(0)
         except (RuntimeError, ValueError) as exc:  # a kernel that fails at run time, a wrong input
             raise RuntimeLoadError(
                 f"TFLite Micro failed to run {self.artifact.path.name}: "

@@ -59,8 +59,10 @@ def key_id(public_key) -> str:
 
 def load_private_key(path: Path):
     from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
     data = _read(path, "signing key")
+    key: PrivateKeyTypes
     try:
         if b"OPENSSH PRIVATE KEY" in data:
             key = s.load_ssh_private_key(data, password=None)

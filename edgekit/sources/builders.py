@@ -31,7 +31,8 @@ def resolve_keras_app(spec: str, handle: KerasAppHandle, settings: SourceSetting
     check_publisher(handle.publisher, settings, spec)
     cache = Cache(settings.cache_root())
     dirs = weights_dirs(cache.root)
-    entry, fill_notes = _cached_app(cache, handle, dirs), []
+    fill_notes: list[str] = []
+    entry = _cached_app(cache, handle, dirs)
     if entry is None:
         entry, fill_notes = _build_into_cache(cache, handle, dirs)
     meta = entry.meta
@@ -115,7 +116,7 @@ def resolve_keras_file(spec: str, handle: LocalHandle, settings: SourceSettings)
     def fill(staging: Path) -> dict[str, Any]:
         model = _load_keras_file(path)
         size = settings.input_size or _fixed_size(model, path)
-        save_hub_module(model, staging / "module", tuple(size))
+        save_hub_module(model, staging / "module", (size[0], size[1]))
         return {"kind": "local", "url": path.as_uri(), "archive_sha256": sha}
 
     filled = Cache(settings.cache_root()).fill(canonical, fill)

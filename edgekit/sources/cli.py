@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -165,7 +166,7 @@ def cache_list(
     from edgekit.fsutil import tree_size
 
     store = _cache(cache)
-    rows = []
+    rows: list[dict[str, Any]] = []  # one JSON object per cache folder
     for folder, entry in store.entries():
         meta = entry.meta if entry else {}
         rows.append(
@@ -206,7 +207,7 @@ def cache_verify(
 ) -> None:
     """Re-hash every cached file against its recorded sha256; exit 1 if anything is damaged."""
     store = _cache(cache)
-    rows = []
+    rows: list[dict[str, Any]] = []  # one JSON object per cache folder
     for folder, entry in store.entries():
         problems = store.verify(entry) if entry else ["no valid entry.json (interrupted or foreign folder)"]
         rows.append(
@@ -246,7 +247,7 @@ def cache_prune(
     """Remove damaged entries and leftovers of interrupted pulls (and more with --all / --keep)."""
     from edgekit.sources.lockfile import Lockfile
 
-    keep_ids = None
+    keep_ids: set[str] | None = None
     if keep:
         keep_ids = set()
         for path in keep:
@@ -261,7 +262,7 @@ def cache_prune(
     console.print(f"{sum(p.removed for p in pruned)} item(s) {verb}", highlight=False)
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -25,6 +25,7 @@ import shutil
 import tarfile
 import zlib
 from dataclasses import dataclass
+from io import BufferedIOBase
 from pathlib import Path
 from typing import BinaryIO
 
@@ -108,7 +109,9 @@ class _Guarded:
     are skipped, so nothing in the archive can make edgekit decompress more than the caps allow.
     """
 
-    def __init__(self, stream: BinaryIO, raw: BinaryIO, limits: ArchiveLimits, compressed: bool) -> None:
+    def __init__(
+        self, stream: BufferedIOBase | BinaryIO, raw: BinaryIO, limits: ArchiveLimits, compressed: bool
+    ) -> None:
         self.stream, self.raw, self.limits, self.compressed = stream, raw, limits, compressed
         self.count = 0
 
@@ -129,7 +132,7 @@ class _Guarded:
         return data
 
 
-def _decompressor(raw: BinaryIO) -> tuple[BinaryIO, bool]:
+def _decompressor(raw: BinaryIO) -> tuple[BufferedIOBase | BinaryIO, bool]:
     """The decompressed view of RAW, chosen by its magic bytes; (stream, is_compressed)."""
     head = raw.read(6)
     raw.seek(0)

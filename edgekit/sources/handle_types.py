@@ -127,7 +127,26 @@ class DemoHandle:
     kind = "demo"
 
 
-Handle = HubHandle | KaggleHandle | KerasAppHandle | LocalHandle | DemoHandle
+@dataclass(frozen=True)
+class OciHandle:
+    """A signed edgekit release: oci://HOST[:PORT]/REPO:X.Y.Z (parsed and resolved by oci.py)."""
+
+    host: str
+    repo: str
+    tag: str
+    kind = "oci"
+    pinned = True
+
+    @property
+    def canonical(self) -> str:
+        return f"oci://{self.host}/{self.repo}:{self.tag}"
+
+    @property
+    def publisher(self) -> str:
+        return f"{self.host}/{self.repo}"
+
+
+Handle = HubHandle | KaggleHandle | KerasAppHandle | LocalHandle | DemoHandle | OciHandle
 RemoteHandle = HubHandle | KaggleHandle
 
 

@@ -31,6 +31,7 @@ from edgekit.sources.handle_types import (
     KaggleHandle,
     KerasAppHandle,
     LocalHandle,
+    OciHandle,
     RemoteHandle,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "KaggleHandle",
     "KerasAppHandle",
     "LocalHandle",
+    "OciHandle",
     "RemoteHandle",
     "parse_handle",
 ]

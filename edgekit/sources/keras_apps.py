@@ -255,12 +255,6 @@ def build_app(handle: KerasAppHandle, dirs: list[Path]) -> BuiltApp:
     )
 
 
-def _random_handle(handle: KerasAppHandle) -> str:
-    return KerasAppHandle(
-        handle.app, handle.size, tuple(sorted({**dict(handle.options), "weights": "random"}.items()))
-    ).canonical
-
-
 def _construct_random(spec: AppSpec, handle: KerasAppHandle) -> Any:
     try:
         return _construct(spec, handle, None)

@@ -99,13 +99,12 @@ def _from_call_function(sm) -> tuple[int, int] | None:
 
 def module_info_from_saved_model(path: Path) -> ModuleInfo:
     """Input (H, W) and output size from the serving signature, when it states them."""
-    found = _from_signature_defs(read_saved_model_proto(path))
-    if found is None or found[0] is None:
+    size, out_dim = _from_signature_defs(read_saved_model_proto(path)) or (None, None)
+    if size is None:
         raise SourceError(
             f"cannot tell the input size of the module at {path}: its serving signature does not fix height and width",
             hint="set source.input_size: [H, W] in the recipe",
         )
-    size, out_dim = found
     return ModuleInfo(input_size=size, output_dim=out_dim, origin="signature")
 
 
@@ -120,10 +119,11 @@ def module_info(
     sm = read_saved_model_proto(path)
     size, out_dim = _from_signature_defs(sm) or (None, None)
     size = size or _from_call_function(sm)
+    origin: str
     if catalogue is not None:
         out_dim = out_dim or catalogue.output_dim
     if input_size is not None:
-        size, origin = tuple(input_size), "recipe"
+        size, origin = (input_size[0], input_size[1]), "recipe"
     elif size is not None:
         origin = "signature"
     elif catalogue is not None:

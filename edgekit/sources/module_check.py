@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def checked_source(
     settings: SourceSettings,
     *,
     what: str,
-    notes: list[str] = (),
+    notes: Sequence[str] = (),
     manifest: dict[str, Any] | None = None,
 ) -> ResolvedSource:
     """Scan and describe MODULE_DIR, then hand it out: the last step shared by every resolver."""

@@ -11,34 +11,17 @@ publishers' .pub files (separated by the OS path separator), or SourceSettings.e
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgekit.errors import IntegrityError, SourceError, UsageError
 from edgekit.sources.base import ResolvedSource, SourceSettings
+from edgekit.sources.handle_types import OciHandle
 
 TRUST_HINT = (
     "set EDGEKIT_TRUSTED_KEYS to the publisher's public key file(s) (.pub), "
     "after checking its fingerprint with them"
 )
-
-
-@dataclass(frozen=True)
-class OciHandle:
-    host: str
-    repo: str
-    tag: str
-    kind = "oci"
-    pinned = True
-
-    @property
-    def canonical(self) -> str:
-        return f"oci://{self.host}/{self.repo}:{self.tag}"
-
-    @property
-    def publisher(self) -> str:
-        return f"{self.host}/{self.repo}"
 
 
 def parse_oci_handle(text: str) -> OciHandle:
@@ -136,7 +119,7 @@ def resolve_oci(
             if filled.created
             else f"{canonical}: cache hit ({entry.folder})"
         ]
-    if locked is not None and not settings.accept_new_hash:
+    if locked is not None and lock is not None and not settings.accept_new_hash:
         check_locked(canonical, locked, entry.archive_sha256, entry.files, lock.path)
     report, info, scan_notes = inspect_module(entry.module_dir, settings, what=canonical)
     notes += scan_notes

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from edgekit.console import err_console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 LOG_STEPS = (25, 50, 75, 100)  # percentages printed when stderr is not a terminal
 
@@ -14,8 +18,8 @@ class DownloadProgress:
 
     def __init__(self, label: str) -> None:
         self.label = label
-        self._bar = None
-        self._task = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
         self._logged: set[int] = set()
         self.interactive = sys.stderr.isatty()
 
@@ -39,8 +43,8 @@ class DownloadProgress:
             TransferSpeedColumn,
         )
 
-        if self._bar is None:
-            self._bar = Progress(
+        if self._bar is None or self._task is None:
+            bar = Progress(
                 "  downloading",
                 BarColumn(),
                 DownloadColumn(),
@@ -48,8 +52,8 @@ class DownloadProgress:
                 console=err_console,
                 transient=True,
             )
-            self._bar.start()
-            self._task = self._bar.add_task(self.label, total=total)
+            bar.start()
+            self._bar, self._task = bar, bar.add_task(self.label, total=total)
         self._bar.update(self._task, completed=done, total=total)
 
     def close(self) -> None:

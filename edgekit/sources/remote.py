@@ -61,7 +61,7 @@ def pin(
             "the version it resolves to is recorded in edgekit.lock",
         )
     locked = lock.resolved_for(unpinned) if lock is not None and not settings.upgrade else None
-    if locked is not None:
+    if locked is not None and lock is not None:
         version = int(locked.rsplit("/", 1)[1])
         return (
             handle.with_version(version),
@@ -115,7 +115,7 @@ def fetch_remote(handle: RemoteHandle, settings: SourceSettings, lock: Lockfile 
         notes.append(
             f"downloaded {canonical}" if filled.created else f"{canonical}: cache hit ({entry.folder})"
         )
-    if locked is not None and not settings.accept_new_hash:
+    if locked is not None and lock is not None and not settings.accept_new_hash:
         check_locked(canonical, locked, entry.archive_sha256, entry.files, lock.path)
     return Fetched(pinned, entry, locked, resolved_from, notes)
 

@@ -11,6 +11,7 @@ from edgekit.sources.handles import (
     KaggleHandle,
     KerasAppHandle,
     LocalHandle,
+    OciHandle,
     RemoteHandle,
     parse_handle,
 )
@@ -45,7 +46,7 @@ def resolve_source(
         from edgekit.sources.builders import resolve_keras_app
 
         return resolve_keras_app(spec, handle, settings)
-    if getattr(handle, "kind", None) == "oci":
+    if isinstance(handle, OciHandle):
         from edgekit.sources.oci import resolve_oci
 
         return resolve_oci(spec, handle, settings, lockfile_path(settings, base_dir))

@@ -32,19 +32,20 @@ def load_data(section, base_dir: Path) -> LabelledData:
             section.num_images, noise=section.noise, seed=section.split.seed
         )
         return LabelledData(images, labels, names)
-    path = _resolve(section.path, base_dir) if section.path else None
-    if section.kind == "folder":
-        from edgekit.train.folder import load_image_folder
+    if section.kind == "tfds":
+        from edgekit.train.tfds import load_tfds
 
-        return load_image_folder(path)
+        data_dir = _resolve(section.path, base_dir) if section.path else None
+        return load_tfds(section.tfds_name, section.tfds_split, data_dir)
     if section.kind == "tfrecord":
         from edgekit.train.tfrecord import load_tfrecord
 
         return load_tfrecord(section.path, section.tfrecord, base_dir)
-    if section.kind == "tfds":
-        from edgekit.train.tfds import load_tfds
+    path = _resolve(section.path, base_dir)  # the recipe requires data.path for folder and npz
+    if section.kind == "folder":
+        from edgekit.train.folder import load_image_folder
 
-        return load_tfds(section.tfds_name, section.tfds_split, path)
+        return load_image_folder(path)
     from edgekit.train.arrays import load_npz
 
     return load_npz(path)

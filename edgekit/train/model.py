@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from edgekit.train.devices import precision_policy
 from edgekit.train.preprocess import Preprocessing
@@ -21,7 +22,7 @@ def import_hub():
 
 def build_classifier(
     module_path: Path, preproc: Preprocessing, num_classes: int, head, mixed_precision: bool = False
-) -> tuple[object, object]:
+) -> tuple[Any, Any]:  # (tf_keras.Model, hub.KerasLayer): tf_keras has no type information
     """(model, backbone layer). head: recipe.HeadSection. The backbone starts frozen.
 
     Under mixed precision the head computes in float16; the backbone stays float32 because a

@@ -14,7 +14,7 @@ def unfreeze(backbone, spec: str | int) -> int:
     """Make the backbone trainable (all, or its last `spec` layers). Returns how many layers are trainable."""
     backbone.trainable = True
     if hasattr(backbone, "layers"):
-        return _unfreeze_keras_layers(backbone, len(backbone.layers) if spec == "all" else spec)
+        return _unfreeze_keras_layers(backbone, len(backbone.layers) if isinstance(spec, str) else spec)
     return _unfreeze_hub_variables(backbone, spec)
 
 
@@ -43,7 +43,7 @@ def _unfreeze_hub_variables(backbone, spec: str | int) -> int:
             "fine_tune.unfreeze: the backbone module has no trainable variables",
             hint="use train.fine_tune.enabled: false for this module",
         )
-    keep = set(groups if spec == "all" else groups[-spec:])
+    keep = set(groups if isinstance(spec, str) else groups[-spec:])  # a str is "all" (recipe.py)
     ids = {id(v) for v in every}
     frozen = [v for v in every if _prefix(v.name) not in keep]
     # Mutate in place: assigning a list attribute makes Keras re-file every variable by its own

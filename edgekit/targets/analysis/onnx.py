@@ -183,18 +183,19 @@ def _attr(node: Any, name: str, default: Any = None) -> Any:
 def _op_macs(node: Any, g: _Graph, out: tuple[int, ...]) -> int:
     ins = [g.infos.get(i) for i in node.input]
     op = node.op_type
-    if op in CONV and ins[CONV[op]] is not None:  # weights [M, C/group, kh, kw]
-        w = ins[CONV[op]].shape
+    if op in CONV and (weights := ins[CONV[op]]) is not None:  # weights [M, C/group, kh, kw]
+        w = weights.shape
         return macs.conv_macs(out, w[2] if len(w) > 2 else 1, w[3] if len(w) > 3 else 1, w[1])
-    if op in MATMUL and ins[0] is not None:
-        a = ins[0].shape
+    first = ins[0] if ins else None
+    if op in MATMUL and first is not None:
+        a = first.shape
         k = a[-2] if op == "Gemm" and _attr(node, "transA", 0) else a[-1]
         return macs.dense_macs(out, k)
     if op in POOL:
-        k = list(_attr(node, "kernel_shape", [1, 1])) + [1, 1]
-        return macs.pool_macs(out, k[0], k[1])
-    if op in REDUCE and ins[0] is not None:
-        return macs.reduce_macs(ins[0].shape)
+        kernel = list(_attr(node, "kernel_shape", [1, 1])) + [1, 1]
+        return macs.pool_macs(out, kernel[0], kernel[1])
+    if op in REDUCE and first is not None:
+        return macs.reduce_macs(first.shape)
     return 0
 
 
