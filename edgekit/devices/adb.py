@@ -55,16 +55,17 @@ class AdbTransport(Transport):
         done = run_client([*self._adb(), "shell", wrapped], timeout_s, f"{self.spec.uri}: remote command")
         found = split_status(done.stdout)
         if found is None:
-            # adb prints nothing when the transport drops mid-command: the command's own output is
-            # no reason, so it is not quoted
-            raise DeviceConnectionError(
-                f"{self.spec.uri}: the adb connection ended before the command did: "
-                + (
-                    tail(done.stderr)
+            reason = tail(done.stderr)
+            if reason and not done.stdout:  # adb could not start it: offline, unauthorized, not found
+                what = f"adb could not run the command on the device: {reason}"
+            else:  # adb prints nothing when the transport drops mid-command; the output is no reason
+                what = "the adb connection ended before the command did: " + (
+                    reason
                     or f"adb exited {done.returncode} and no exit status came from the device "
                     "(unplugged, adbd restarted, or the network dropped)"
-                ),
-                hint="check `adb devices`: the device must be listed as 'device'",
+                )
+            raise DeviceConnectionError(
+                f"{self.spec.uri}: {what}", hint="check `adb devices`: the device must be listed as 'device'"
             )
         stdout, status = found
         return Completed(status, stdout, done.stderr)

@@ -8,7 +8,10 @@ daemon/shell_service.cpp, daemon/file_sync_service.cpp):
   command ^ 0xffffffff) and the payload. CNXN is answered with this device's banner
   `device::ro.product.name=…;ro.product.model=…;ro.product.device=…;features=…` at protocol version
   0x01000001 (payload checksums skipped: 0 is sent, a non-zero one from an older host is checked).
-  No AUTH: the stand-in is an adbd with authentication off (as on emulators and userdebug builds).
+  By default no AUTH: an adbd with authentication off (as on emulators and userdebug builds). With
+  `require_auth`, CNXN is answered AUTH(TOKEN=1, 0, 20 random bytes); every AUTH(SIGNATURE=2) is
+  answered with a new token (the stand-in trusts no key), and after AUTH(RSAPUBLICKEY=3) the device
+  waits for the user, who never taps "Allow": adb lists it as `unauthorized`.
 - Streams: OPEN(host-id, 0, "service\\0") is answered OKAY(device-id, host-id) or, for a service the
   stand-in does not have, CLSE(0, host-id). WRTE carries at most the negotiated payload size; every
   WRTE is acknowledged with OKAY, and the stand-in sends its next WRTE on a stream only after the
@@ -53,6 +56,7 @@ from collections.abc import Callable
 A_SYNC, A_CNXN, A_OPEN, A_OKAY, A_CLSE, A_WRTE, A_AUTH = (
     int.from_bytes(name, "little") for name in (b"SYNC", b"CNXN", b"OPEN", b"OKAY", b"CLSE", b"WRTE", b"AUTH")
 )
+AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
 A_VERSION_MIN = 0x01000000
 A_VERSION_SKIP_CHECKSUM = 0x01000001
 MAX_PAYLOAD = 256 * 1024
@@ -86,6 +90,7 @@ class Connection:
         self.streams: dict[int, Stream] = {}
         self.next_id = 1
         self.closed = threading.Event()
+        self.online = False  # CNXN sent: streams may be opened
 
     # --- wire ---------------------------------------------------------------------------------------
     def send(self, command: int, arg0: int, arg1: int, data: bytes = b"") -> None:
@@ -135,7 +140,18 @@ class Connection:
             self.max_payload = min(arg1, MAX_PAYLOAD)
             identity = data.rstrip(b"\0").decode(errors="replace")
             self.device.note(f"CNXN {arg0:#x} {arg1} {identity}")
-            self.send(A_CNXN, A_VERSION_SKIP_CHECKSUM, MAX_PAYLOAD, self.device.banner())
+            if self.device.require_auth:
+                self.send(A_AUTH, AUTH_TOKEN, 0, os.urandom(20))
+            else:
+                self.online = True
+                self.send(A_CNXN, A_VERSION_SKIP_CHECKSUM, MAX_PAYLOAD, self.device.banner())
+        elif command == A_AUTH:
+            self.device.note(f"AUTH {arg0}")
+            if arg0 == AUTH_SIGNATURE:  # no key is trusted: ask for another signature
+                self.send(A_AUTH, AUTH_TOKEN, 0, os.urandom(20))
+            # AUTH_RSAPUBLICKEY: adbd would show the "Allow USB debugging?" dialog; nobody answers it
+        elif not self.online:
+            self.device.note(f"ignored command {command:#x} before the connection was accepted")
         elif command == A_OPEN:
             service = data.rstrip(b"\0").decode("utf-8", "replace")
             self.device.note(f"OPEN {service}")
@@ -537,8 +553,10 @@ class AdbdStandIn:
         features: tuple[str, ...] = DEFAULT_FEATURES,
         model: str = "EdgekitStandIn",
         product: str = "edgekit_standin",
+        require_auth: bool = False,
     ) -> None:
         self.features, self.model, self.product = features, model, product
+        self.require_auth = require_auth
         self.log: list[str] = []
         self.log_lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))

@@ -196,6 +196,24 @@ def test_an_unknown_serial_is_a_connection_error(adb_env):
         AdbTransport(parse_uri("adb:127.0.0.1:1")).connect(10)
 
 
+def test_an_unauthorized_device_is_a_connection_error_with_adbs_advice(adb_env):
+    """A phone that never got "Allow USB debugging" tapped: adb offers its key and waits."""
+    device = AdbdStandIn(require_auth=True).start()
+    try:
+        done = _adb(adb_env, "connect", device.serial)
+        assert f"failed to authenticate to {device.serial}" in done.stdout
+        t = transport(device)
+        with pytest.raises(DeviceConnectionError, match="device unauthorized") as caught:
+            t.connect(10)
+        assert "confirmation dialog on your device" in str(caught.value)
+        with pytest.raises(DeviceConnectionError, match="could not run the command.*device unauthorized"):
+            t.run("true", 10)
+        assert "AUTH 3" in device.log and not device.opened()  # the key was offered; nothing ran
+    finally:
+        _adb(adb_env, "disconnect", device.serial)
+        device.stop()
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -260,8 +278,10 @@ def test_a_device_that_vanishes_mid_command_is_a_connection_error(device, tmp_pa
     assert "the adb connection ended before the command did: adb exited 0 and no exit status came" in str(
         caught.value
     )
-    with pytest.raises(DeviceConnectionError, match="device offline"):  # and the device stays gone
-        t.run("true", 30)
+    with pytest.raises(
+        DeviceConnectionError, match="adb could not run the command on the device: error: device offline"
+    ):
+        t.run("true", 30)  # and the device stays gone
 
 
 def write_devices(folder: Path, serial: str, workdir: Path, **extra) -> None:
