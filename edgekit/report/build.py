@@ -59,6 +59,8 @@ def build_report(ctx: RunContext, source: Any, reference: Reference, rows: list[
             "timings_s": {k: round(v, 3) for k, v in ctx.steps.timings.items()},
             "artifacts": [r.to_dict() for r in rows],
             **({"shard": ctx.shard} if ctx.shard else {}),
+            # `convert MODEL`: what was converted and which inputs calibrated and checked it
+            **({"model": ctx.model.describe()} if getattr(ctx, "model", None) is not None else {}),
         }
     )
 

@@ -74,10 +74,14 @@ def _parity_accuracy(p: dict) -> str:
 
 def accuracy_basis(report: dict) -> str:
     """One sentence saying which images each accuracy figure is measured on."""
+    if report.get("model"):  # `convert MODEL`: no test split; parity images from --data, or generated
+        return model_inputs_basis(report)
     ref = report.get("reference") or {}
     acc = ref.get("test_accuracy")
     n_test = (ref.get("health") or {}).get("test_images")
-    samples = sorted({(a.get("parity") or {}).get("samples") for a in report.get("artifacts", [])} - {None})
+    samples = sorted(
+        {n for a in report.get("artifacts", []) if (n := (a.get("parity") or {}).get("samples")) is not None}
+    )
     text = (
         "reference test accuracy "
         + ("-" if acc is None else f"{acc:.3f}")
@@ -92,6 +96,27 @@ def accuracy_basis(report: dict) -> str:
     return text
 
 
+def model_inputs_basis(report: dict) -> str:
+    """accuracy_basis for a run from a trained model: which images parity used, and whether they were real."""
+    inputs = (report.get("model") or {}).get("inputs") or {}
+    acc = (report.get("reference") or {}).get("test_accuracy")
+    n = inputs.get("parity_images", "?")
+    if inputs.get("kind") == "generated":
+        return (
+            f"parity on {n} generated inputs (seeded noise, no --data): outputs compared, no accuracy; "
+            "full-integer modes skipped (no calibration images)"
+        )
+    where = inputs.get("data", "--data")
+    if acc is None:
+        text = f"parity on {n} unlabelled images of {where} (no labels, so no accuracy)"
+    else:
+        text = (
+            f"reference accuracy {acc:.3f} on the {n} labelled parity images of {where}; {ACCURACY}: each "
+            "artifact's accuracy on them, the reference's in brackets"
+        )
+    return text + f"; {inputs.get('calibration_images', '?')} other images calibrate full-integer modes"
+
+
 def reference_flags(report: dict) -> list[str]:
     """Why the reference itself is not trustworthy (does not beat chance, loss did not move); [] when fine."""
     health = (report.get("reference") or {}).get("health") or {}
@@ -101,7 +126,7 @@ def reference_flags(report: dict) -> list[str]:
 def columns_for(report: dict) -> tuple[str, ...]:
     has_estimate = any(a.get("estimate") for a in report.get("artifacts", []))
     has_device = any(a.get("device") for a in report.get("artifacts", []))
-    columns = COLUMNS + ESTIMATE_COLUMNS if has_estimate else COLUMNS
+    columns: tuple[str, ...] = COLUMNS + ESTIMATE_COLUMNS if has_estimate else COLUMNS
     if has_device:
         at = columns.index("est. target") + 1 if has_estimate else len(columns)
         columns = columns[:at] + (DEVICE_COLUMN,) + columns[at:]
