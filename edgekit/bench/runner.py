@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from edgekit.bench.measure import Protocol
 from edgekit.bench.result import failed_result
@@ -28,7 +29,7 @@ def bench_target(
     """One result dict for one artifact, measured in a fresh `python -m edgekit.bench.worker`."""
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
         out = Path(tmp) / "result.json"
-        request = {
+        request: dict[str, Any] = {
             "target": target.to_request(),
             "runtime": runtime,
             "protocol": protocol.to_dict(),

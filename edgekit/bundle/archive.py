@@ -88,8 +88,9 @@ def _read_tar(path: Path) -> list[Entry]:
 def _tar_entries(tar: tarfile.TarFile) -> list[Entry]:
     entries = []
     for m in tar.getmembers():
-        if m.isfile():
-            entries.append(Entry(m.name, "file", tar.extractfile(m).read()))
+        fileobj = tar.extractfile(m) if m.isfile() else None
+        if fileobj is not None:  # every regular file member has one
+            entries.append(Entry(m.name, "file", fileobj.read()))
         elif m.issym() or m.islnk():
             entries.append(Entry(m.name, "symlink", link=m.linkname))
         else:

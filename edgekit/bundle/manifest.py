@@ -51,7 +51,9 @@ def artifact_entry(row: dict, model_path: str, c_files: dict | None) -> dict:
     }
 
 
-def build_manifest(report: dict, preprocessing: dict, artifacts: list[dict], files: dict[str, bytes]) -> dict:
+def build_manifest(
+    report: dict, preprocessing: dict | None, artifacts: list[dict], files: dict[str, bytes]
+) -> dict:
     """FILES: every bundled file except manifest.json and SHA256SUMS, by archive path."""
     host = report.get("host", {})
     return {
