@@ -78,7 +78,7 @@ def data_step(ctx: RunContext, source) -> PreparedData:
             f"{len(data)} images, {len(data.class_names)} classes: train {len(splits.train)}, "
             f"validation {len(splits.validation)}, test {len(splits.test)}"
         )
-    return PreparedData(splits, preproc, *xs, calibration, fingerprint)
+    return PreparedData(splits, preproc, xs[0], xs[1], xs[2], calibration, fingerprint)
 
 
 def _array_hash(a: np.ndarray) -> str:
@@ -270,7 +270,7 @@ def parity_step(ctx: RunContext, reference: Reference, data: PreparedData, rows:
         keys = {r.name: _parity_key(ctx, reference, data, r, n) for r in ok}
         todo = [r for r in ok if not _reuse_parity(ctx, r, keys[r.name])]
         x, labels = data.x_test[:n], data.splits.test.labels[:n]
-        ref_out = ReferenceModel(reference.folder).predict(x) if todo else None
+        ref_out = ReferenceModel(reference.folder).predict(x) if todo else np.empty((0,), np.float32)
         for row in todo:
             try:
                 parity = row.parity = _check_one(ctx, row, ref_out, x, labels)
@@ -305,7 +305,7 @@ def _parity_key(ctx: RunContext, reference: Reference, data: PreparedData, row: 
         ctx.threads,
         _host_runtime(ctx.profile, row.format),
         sorted(ctx.profile.runtimes),
-        thresholds.model_dump(mode="json") if hasattr(thresholds, "model_dump") else thresholds,
+        thresholds,
         __version__,
     )
 

@@ -5,6 +5,9 @@ Thresholds are data, per quant mode (PARITY_THRESHOLDS), overridable from the re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from edgekit.results import ParityResult
@@ -30,7 +33,7 @@ def compare(
     candidate: np.ndarray,
     labels: np.ndarray | None,
     quant: str,
-    thresholds: dict[str, float] | None = None,
+    thresholds: Mapping[Any, float] | None = None,  # keys: min_top1, warn_top1, max_abs, min_cosine
 ) -> Parity:
     ref, out = reference.astype(np.float64), candidate.astype(np.float64)
     if ref.shape != out.shape:
