@@ -102,7 +102,8 @@ def check(
     ),
     baseline: Path = typer.Option(..., "--baseline", "-b", help="Baseline report.json to compare against."),
     max_latency_regression: str = typer.Option(
-        "10%", help="Allowed growth of the median latency (also needs p < 0.01)."
+        "10%",
+        help="Allowed growth of the median latency: a regression when the whole 95% interval of the median ratio is above it.",
     ),
     max_accuracy_drop: float = typer.Option(
         1.0, min=0.0, help="Allowed task-accuracy drop in percentage points."

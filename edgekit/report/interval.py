@@ -14,6 +14,13 @@ smallest of n draws is x_(ceil(n·U_(k))), where U_(k), the k-th order statistic
 Beta(k, n + 1 - k). For even n, np.median averages the two middle values; given U_(m), the next
 order statistic is U_(m) + (1 - U_(m))·Beta(1, n - m) (the smallest of the n - m uniforms above it).
 
+The interval covers the sampling noise of the two runs, not a host that changed speed between
+them: that is what the threshold is for, and why baseline and head should be measured on the same
+quiet runner (docs/reports.md, CI gate, has the measured rates). Bootstrapping medians of
+consecutive slices of each run instead of single samples widened the interval for within-run
+drift, but on the loaded development machine (2 cores, load average 10) it missed 3 to 5 of 20
+real 30 % slowdowns to avoid one false alarm in 20.
+
 The generator is seeded, so the same two reports always give the same interval.
 """
 
