@@ -1,8 +1,13 @@
-"""Refuse SavedModels that are programs with side effects, before anything loads them.
+"""Refuse SavedModels whose graph does anything but compute, before anything loads them.
 
-A SavedModel is a graph, and a graph can read and write files, start readers, run Python
-(PyFunc) or print to a file. We parse saved_model.pb as a protobuf (nothing is loaded or run)
-and look at every node of every meta graph and of every function in its library.
+A SavedModel is a graph, and a graph can read and write files, start readers and datasets, talk
+to other hosts or run Python (PyFunc). We parse saved_model.pb as a protobuf (nothing is loaded or
+run) and look at every node of every meta graph and of every function in its library.
+
+The scan is an allowlist: an op passes only when it is in op_allowlist.json, the ops of real
+architectures and of the converters that no rule of `opclasses` puts in a side-effect class
+(regenerate it with `python -m edgekit.sources.opallowlist_build`). Every other op is refused by
+name, with the reason the file records for it. Reading the allowlist needs no TensorFlow.
 
 Checkpoint ops (SaveV2, RestoreV2, MergeV2Checkpoints, ...) are part of every SavedModel: the
 saver that restores `variables/` uses them. They are allowed only where the saver_def puts them
@@ -13,6 +18,8 @@ file access.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,109 +28,6 @@ from typing import Any
 from edgekit.errors import UnsafeModelError
 from edgekit.sources.metadata import read_saved_model_proto
 
-_READS = {
-    "ReadFile",
-    "MatchingFiles",
-    "ImmutableConst",
-    "InitializeTableFromTextFile",
-    "InitializeTableFromTextFileV2",
-    "LoadAndRemapMatrix",
-    "GenerateVocabRemapping",
-    "FileSystemSetConfiguration",
-}
-_WRITES = {
-    "WriteFile",
-    "CreateSummaryFileWriter",
-    "CreateSummaryDbWriter",
-    "WriteSummary",
-    "WriteScalarSummary",
-    "WriteHistogramSummary",
-    "WriteImageSummary",
-    "WriteAudioSummary",
-    "WriteGraphSummary",
-    "WriteRawProtoSummary",
-    "ImportEvent",
-    "SummaryWriter",
-    "FlushSummaryWriter",
-    "CloseSummaryWriter",
-    "DatasetToTFRecord",
-    "ExperimentalDatasetToTFRecord",
-    "SaveDataset",
-    "SaveDatasetV2",
-}
-_READERS = {
-    "WholeFileReader",
-    "WholeFileReaderV2",
-    "TextLineReader",
-    "TextLineReaderV2",
-    "FixedLengthRecordReader",
-    "FixedLengthRecordReaderV2",
-    "TFRecordReader",
-    "TFRecordReaderV2",
-    "LMDBReader",
-    "IdentityReader",
-    "IdentityReaderV2",
-    "ReaderRead",
-    "ReaderReadV2",
-    "ReaderReadUpTo",
-    "ReaderReadUpToV2",
-    "ReaderRestoreState",
-    "ReaderRestoreStateV2",
-    "ReaderSerializeState",
-    "ReaderSerializeStateV2",
-    "ReaderReset",
-    "ReaderResetV2",
-    "ReaderNumRecordsProduced",
-    "ReaderNumRecordsProducedV2",
-    "ReaderNumWorkUnitsCompleted",
-    "ReaderNumWorkUnitsCompletedV2",
-}
-_FILE_DATASETS = {
-    "TFRecordDataset",
-    "TFRecordDatasetV2",
-    "TextLineDataset",
-    "FixedLengthRecordDataset",
-    "FixedLengthRecordDatasetV2",
-    "LMDBDataset",
-    "ExperimentalLMDBDataset",
-    "CSVDataset",
-    "CSVDatasetV2",
-    "ExperimentalCSVDataset",
-    "SqlDataset",
-    "ExperimentalSqlDataset",
-    "LoadDataset",
-    "SnapshotDataset",
-    "SnapshotDatasetV2",
-    "SnapshotDatasetReader",
-    "SnapshotNestedDatasetReader",
-    "CacheDataset",
-    "CacheDatasetV2",
-}
-_NETWORK = {
-    "DataServiceDataset",
-    "DataServiceDatasetV2",
-    "DataServiceDatasetV3",
-    "DataServiceDatasetV4",
-    "RegisterDataset",
-    "RegisterDatasetV2",
-    "RpcServer",
-    "RpcServerStart",
-    "RpcServerRegister",
-    "RpcClient",
-    "RpcCall",
-    "RpcCheckStatus",
-    "RpcGetValue",
-    "DeleteRpcFutureResource",
-}
-_PYTHON = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
-_DEBUG = {
-    "DebugIdentity",
-    "DebugIdentityV2",
-    "DebugIdentityV3",
-    "DebugNanCount",
-    "DebugNumericSummary",
-    "DebugNumericSummaryV2",
-}
 CHECKPOINT_OPS = {
     "Save",
     "SaveSlices",
@@ -133,16 +37,33 @@ CHECKPOINT_OPS = {
     "RestoreV2",
     "MergeV2Checkpoints",
 }
+ALLOWLIST_PATH = Path(__file__).with_name("op_allowlist.json")
 
-DANGEROUS: dict[str, str] = {
-    **{op: "reads files" for op in _READS},
-    **{op: "writes files" for op in _WRITES},
-    **{op: "file reader" for op in _READERS},
-    **{op: "dataset that reads or writes files" for op in _FILE_DATASETS},
-    **{op: "network access" for op in _NETWORK},
-    **{op: "runs Python code" for op in _PYTHON},
-    **{op: "debugger op (dumps tensors to files)" for op in _DEBUG},
-}
+
+@dataclass(frozen=True)
+class OpAllowlist:
+    """The generated op_allowlist.json: allowed ops, and why every other registered op is refused."""
+
+    allowed: frozenset[str]
+    refused: dict[str, str]  # op → class key
+    classes: dict[str, str]  # class key → what ops of that class do
+    tensorflow: str
+
+    def reason(self, op: str) -> str:
+        if op in self.refused:
+            return self.classes[self.refused[op]]
+        return f"not an op TensorFlow {self.tensorflow} knows (custom kernel or unknown)"
+
+
+@functools.cache
+def load_allowlist(path: Path = ALLOWLIST_PATH) -> OpAllowlist:
+    """Read the allowlist (plain JSON: no TensorFlow needed)."""
+    doc = json.loads(Path(path).read_text())
+    return OpAllowlist(
+        frozenset(doc["allowed"]), dict(doc["refused"]), dict(doc["classes"]), doc["tensorflow"]
+    )
+
+
 # Inputs of checkpoint ops that are file names (the rest are tensor names and data).
 _PATH_INPUTS = {
     "Save": (0,),
@@ -273,10 +194,19 @@ def _prefix_problem(node: Any, nodes: dict[str, Any], anchors: set[str]) -> str 
     return None
 
 
+def _detail(node: Any) -> str:
+    """Where the node's own attributes say it would write or read (PrintV2, DecodeProtoV2, ...)."""
+    for key in ("output_stream", "descriptor_source"):
+        value = _attr_str(node, key)
+        if value.startswith("file://") or (key == "descriptor_source" and value not in ("", "local://")):
+            return f": {key} {value!r}"
+    return ""
+
+
 class _Scanner:
-    def __init__(self, path: Path, known_op) -> None:
+    def __init__(self, path: Path, allowlist: OpAllowlist) -> None:
         self.report = ScanReport(path)
-        self.known_op = known_op
+        self.allowlist = allowlist
 
     def add(self, op: str, where: str, reason: str) -> None:
         self.report.findings.append(Finding(op, where, reason))
@@ -285,22 +215,15 @@ class _Scanner:
         """CHECKPOINT_OK: None when checkpoint ops are allowed here, else why they are not."""
         op = node.op
         self.report.nodes += 1
-        if op in DANGEROUS:
-            self.add(op, where, DANGEROUS[op])
-        elif op in CHECKPOINT_OPS:
+        if op in library:  # a call of a library function, whose body is scanned on its own
+            return
+        if op in CHECKPOINT_OPS:
             if checkpoint_ok is not None:
                 self.add(
                     op, where, f"checkpoint file access outside the variables checkpoint ({checkpoint_ok})"
                 )
-        elif op == "PrintV2" and _attr_str(node, "output_stream").startswith("file://"):
-            self.add(op, where, f"prints to the file {_attr_str(node, 'output_stream')[7:]!r}")
-        elif op in {"DecodeProtoV2", "EncodeProto"} and _attr_str(node, "descriptor_source") not in (
-            "",
-            "local://",
-        ):
-            self.add(op, where, f"reads the descriptor file {_attr_str(node, 'descriptor_source')!r}")
-        elif op not in library and not self.known_op(op):
-            self.add(op, where, "not an op TensorFlow knows (custom kernel or unknown)")
+        elif op not in self.allowlist.allowed:
+            self.add(op, where, self.allowlist.reason(op) + _detail(node))
 
     def meta_graph(self, mg: Any, label: str) -> None:
         graph = mg.graph_def
@@ -341,23 +264,28 @@ class _Scanner:
                 self.node(node, f"{label}function {name!r} node {node.name!r}", library, ok)
 
 
-def _known_op_checker():
-    import tensorflow  # noqa: F401  (registers every core op with the registry)
-    from tensorflow.python.framework import op_def_registry
-
-    return lambda op: op_def_registry.get(op) is not None
-
-
-def scan_saved_model(path: Path) -> ScanReport:
-    """Every dangerous op in PATH/saved_model.pb, without loading it."""
+def scan_saved_model(path: Path, allowlist: OpAllowlist | None = None) -> ScanReport:
+    """Every op of PATH/saved_model.pb that is not on the allowlist, without loading it."""
     path = Path(path)
     sm = read_saved_model_proto(path)
-    scanner = _Scanner(path, _known_op_checker())
+    scanner = _Scanner(path, allowlist or load_allowlist())
     several = len(sm.meta_graphs) > 1
     for mg in sm.meta_graphs:
         label = f"meta graph [{','.join(mg.meta_info_def.tags)}] " if several else ""
         scanner.meta_graph(mg, label)
     return scanner.report
+
+
+def saved_model_ops(path: Path) -> set[str]:
+    """The op names used anywhere in PATH/saved_model.pb (calls of library functions excluded)."""
+    ops: set[str] = set()
+    for mg in read_saved_model_proto(Path(path)).meta_graphs:
+        library = {f.signature.name for f in mg.graph_def.library.function}
+        ops.update(n.op for n in mg.graph_def.node)
+        for func in mg.graph_def.library.function:
+            ops.update(n.op for n in func.node_def)
+        ops -= library
+    return ops
 
 
 def check_saved_model(path: Path, *, allow_unsafe_ops: bool, what: str) -> ScanReport:
@@ -369,7 +297,8 @@ def check_saved_model(path: Path, *, allow_unsafe_ops: bool, what: str) -> ScanR
         report.findings.append(Finding("Keras", "keras_metadata.pb", problem))
     if report.findings and not allow_unsafe_ops:
         raise UnsafeModelError(
-            f"{what} refused: its graph does things a feature extractor must not: {report.describe()}",
+            f"{what} refused: its graph uses ops outside edgekit's allowlist of pure computation: "
+            f"{report.describe()}",
             hint="only if you trust its publisher, pass --allow-unsafe-ops (recipe: source.allow_unsafe_ops: true); "
             "the override is recorded in the lockfile and the run manifest",
         )

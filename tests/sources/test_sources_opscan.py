@@ -1,8 +1,16 @@
-"""The op scan: dangerous graphs are refused before loading, normal modules pass."""
+"""The op scan: an allowlist of pure computation; everything else refused before loading, by name.
+
+The registry tests enumerate every op TensorFlow registers, classify each from its OpDef
+(edgekit.sources.opclasses) and check that every op that touches files, the network or outside
+code is refused. The architectures test (marked slow) saves real keras.applications the way
+`keras:` sources are saved and checks that none of them is refused.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -11,7 +19,9 @@ from sources_support import graph_saved_model, node
 from edgekit.errors import UnsafeModelError
 from edgekit.sources import SourceSettings, resolve_source
 from edgekit.sources.kerasfile import keras_config_problems, keras_file_problems
-from edgekit.sources.opscan import CHECKPOINT_OPS, DANGEROUS, check_saved_model, scan_saved_model
+from edgekit.sources.opallowlist_build import ARCHITECTURES
+from edgekit.sources.opclasses import CLASSES, classify, registry_op_defs
+from edgekit.sources.opscan import CHECKPOINT_OPS, check_saved_model, load_allowlist, scan_saved_model
 
 SERVE = "__inference_serve_7"
 
@@ -58,18 +68,22 @@ DANGEROUS_GRAPHS = {
         f"function '{SERVE}' node 'write'",
     ),
     "MatchingFiles": (_called(node("glob", "MatchingFiles", "x")), "MatchingFiles", "node 'glob'"),
-    "PyFunc": (_called(node("py", "PyFunc", "x", token="pyfunc_0")), "PyFunc", "runs Python code"),
+    "PyFunc": (_called(node("py", "PyFunc", "x", token="pyfunc_0")), "PyFunc", "runs code"),
     "EagerPyFunc": (
         _called(node("py", "EagerPyFunc", "x", token="pyfunc_1")),
         "EagerPyFunc",
-        "runs Python code",
+        "runs code that is not in the graph",
     ),
     "reader ops": (
         _called(node("rdr", "TFRecordReaderV2"), node("rd", "ReaderReadV2", "rdr", "x")),
         "TFRecordReaderV2",
-        "file reader",
+        "reads or writes files",
     ),
-    "WholeFileReaderV2": (_called(node("rdr", "WholeFileReaderV2")), "WholeFileReaderV2", "file reader"),
+    "WholeFileReaderV2": (
+        _called(node("rdr", "WholeFileReaderV2")),
+        "WholeFileReaderV2",
+        "reads or writes files",
+    ),
     "PrintV2 to a file": (
         _called(node("p", "PrintV2", "x", output_stream="file:///tmp/leak.txt")),
         "PrintV2",
@@ -83,12 +97,34 @@ DANGEROUS_GRAPHS = {
     "unknown op": (
         _called(node("k", "TotallyMadeUpKernel", "x")),
         "TotallyMadeUpKernel",
-        "not an op TensorFlow knows",
+        "not an op TensorFlow 2.",
     ),
     "dataset reading files": (
         _called(node("ds", "TFRecordDataset", "x")),
         "TFRecordDataset",
-        "dataset that reads or writes files",
+        "reads or writes files",
+    ),
+    "dataset of file names (was missed by the old denylist)": (
+        _called(node("ds", "MatchingFilesDataset", "x")),
+        "MatchingFilesDataset",
+        "reads or writes files",
+    ),
+    "dataset running a function": (
+        _called(node("ds", "MapDataset", "x", func="__inference_read_9")),
+        "MapDataset",
+        "input pipeline op",
+    ),
+    "network": (_called(node("rpc", "RpcClient", "x")), "RpcClient", "talks to other processes"),
+    "compiled module": (_called(node("m", "XlaCallModule", "x")), "XlaCallModule", "runs code"),
+    "a registered op no architecture uses": (
+        _called(node("u", "UnicodeScript", "x")),
+        "UnicodeScript",
+        "not on the allowlist",
+    ),
+    "print to stderr": (
+        _called(node("p", "PrintV2", "x", output_stream="stderr")),
+        "PrintV2",
+        "reads or writes files",
     ),
 }
 
@@ -157,18 +193,134 @@ def test_tf1_style_saver_in_the_main_graph(tmp_path):
     assert report.ops() == ["SaveV2"]
 
 
-def test_print_to_stderr_and_known_ops_are_fine(tmp_path):
-    graph = _called(node("p", "PrintV2", "x", output_stream="stderr"), node("m", "MatMul", "x", "x"))
+def test_computation_ops_are_fine(tmp_path):
+    graph = _called(
+        node("m", "MatMul", "x", "x"),
+        node("c", "Conv2D", "m", "x"),
+        node("b", "FusedBatchNormV3", "c"),
+        node("r", "Relu6", "b"),
+        node("v", "ReadVariableOp", "x"),
+    )
     assert scan_saved_model(graph_saved_model(tmp_path / "m", **graph)).ok
 
 
-def test_dangerous_op_table_names_real_tensorflow_ops():
-    from tensorflow.python.framework import op_def_registry
+# -- the registry: every op that reaches outside the computation is refused --------------------
 
-    unknown = sorted(
-        op for op in set(DANGEROUS) | CHECKPOINT_OPS | {"PrintV2"} if op_def_registry.get(op) is None
+# The hand-written denylist the scan used before the allowlist; the classifier must cover it.
+OLD_DENYLIST = (
+    "ReadFile MatchingFiles ImmutableConst InitializeTableFromTextFile InitializeTableFromTextFileV2 "
+    "LoadAndRemapMatrix GenerateVocabRemapping FileSystemSetConfiguration WriteFile CreateSummaryFileWriter "
+    "CreateSummaryDbWriter WriteSummary WriteScalarSummary WriteHistogramSummary WriteImageSummary "
+    "WriteAudioSummary WriteGraphSummary WriteRawProtoSummary ImportEvent SummaryWriter FlushSummaryWriter "
+    "CloseSummaryWriter DatasetToTFRecord ExperimentalDatasetToTFRecord SaveDataset SaveDatasetV2 "
+    "WholeFileReader WholeFileReaderV2 TextLineReader TextLineReaderV2 FixedLengthRecordReader "
+    "FixedLengthRecordReaderV2 TFRecordReader TFRecordReaderV2 LMDBReader IdentityReader IdentityReaderV2 "
+    "ReaderRead ReaderReadV2 ReaderReadUpTo ReaderReadUpToV2 ReaderRestoreState ReaderRestoreStateV2 "
+    "ReaderSerializeState ReaderSerializeStateV2 ReaderReset ReaderResetV2 ReaderNumRecordsProduced "
+    "ReaderNumRecordsProducedV2 ReaderNumWorkUnitsCompleted ReaderNumWorkUnitsCompletedV2 TFRecordDataset "
+    "TFRecordDatasetV2 TextLineDataset FixedLengthRecordDataset FixedLengthRecordDatasetV2 LMDBDataset "
+    "ExperimentalLMDBDataset CSVDataset CSVDatasetV2 ExperimentalCSVDataset SqlDataset ExperimentalSqlDataset "
+    "LoadDataset SnapshotDataset SnapshotDatasetV2 SnapshotDatasetReader SnapshotNestedDatasetReader "
+    "CacheDataset CacheDatasetV2 DataServiceDataset DataServiceDatasetV2 DataServiceDatasetV3 "
+    "DataServiceDatasetV4 RegisterDataset RegisterDatasetV2 RpcServer RpcServerStart RpcServerRegister "
+    "RpcClient RpcCall RpcCheckStatus RpcGetValue DeleteRpcFutureResource PyFunc PyFuncStateless EagerPyFunc "
+    "DebugIdentity DebugIdentityV2 DebugIdentityV3 DebugNanCount DebugNumericSummary DebugNumericSummaryV2 "
+    "PrintV2 DecodeProtoV2 EncodeProto"
+).split()
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return {o.name: o for o in registry_op_defs()}
+
+
+@pytest.fixture(scope="module")
+def dangerous(registry):
+    return {name: cls for name, o in registry.items() if (cls := classify(o))}
+
+
+def test_the_classifier_covers_the_old_denylist_and_known_cases(registry, dangerous):
+    assert sorted(op for op in OLD_DENYLIST if op not in dangerous) == []
+    assert sorted(CHECKPOINT_OPS - set(dangerous)) == []
+    expected = {
+        "ReadFile": "files",
+        "WriteFile": "files",
+        "MatchingFilesDataset": "files",
+        "Skipgram": "files",  # reads its corpus from a file named by an attribute
+        "MapDataset": "pipeline",
+        "IteratorGetNext": "pipeline",
+        "FIFOQueueV2": "pipeline",
+        "EagerPyFunc": "code",
+        "XlaCallModule": "code",
+        "RemoteCall": "network",
+        "CollectiveReduceV2": "network",
+        "_Send": "network",
+    }
+    assert {op: dangerous.get(op) for op in expected} == expected
+    for pure in (
+        "Conv2D",
+        "MatMul",
+        "VarHandleOp",
+        "ReadVariableOp",
+        "StatefulPartitionedCall",
+        "ShardedFilename",
+    ):
+        assert pure in registry and pure not in dangerous
+
+
+def test_every_registry_op_that_touches_files_network_or_code_is_refused(registry, dangerous, tmp_path):
+    allow = load_allowlist()
+    assert len(registry) > 1500 and len(dangerous) > 400
+    assert sorted(allow.allowed & set(dangerous)) == []
+    # one graph holding every dangerous op of the registry, in a function the model calls
+    body = [node(f"n{i}", op, "x") for i, op in enumerate(sorted(dangerous))]
+    report = scan_saved_model(graph_saved_model(tmp_path / "all", **_called(*body)))
+    assert report.ops() == sorted(dangerous)
+    for finding in report.findings:
+        if finding.op not in CHECKPOINT_OPS:
+            assert finding.reason.startswith(CLASSES[dangerous[finding.op]]), finding
+    with pytest.raises(UnsafeModelError):
+        check_saved_model(tmp_path / "all", allow_unsafe_ops=False, what="all of them")
+
+
+def test_the_allowlist_file_describes_this_tensorflow(registry, dangerous):
+    """Regenerate with `python -m edgekit.sources.opallowlist_build` when this fails after an upgrade."""
+    import tensorflow as tf
+
+    allow = load_allowlist()
+    assert allow.tensorflow == tf.__version__
+    assert sorted(allow.allowed - set(registry)) == []
+    assert sorted(set(registry) - allow.allowed - set(allow.refused)) == []
+    assert {op: allow.refused[op] for op in dangerous} == dangerous
+    for op in allow.allowed:
+        assert not registry[op].is_stateful or not any(a.type == 7 for a in registry[op].input_arg), op
+
+
+def test_the_allowlist_loads_without_tensorflow():
+    code = (
+        "import sys; from edgekit.sources.opscan import load_allowlist; a = load_allowlist(); "
+        "assert 'Conv2D' in a.allowed and 'tensorflow' not in sys.modules, sorted(sys.modules)"
     )
-    assert unknown == []
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+def test_a_traced_dataset_over_file_names_is_refused(tmp_path):
+    """tf.data inside a serving function: the input ops the old denylist let through."""
+    import tensorflow as tf
+
+    class ListsFiles(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+        def __call__(self, pattern):
+            return tf.data.Dataset.list_files(pattern, shuffle=False).reduce(
+                tf.constant(0, tf.int64), lambda n, _: n + 1
+            )
+
+    tf.saved_model.save(ListsFiles(), str(tmp_path / "m"))
+    report = scan_saved_model(tmp_path / "m")
+    refused = set(report.ops())
+    assert {"MatchingFiles", "TensorSliceDataset", "ReduceDataset"} <= refused, refused
+    # the pipeline ops that run the graph's functions were not on the old denylist
+    assert {"TensorSliceDataset", "ReduceDataset"}.isdisjoint(OLD_DENYLIST)
 
 
 def test_a_traced_module_that_writes_files_is_refused(writer_module):
@@ -343,3 +495,52 @@ def test_demo_specs_are_dispatched_to_the_demo_module_and_scanned(monkeypatch, t
     )
     with pytest.raises(UnsafeModelError, match="WriteFile"):
         resolve_source("demo:fake", SourceSettings())
+
+
+# -- real models: the allowlist must not refuse them ------------------------------------------------
+
+
+def test_a_small_cnn_saved_like_a_keras_source_passes(tmp_path):
+    """Quick sample: the layers of mobile CNNs, saved by the same code as `keras:` sources."""
+    import tf_keras
+
+    from edgekit.sources.keras_apps import save_hub_module
+
+    layers = tf_keras.layers
+    inputs = tf_keras.Input((16, 16, 3))
+    x = layers.Rescaling(2.0, offset=-1.0)(inputs)
+    x = layers.Conv2D(4, 3, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU(6.0)(x)
+    y = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Add()([x, layers.Multiply()([y, layers.Activation("sigmoid")(y)])])
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    save_hub_module(tf_keras.Model(inputs, layers.Dense(2)(x)), tmp_path / "m", (16, 16))
+    report = scan_saved_model(tmp_path / "m")
+    assert report.ok, report.describe()
+    assert report.nodes > 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_real_architectures_pass_the_scan(name, tmp_path):
+    """Each keras.applications architecture (random weights) through the real `keras:` source path."""
+    resolved = resolve_source(
+        f"keras:{name}?size=96&weights=random", SourceSettings(cache_dir=tmp_path / "cache")
+    )
+    scan = resolved.manifest["scan"]
+    assert scan["findings"] == [] and scan["override"] is False
+    assert scan["nodes"] > 500
+
+
+@pytest.mark.slow
+def test_a_keras_file_of_a_real_architecture_passes(tmp_path):
+    import tf_keras
+
+    model = tf_keras.applications.MobileNetV3Small(
+        weights=None, include_top=False, input_shape=(96, 96, 3), pooling="avg"
+    )
+    model.save(tmp_path / "m.keras")
+    resolved = resolve_source(str(tmp_path / "m.keras"), SourceSettings(cache_dir=tmp_path / "cache"))
+    assert resolved.manifest["scan"]["findings"] == []
