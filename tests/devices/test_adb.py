@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 from adbd_standin import DEFAULT_FEATURES, LEGACY_FEATURES, AdbdStandIn
+from process_support import alive, ended
 
 from edgekit.cli import main
 from edgekit.devices.adb import AdbTransport, split_status
@@ -214,24 +215,6 @@ def test_an_unauthorized_device_is_a_connection_error_with_adbs_advice(adb_env):
         device.stop()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _ended(pid: int, within_s: float = 30.0) -> bool:
-    """SIGKILL is delivered asynchronously: wait (bounded) for the process to be gone or a zombie."""
-    deadline = time.monotonic() + within_s
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def _hang_and_clean_up(device: AdbdStandIn, tmp_path: Path) -> None:
     folder = tmp_path / "run"
     folder.mkdir()
@@ -241,9 +224,9 @@ def _hang_and_clean_up(device: AdbdStandIn, tmp_path: Path) -> None:
         t.run_in_folder(str(folder), f"sleep 300 & echo $! > {pid_file}; wait", 2)
     child = int(pid_file.read_text())
     if uses_v2(device):  # adbd sends SIGHUP to the shell only: what it started in the background lives on
-        assert _alive(child)
+        assert alive(child)
     t.remove_folder(str(folder), kill=True)
-    assert not folder.exists() and _ended(child)
+    assert not folder.exists() and ended(child)
 
 
 def test_a_hanging_command_is_stopped_and_cleaned_up(v2_device, tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from process_support import ended
 
 from edgekit.bench.result import schema_errors
 from edgekit.cli import main
@@ -105,14 +106,6 @@ def _transport(sshd):
     return SshTransport(replace(parse_uri(sshd.uri), ssh_config=str(sshd.client_config)))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_a_hanging_command_is_stopped_and_its_processes_and_folder_removed(sshd, tmp_path):
     folder = tmp_path / "run-folder"
     folder.mkdir()
@@ -123,7 +116,7 @@ def test_a_hanging_command_is_stopped_and_its_processes_and_folder_removed(sshd,
             t.run_in_folder(str(folder), f"sleep 300 & echo $! > {pid_file}; wait", 3)
         child = int(pid_file.read_text())
         t.remove_folder(str(folder), kill=True)
-    assert not _alive(child) and not folder.exists()
+    assert ended(child) and not folder.exists()
 
 
 def test_a_hanging_measurement_is_a_failed_row_and_leaves_nothing(
