@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import UnsafeModelError
+from edgekit.errors import SourceError, UnsafeModelError
 from edgekit.sources.metadata import read_saved_model_proto
 
 CHECKPOINT_OPS = {
@@ -58,10 +58,16 @@ class OpAllowlist:
 @functools.cache
 def load_allowlist(path: Path = ALLOWLIST_PATH) -> OpAllowlist:
     """Read the allowlist (plain JSON: no TensorFlow needed)."""
-    doc = json.loads(Path(path).read_text())
-    return OpAllowlist(
-        frozenset(doc["allowed"]), dict(doc["refused"]), dict(doc["classes"]), doc["tensorflow"]
-    )
+    try:
+        doc = json.loads(Path(path).read_text())
+        return OpAllowlist(
+            frozenset(doc["allowed"]), dict(doc["refused"]), dict(doc["classes"]), str(doc["tensorflow"])
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SourceError(
+            f"edgekit's op allowlist {path} is missing or damaged ({exc}); no model can be scanned without it",
+            hint="reinstall edgekit-ml, or regenerate it with `python -m edgekit.sources.opallowlist_build`",
+        ) from None
 
 
 # Inputs of checkpoint ops that are file names (the rest are tensor names and data).

@@ -544,3 +544,14 @@ def test_a_keras_file_of_a_real_architecture_passes(tmp_path):
     model.save(tmp_path / "m.keras")
     resolved = resolve_source(str(tmp_path / "m.keras"), SourceSettings(cache_dir=tmp_path / "cache"))
     assert resolved.manifest["scan"]["findings"] == []
+
+
+def test_a_damaged_allowlist_is_an_error_not_a_traceback(tmp_path):
+    from edgekit.errors import SourceError
+
+    bad = tmp_path / "op_allowlist.json"
+    bad.write_text('{"allowed": [')
+    with pytest.raises(SourceError, match="missing or damaged"):
+        load_allowlist(bad)
+    with pytest.raises(SourceError, match="missing or damaged"):
+        load_allowlist(tmp_path / "absent.json")
