@@ -69,7 +69,9 @@ def pull(
         False, "--accept-new-hash", help="Accept bytes that differ from the lockfile and re-record them."
     ),
     allow_unsafe_ops: bool = typer.Option(
-        False, "--allow-unsafe-ops", help="Accept graphs with file/process ops (recorded in the lockfile)."
+        False,
+        "--allow-unsafe-ops",
+        help="Accept graphs with ops outside the op scan's allowlist of pure computation (files, network, Python, ...); recorded in the lockfile.",
     ),
     hub_url: str | None = typer.Option(
         None, "--hub-url", help="tfhub.dev mirror base URL (default: EDGEKIT_HUB_URL or https://tfhub.dev)."
