@@ -208,10 +208,25 @@ class TFJSOptions(_Section):
 
 
 class ConvertSection(_Section):
-    parallel: bool = True  # one process per format when several formats are converted
+    parallel: bool = True  # worker processes for the formats at once; false: one after another
+    # resident memory of the conversion processes together: "auto" (75 % of physical memory),
+    # "none", or a size such as 8GiB; a process that goes over it fails its row (edgekit/convert/memory.py)
+    memory_limit: str = "auto"
     tflite: TFLiteOptions = TFLiteOptions()
     onnx: ONNXOptions = ONNXOptions()
     tfjs: TFJSOptions = TFJSOptions()
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _readable_size(cls, v: object) -> str:
+        from edgekit.convert.memory import SIZE_EXAMPLES, parse_memory_limit
+
+        text = str(v)
+        try:
+            parse_memory_limit(text)
+        except UsageError as exc:
+            raise ValueError(f"cannot read {text!r} as a size; use {SIZE_EXAMPLES}") from exc
+        return text
 
     def options_for(self, fmt: str) -> dict[str, Any]:
         section = getattr(self, fmt, None)

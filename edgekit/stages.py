@@ -182,6 +182,7 @@ def _train_and_export(ctx: RunContext, source, data: PreparedData, folder: Path)
 
 
 def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows: list[Row]) -> list[Row]:
+    from edgekit.convert.memory import parse_memory_limit
     from edgekit.convert.runner import run_jobs
 
     todo = [r for r in rows if r.status == "pending"]
@@ -211,7 +212,8 @@ def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows
             done.append(row.name)
             if outcome.artifact is not None:
                 row.artifact, row.status = outcome.artifact, "ok"
-                ctx.steps.mark_done(f"convert-{row.name}", key, {"made_here": True})
+                measured = {"seconds": outcome.seconds, "peak_rss_bytes": outcome.peak_rss_bytes}
+                ctx.steps.mark_done(f"convert-{row.name}", key, {"made_here": True, **measured})
                 progress(f"[{len(done)}/{len(jobs)}] {row.name} converted")
                 return
             row.fail(outcome.error)
@@ -219,7 +221,12 @@ def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows
                 atomic_write_text(ctx.run_dir / "logs" / f"{row.name}.txt", outcome.trace)
             progress(f"[{len(done)}/{len(jobs)}] [red]{row.name} failed[/]: {row.error}")
 
-        run_jobs([job for _, job, _ in jobs.values()], ctx.recipe.convert.parallel, finished)
+        run_jobs(
+            [job for _, job, _ in jobs.values()],
+            ctx.recipe.convert.parallel,
+            finished,
+            parse_memory_limit(ctx.recipe.convert.memory_limit),
+        )
         ok = sum(r.status == "ok" for r in todo)
         shared = sum(any(n.endswith("'s, reused") for n in r.notes) for r in todo)
         note(

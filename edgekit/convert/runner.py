@@ -1,19 +1,19 @@
-"""Run conversion jobs: each into its own folder atomically, formats in parallel processes.
+"""Run conversion jobs: each into its own folder atomically, formats in parallel worker processes.
 
 Converters for different formats share nothing but the reference on disk, and each spends most
 of its time in single-threaded graph rewriting, so one process per format overlaps them. Within a
 format, jobs run one after another in the same process, so that process loads TensorFlow once.
+The processes themselves (memory limit, Ctrl-C) are edgekit/convert/workers.py's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import shutil
+import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from edgekit.artifact import ARTIFACT_JSON, Artifact
+from edgekit.convert.memory import peak_bytes, reset_peak
+from edgekit.convert.workers import WorkerPool
 from edgekit.errors import EdgekitError
 from edgekit.fsutil import atomic_dir, atomic_write_json
-from edgekit.interrupt import checkpoint, ignore_sigint
 
 SIDECARS = ("labels.txt", "preprocessing.json")  # metadata copied beside every artifact
 
@@ -45,6 +46,8 @@ class JobOutcome:
     artifact: Artifact | None = None
     error: str | None = None
     trace: str | None = None  # set for unexpected exceptions (converter bugs), kept in the run's logs
+    seconds: float | None = None  # wall time of the conversion in its worker
+    peak_rss_bytes: int | None = None  # the worker's peak resident memory during this job (Linux)
 
 
 def run_job(job: ConvertJob) -> Artifact:
@@ -69,6 +72,19 @@ def run_job(job: ConvertJob) -> Artifact:
     return artifact
 
 
+def _run_measured(job: ConvertJob) -> JobOutcome:
+    """In a worker: the job's outcome with its wall time and this process's peak memory during it."""
+    reset_peak()
+    start = time.perf_counter()
+    outcome = _run_guarded(job)
+    outcome.seconds, outcome.peak_rss_bytes = round(time.perf_counter() - start, 3), peak_bytes()
+    return outcome
+
+
+def _failed(job: ConvertJob, message: str) -> JobOutcome:
+    return JobOutcome(job, error=message)
+
+
 def _run_guarded(job: ConvertJob) -> JobOutcome:
     try:
         return JobOutcome(job, artifact=run_job(job))
@@ -78,53 +94,25 @@ def _run_guarded(job: ConvertJob) -> JobOutcome:
         return JobOutcome(job, error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())
 
 
-def _run_sequence(jobs: list[ConvertJob]) -> list[JobOutcome]:
-    from edgekit.quiet import quiet_native_stderr
+def run_jobs(
+    jobs: list[ConvertJob],
+    parallel: bool,
+    on_outcome: Callable[[JobOutcome], None],
+    memory_limit: int | None = None,
+) -> None:
+    """Run JOBS in worker processes; call ON_OUTCOME in the parent as each finishes (success or failure).
 
-    with quiet_native_stderr():
-        return [_run_guarded(job) for job in jobs]
-
-
-def run_jobs(jobs: list[ConvertJob], parallel: bool, on_outcome: Callable[[JobOutcome], None]) -> None:
-    """Run JOBS; call ON_OUTCOME in the parent as each finishes (success or failure).
-
-    Ctrl-C stops the run after at most the job in progress in this process; worker processes
-    are stopped at once (their unfinished folders are temporaries the pipeline sweeps).
+    One worker per format (all at once when PARALLEL, else one after another). MEMORY_LIMIT bounds
+    the resident memory of the workers together: the one that takes them over it is stopped, its
+    job fails naming the limit, and the rest of its format's jobs go on in a fresh worker.
+    Ctrl-C stops every worker at once and raises (unfinished folders are temporaries to sweep).
     """
     groups: dict[str, list[ConvertJob]] = {}
     for job in jobs:
         groups.setdefault(job.format, []).append(job)
-    workers = min(len(groups), os.cpu_count() or 1)
-    if not parallel or workers < 2:
-        for job in jobs:
-            checkpoint()
-            on_outcome(_run_guarded(job))
-        checkpoint()
-        return
-    # spawn, not fork: TensorFlow's thread pools do not survive a fork of an initialized process.
-    # Workers ignore SIGINT: a terminal's Ctrl-C reaches them too, and the parent stops them itself.
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_sigint
-    )
+    width = min(len(groups), os.cpu_count() or 1) if parallel else 1
+    pool = WorkerPool(list(groups.values()), max(width, 1), memory_limit, _run_measured, _failed)
     try:
-        futures = [pool.submit(_run_sequence, group) for group in groups.values()]
-        for future in as_completed(futures):
-            for outcome in future.result():
-                on_outcome(outcome)
-            checkpoint()
-    except BaseException:
-        _stop_workers(pool)
-        raise
+        pool.run(on_outcome)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    # shutdown(cancel_futures=True) cancels only jobs not yet started and then waits for the running
-    # ones, minutes of conversion after the user asked to stop. Python 3.14 has terminate_workers();
-    # until then the executor's process table is the only handle on them.
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        if proc.is_alive():
-            proc.terminate()
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        proc.join(timeout=30)
+        pool.stop()
