@@ -65,7 +65,8 @@ def _root(
   edgekit convert --target host --quant fp32 --quant int8 --set train.epochs=1\n
   edgekit convert my.yaml --json > result.json        # the result as JSON; progress on stderr\n
   edgekit convert my.yaml --target rpi4,android-mid,browser   # trains and converts once, measures per target\n
-  edgekit convert my.yaml --target rpi4,rpi5 --shard 2/3       # one CI job's share of the matrix\n""",
+  edgekit convert my.yaml --target rpi4,rpi5 --shard 2/3       # one CI job's share of the matrix\n
+  edgekit convert my.yaml --target host,rpi4 --executor ray --ray-address 10.0.0.5:6379   # cells as Ray tasks\n""",
 )
 def convert(
     recipe: Path | None = typer.Argument(
@@ -111,8 +112,19 @@ def convert(
         "--shard",
         help="Run only shard K of N of the (target, format, quant) matrix, e.g. 2/4; join the shards' reports with `edgekit report merge`.",
     ),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="Where the matrix cells run: local (this machine) or ray (Ray tasks; target T's bench cells on the node that advertises the resource device:T). ray needs the `ray` extra.",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="--executor ray: the head's HOST:PORT. Default: RAY_ADDRESS, else a cluster started here with `ray start`, else a new one for this run.",
+    ),
 ) -> None:
     """Fine-tune, convert, check parity and benchmark for each target; writes out/<recipe>/<target>/."""
+    from edgekit.executors import open_executor
     from edgekit.multirun import expand_targets, run_convert_many, run_shard
     from edgekit.pipeline import ConvertOptions, run_convert
     from edgekit.recipe import find_recipe
@@ -134,13 +146,14 @@ def convert(
         summary_to_stderr=as_json,
         devices=devices,
     )
-    if part is not None:
-        result = run_shard(opts, names, part)
-        if result is None:
-            err_console.print(f"shard {shard}: no cell of this matrix falls to it; nothing to do")
-            raise typer.Exit(0)
-    else:
-        result = run_convert(opts) if len(names) == 1 else run_convert_many(opts, names)
+    with open_executor(executor, ray_address) as opts.executor:  # --executor: where the cells run
+        if part is not None:
+            result = run_shard(opts, names, part)
+            if result is None:
+                err_console.print(f"shard {shard}: no cell of this matrix falls to it; nothing to do")
+                raise typer.Exit(0)
+        else:
+            result = run_convert(opts) if len(names) == 1 else run_convert_many(opts, names)
     if as_json:
         import json
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from edgekit.console import err_console
 from edgekit.errors import UsageError
+from edgekit.executors import Executor
+from edgekit.executors.local import LocalExecutor
 from edgekit.fsutil import remove_stale_temporaries
 from edgekit.interrupt import checkpoint, interruptible
 from edgekit.matrix import Row, plan_combinations
@@ -36,6 +38,7 @@ class ConvertOptions:
     # --shard: only these (format, quant) cells of the plan are converted (edgekit/shard.py)
     only: list[tuple[str, str]] | None = None
     shard: dict | None = None  # recorded in report.json: which shard of how many, the plan, its cells
+    executor: Executor | None = None  # --executor: where the matrix cells run (None: this machine)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class RunContext:
         default_factory=list
     )  # edgekit.devices.DeviceSpec, resolved before anything is written
     shard: dict | None = None  # `--shard`: goes into report.json as is
+    executor: Executor = field(default_factory=LocalExecutor)  # where conversions and measurements run
 
 
 @dataclass
@@ -149,6 +153,8 @@ def run_convert(opts: ConvertOptions) -> RunResult:
 
     require_extra("tf", "edgekit convert")
     ctx = open_run(opts)
+    if opts.executor is not None:
+        ctx.executor = opts.executor
     try:
         with interruptible():
             return _run_steps(ctx, opts)

@@ -183,7 +183,6 @@ def _train_and_export(ctx: RunContext, source, data: PreparedData, folder: Path)
 
 def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows: list[Row]) -> list[Row]:
     from edgekit.convert.memory import parse_memory_limit
-    from edgekit.convert.runner import run_jobs
 
     todo = [r for r in rows if r.status == "pending"]
     with ctx.steps.step("convert", f"{len(todo)} artifact(s)") as note:
@@ -221,7 +220,7 @@ def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows
                 atomic_write_text(ctx.run_dir / "logs" / f"{row.name}.txt", outcome.trace)
             progress(f"[{len(done)}/{len(jobs)}] [red]{row.name} failed[/]: {row.error}")
 
-        run_jobs(
+        ctx.executor.convert(
             [job for _, job, _ in jobs.values()],
             ctx.recipe.convert.parallel,
             finished,
@@ -361,8 +360,8 @@ def bench_step(ctx: RunContext, data: PreparedData, rows: list[Row]) -> None:
 
     from edgekit.bench.inputs import BENCH_INPUTS
     from edgekit.bench.measure import Protocol
-    from edgekit.bench.runner import bench_target
     from edgekit.bench.targets import BenchTarget
+    from edgekit.executors import BenchCell
     from edgekit.fsutil import atomic_write_bytes
 
     b = ctx.recipe.bench
@@ -375,9 +374,14 @@ def bench_step(ctx: RunContext, data: PreparedData, rows: list[Row]) -> None:
     atomic_write_bytes(reference / BENCH_INPUTS, buf.getvalue())
     ok = [r for r in rows if r.status == "ok"]
     with ctx.steps.step("bench", f"host, {ctx.threads} thread(s), one process per artifact") as note:
-        for row in ok:
-            target = BenchTarget("artifact-dir", row.artifact.folder, row.format, reference)
-            result = bench_target(target, protocol, _host_runtime(ctx.profile, row.format))
+        cells = [
+            BenchCell(
+                BenchTarget("artifact-dir", row.artifact.folder, row.format, reference),
+                _host_runtime(ctx.profile, row.format),
+            )
+            for row in ok
+        ]
+        for row, result in zip(ok, ctx.executor.bench(ctx.profile.name, cells, protocol)):
             outcome = BenchResult.from_dict(result)
             if outcome.ok:
                 row.bench = outcome
