@@ -384,7 +384,7 @@ class RayCluster:
             _signal_group(proc, signal.SIGTERM)
         for proc in self.procs:
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(proc, signal.SIGKILL)
