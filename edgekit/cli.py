@@ -66,11 +66,16 @@ def _root(
   edgekit convert my.yaml --json > result.json        # the result as JSON; progress on stderr\n
   edgekit convert my.yaml --target rpi4,android-mid,browser   # trains and converts once, measures per target\n
   edgekit convert my.yaml --target rpi4,rpi5 --shard 2/3       # one CI job's share of the matrix\n
-  edgekit convert my.yaml --target host,rpi4 --executor ray --ray-address 10.0.0.5:6379   # cells as Ray tasks\n""",
+  edgekit convert my.yaml --target host,rpi4 --executor ray --ray-address 10.0.0.5:6379   # cells as Ray tasks\n
+  edgekit convert model.keras --target host,rpi4 --data images/   # a model you trained: no training step\n
+  edgekit convert saved_model/ --target rpi5 --data calib.npz --input-shape 224x224 --value-range -1,1\n""",
 )
 def convert(
-    recipe: Path | None = typer.Argument(
-        None, help="Recipe YAML. Default: ./edgekit.yaml if present, else the bundled demo."
+    recipe: str | None = typer.Argument(
+        None,
+        metavar="[RECIPE|MODEL]",
+        help="Recipe YAML (default: ./edgekit.yaml if present, else the bundled demo), or a trained MODEL to "
+        "convert without training: a SavedModel folder, a .keras file or a tfhub:/kaggle: handle.",
     ),
     targets: list[str] = typer.Option(
         ["host"],
@@ -107,6 +112,22 @@ def convert(
         "-d",
         help="Also measure every artifact on a device: ssh://user@host[:port], adb[:SERIAL] or a devices.yaml name (repeatable).",
     ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="MODEL only: calibration and parity images, a folder (class subfolders give labels) or an .npz with x (and y). Without it full-integer modes are skipped and parity runs on generated inputs.",
+    ),
+    input_shape: str | None = typer.Option(
+        None,
+        "--input-shape",
+        help="MODEL only: input height and width, e.g. 224x224 (when the model does not fix them).",
+    ),
+    value_range: str | None = typer.Option(
+        None, "--value-range", help="MODEL only: the input range it was trained on, e.g. -1,1. Default: 0,1."
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="MODEL only: the run's name, out/<name>/<target>/. Default: from MODEL."
+    ),
     shard: str | None = typer.Option(
         None,
         "--shard",
@@ -122,18 +143,38 @@ def convert(
         "--ray-address",
         help="--executor ray: the head's HOST:PORT. Default: RAY_ADDRESS, else a cluster started here with `ray start`, else a new one for this run.",
     ),
+    allow_unsafe_ops: bool = typer.Option(
+        False,
+        "--allow-unsafe-ops",
+        help="Accept a source whose graph uses ops outside the op scan's allowlist of pure computation (files, network, Python, ...); recorded in the lockfile and the run manifest. Same as --set source.allow_unsafe_ops=true.",
+    ),
 ) -> None:
-    """Fine-tune, convert, check parity and benchmark for each target; writes out/<recipe>/<target>/."""
+    """Fine-tune (or start from a trained MODEL), convert, check parity and benchmark for each target; writes out/<name>/<target>/."""
     from edgekit.executors import open_executor
+    from edgekit.model_input import model_request
     from edgekit.multirun import expand_targets, run_convert_many, run_shard
     from edgekit.pipeline import ConvertOptions, run_convert
     from edgekit.recipe import find_recipe
     from edgekit.shard import parse_shard
 
-    recipe_path, how = find_recipe(recipe)
+    model = model_request(recipe, data=data, input_shape=input_shape, value_range=value_range, name=name)
+    if allow_unsafe_ops:
+        if model is not None:
+            from edgekit.errors import UsageError
+
+            raise UsageError(
+                "--allow-unsafe-ops applies to recipe runs; a MODEL given on the command line is always scanned strictly",
+                hint="write a recipe whose source is the model, with source.allow_unsafe_ops: true",
+            )
+        overrides = [*overrides, "source.allow_unsafe_ops=true"]
+    if model is None:
+        recipe_path, how = find_recipe(Path(recipe) if recipe is not None else None)
+        (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
+    else:  # a trained model: the run's settings are the defaults plus --set
+        recipe_path = model.where
+        (err_console if as_json else console).print(f"model: {model.spec} ({model.kind}, no training)")
     names = expand_targets(targets)
     part = parse_shard(shard) if shard is not None else None
-    (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
     opts = ConvertOptions(
         recipe_path=recipe_path,
         target=names[0],
@@ -145,6 +186,7 @@ def convert(
         force=force,
         summary_to_stderr=as_json,
         devices=devices,
+        model=model,
     )
     with open_executor(executor, ray_address) as opts.executor:  # --executor: where the cells run
         if part is not None:

@@ -14,7 +14,8 @@ labels, the reference's accuracy is measured on the parity set; without, there i
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -27,13 +28,28 @@ from edgekit.model_data import GENERATED_INPUTS, GivenImages, class_names_for, g
 from edgekit.model_input import LoadedModel, ModelRequest
 from edgekit.recipe import DataSection, Recipe, apply_override, format_error
 from edgekit.reuse import link_tree, sibling_with
+from edgekit.sources.base import ResolvedSource, SourceSettings
+from edgekit.stages import MIN_CALIBRATION_WARNING, PreparedData, Reference
 from edgekit.steps import input_key, progress
+from edgekit.train.data import LabelledData, Splits
+from edgekit.train.preprocess import Preprocessing, preprocess
+
+if TYPE_CHECKING:
+    from edgekit.pipeline import RunContext
 
 CALIBRATED_MODES = ("int8", "int16x8")  # full-integer: activation ranges come from calibration images
 NO_DATA_REASON = "needs calibration images and none were given: pass --data (an image folder or an .npz)"
 SPLIT_SEED = 0
-MIN_CALIBRATION_WARNING = 50
-_NOT_SETTABLE = ("source", "data", "train")
+_NOT_SETTABLE = ("data", "train")
+# The model itself and its input come from MODEL, --input-shape and --value-range; the rest of the
+# source section (allow_unpinned, allow_publishers, hub_url, kaggle_url) applies.
+_FROM_OPTIONS = {
+    "source.handle": "MODEL",
+    "source.input_size": "--input-shape",
+    "source.value_range": "--value-range",
+}
+# A model named on the command line is always scanned strictly (as `convert --allow-unsafe-ops` says).
+_STRICT = "source.allow_unsafe_ops"
 # What another target's reference step must still have for this run to take it.
 _REFERENCE_OUTPUTS = [
     "reference/saved_model/saved_model.pb",
@@ -52,11 +68,22 @@ class ModelRecipe(Recipe):
 def model_recipe(req: ModelRequest, overrides: list[str]) -> Recipe:
     """The run's settings: the defaults, the model and --data, then --set for the sections that apply."""
     for item in overrides:
-        section = item.partition("=")[0].strip().split(".")[0]
+        key = item.partition("=")[0].strip()
+        if key in _FROM_OPTIONS:
+            raise UsageError(
+                f"--set {item}: a run from a trained model takes {key} from {_FROM_OPTIONS[key]}",
+                hint=f"use {_FROM_OPTIONS[key]} instead",
+            )
+        if key == _STRICT:
+            raise UsageError(
+                f"--set {item}: a MODEL given on the command line is always scanned strictly",
+                hint="a Keras model can be converted from its .keras file instead (checked by its config, not the op scan)",
+            )
+        section = key.split(".")[0]
         if section in _NOT_SETTABLE:
             raise UsageError(
                 f"--set {item}: a run from a trained model has no {section} section to set",
-                hint="--set applies to quantize, convert, parity, bench and output here; "
+                hint="--set applies to source (its allow_* settings), quantize, convert, parity, bench and output here; "
                 "the model's input comes from --input-shape and --value-range, its data from --data",
             )
     source: dict[str, Any] = {"handle": req.spec}
@@ -80,7 +107,7 @@ def open_model(req: ModelRequest, overrides: list[str]) -> Recipe:
     """Before the run writes anything: the settings, the model loaded and checked, --data read and
     matched to the model's outputs. Every problem here is an error that leaves no trace on disk."""
     recipe = model_recipe(req, overrides)
-    loaded = req.load()
+    loaded = req.load(SourceSettings.from_recipe(recipe.source, Path.cwd()))
     given = req.read_images()
     if given is not None:
         if len(given) < 2:
@@ -109,7 +136,7 @@ def skip_uncalibrated(rows: list[Row], req: ModelRequest) -> list[Row]:
     return rows
 
 
-def model_steps(ctx: Any, req: ModelRequest) -> tuple[Any, Any, Any]:
+def model_steps(ctx: RunContext, req: ModelRequest) -> tuple[ResolvedSource, PreparedData, Reference]:
     """The run's source, data and reference, from the trained model (stages.py's types)."""
     loaded = model_step(ctx, req)
     checkpoint()
@@ -118,7 +145,7 @@ def model_steps(ctx: Any, req: ModelRequest) -> tuple[Any, Any, Any]:
     return loaded.source, data, reference_step(ctx, req, loaded, data)
 
 
-def model_step(ctx: Any, req: ModelRequest) -> LoadedModel:
+def model_step(ctx: RunContext, req: ModelRequest) -> LoadedModel:
     with ctx.steps.step("model", req.spec) as note:
         loaded = req.load()  # loaded and checked before the run folder was made; here it is reported
         h, w = loaded.input_size
@@ -129,10 +156,7 @@ def model_step(ctx: Any, req: ModelRequest) -> LoadedModel:
     return loaded
 
 
-def data_step(ctx: Any, req: ModelRequest, loaded: LoadedModel) -> Any:
-    from edgekit.stages import PreparedData
-    from edgekit.train.preprocess import Preprocessing
-
+def data_step(ctx: RunContext, req: ModelRequest, loaded: LoadedModel) -> PreparedData:
     with ctx.steps.step("data", "calibration and parity images") as note:
         given = req.read_images() or generated_images(
             loaded.input_size, min(GENERATED_INPUTS, ctx.recipe.parity.max_samples)
@@ -192,16 +216,17 @@ def _split(given: GivenImages, max_parity: int, max_calibration: int) -> tuple[n
     return np.sort(order[:half][:max_parity]), np.sort(order[half:][:max_calibration])
 
 
-def _preprocessed(images: np.ndarray, parts: tuple[np.ndarray, ...], preproc: Any) -> list[np.ndarray]:
-    from edgekit.train.preprocess import preprocess
-
+def _preprocessed(
+    images: np.ndarray, parts: tuple[np.ndarray, ...], preproc: Preprocessing
+) -> list[np.ndarray]:
     return [preprocess(images[idx], preproc) for idx in parts]
 
 
-def _splits(given: GivenImages, calibration: np.ndarray, parity: np.ndarray, names: tuple[str, ...]) -> Any:
+def _splits(
+    given: GivenImages, calibration: np.ndarray, parity: np.ndarray, names: tuple[str, ...]
+) -> Splits:
     """stages.PreparedData's splits: calibration images as `train`, parity images as `test`.
     Unlabelled data has labels None: stages.parity_step then measures agreement, not accuracy."""
-    from edgekit.train.data import LabelledData, Splits
 
     def part(idx: np.ndarray) -> LabelledData:
         labels = None if given.labels is None else given.labels[idx]
@@ -216,10 +241,8 @@ def _array_hash(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def reference_step(ctx: Any, req: ModelRequest, loaded: LoadedModel, data: Any) -> Any:
+def reference_step(ctx: RunContext, req: ModelRequest, loaded: LoadedModel, data: PreparedData) -> Reference:
     """The given model saved as the run's reference; skipped when its inputs are unchanged."""
-    from edgekit.stages import Reference
-
     folder = ctx.run_dir / "reference"
     names = tuple(data.splits.test.class_names)
     key = input_key(
@@ -251,7 +274,7 @@ def reference_step(ctx: Any, req: ModelRequest, loaded: LoadedModel, data: Any) 
     return Reference(folder, key, accuracy, list(names), health)
 
 
-def _export(loaded: LoadedModel, folder: Any, preproc: Any, names: tuple[str, ...]) -> None:
+def _export(loaded: LoadedModel, folder: Path, preproc: Preprocessing, names: tuple[str, ...]) -> None:
     """The same reference a trained run exports: [1, H, W, 3] float32 "image" in, one output."""
     import tensorflow as tf
 
@@ -274,7 +297,7 @@ def _export(loaded: LoadedModel, folder: Any, preproc: Any, names: tuple[str, ..
     export_reference(Servable(), folder, preproc, names)
 
 
-def _measured_accuracy(loaded: LoadedModel, data: Any) -> tuple[float | None, dict[str, Any]]:
+def _measured_accuracy(loaded: LoadedModel, data: PreparedData) -> tuple[float | None, dict[str, Any]]:
     """With labels: the reference's accuracy on the parity images and the chance check; else none."""
     labels = data.splits.test.labels
     if labels is None or len(labels) == 0:
@@ -283,16 +306,3 @@ def _measured_accuracy(loaded: LoadedModel, data: Any) -> tuple[float | None, di
 
     accuracy = float(np.mean(loaded.predict(data.x_test).argmax(1) == labels))
     return accuracy, chance_check(accuracy, labels, loaded.classes)
-
-
-def describe(req: ModelRequest) -> dict[str, Any]:
-    """report.json's `model` section: what was converted and what the parity inputs were."""
-    loaded = req.loaded
-    return {
-        "spec": req.spec,
-        "kind": req.kind,
-        "input_size": list(loaded.input_size) if loaded else None,
-        "value_range": list(loaded.value_range) if loaded else None,
-        "outputs": loaded.classes if loaded else None,
-        "inputs": dict(req.inputs),
-    }

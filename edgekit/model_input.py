@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit.errors import RefusedError, SourceError, UsageError
-from edgekit.sources.base import ModuleInfo, ResolvedSource, SourceSettings
+from edgekit.sources.base import LOCKFILE_NAME, ModuleInfo, ResolvedSource, SourceSettings
 
 if TYPE_CHECKING:
     from edgekit.model_data import GivenImages
@@ -76,13 +76,32 @@ class ModelRequest:
     inputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
-    def path(self) -> Path | None:
-        return None if self.kind == "handle" else Path(self.spec).expanduser().resolve()
+    def where(self) -> Path:
+        """What report.json's recipe.path names for this run: the model's folder or file, or its handle."""
+        if self.kind != "handle":
+            return Path(self.spec).expanduser().resolve()
+        from edgekit.sources.handles import parse_handle
 
-    def load(self) -> LoadedModel:
+        # A URL's '//' would not survive as a Path; its canonical id (tfhub:..., kaggle:...) does.
+        return Path(getattr(parse_handle(self.spec), "canonical", self.spec))
+
+    def load(self, settings: SourceSettings | None = None) -> LoadedModel:
+        """The model, loaded and checked once; SETTINGS steer resolving it (--set source.*)."""
         if self.loaded is None:
-            self.loaded = load_model(self)
+            self.loaded = load_model(self, settings or SourceSettings(lockfile=Path.cwd() / LOCKFILE_NAME))
         return self.loaded
+
+    def describe(self) -> dict[str, Any]:
+        """report.json's `model` section: what was converted and what the parity inputs were."""
+        loaded = self.loaded
+        return {
+            "spec": self.spec,
+            "kind": self.kind,
+            "input_size": list(loaded.input_size) if loaded else None,
+            "value_range": list(loaded.value_range) if loaded else None,
+            "outputs": loaded.classes if loaded else None,
+            "inputs": dict(self.inputs),
+        }
 
     def read_images(self) -> GivenImages | None:
         """--data's images, read once; None without --data."""
@@ -163,7 +182,7 @@ def _check_local(arg: str, kind: str) -> None:
     if kind == "saved_model" and not (path / "saved_model.pb").is_file():
         raise UsageError(
             f"MODEL {arg!r}: {path} is a folder without saved_model.pb, so it is not a SavedModel",
-            hint="give the folder that holds saved_model.pb (Keras: model.export('folder')), "
+            hint="give the folder that holds saved_model.pb (tf.saved_model.save writes one), "
             "a .keras file, or a recipe YAML",
         )
 
@@ -227,11 +246,11 @@ def parse_value_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def load_model(req: ModelRequest) -> LoadedModel:
+def load_model(req: ModelRequest, settings: SourceSettings) -> LoadedModel:
     """Load and check REQ's model (TensorFlow needed); usage errors for anything the user can fix."""
     if req.kind == "keras":
         return _load_keras_file(req)
-    return _load_saved_model(req)
+    return _load_saved_model(req, settings)
 
 
 # ---- .keras files ---------------------------------------------------------------------------------
@@ -302,7 +321,7 @@ def _load_keras(path: Path, version: str | None, spec: str) -> tuple[Any, str]:
             errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
     raise UsageError(
         f"MODEL {spec!r} could not be loaded ({'; '.join(errors)})",
-        hint="save it again with model.save('model.keras'), or export a SavedModel with model.export('folder')",
+        hint="save it again with model.save('model.keras') in the Keras that trained it",
     )
 
 
@@ -343,10 +362,10 @@ def _fixed_or_given(req: ModelRequest, h: Any, w: Any) -> tuple[int, int]:
 # ---- SavedModel folders and hub handles -----------------------------------------------------------
 
 
-def _load_saved_model(req: ModelRequest) -> LoadedModel:
+def _load_saved_model(req: ModelRequest, settings: SourceSettings) -> LoadedModel:
     import tensorflow as tf
 
-    source = _resolve(req)
+    source = _resolve(req, settings)
     loaded = tf.saved_model.load(str(source.path))
     call, fixed = _serving_call(loaded, req)
     size = _fixed_or_given(req, *fixed) if fixed else source.info.input_size
@@ -354,13 +373,13 @@ def _load_saved_model(req: ModelRequest) -> LoadedModel:
     return _checked(req, source, size, value_range, loaded, call)
 
 
-def _resolve(req: ModelRequest) -> ResolvedSource:
+def _resolve(req: ModelRequest, settings: SourceSettings) -> ResolvedSource:
     """Through edgekit/sources: pinning and the lockfile (./edgekit.lock) for handles, the op scan for all."""
+    from dataclasses import replace
+
     from edgekit.sources.resolve import resolve_source
 
-    settings = SourceSettings(
-        lockfile=Path.cwd() / "edgekit.lock", input_size=req.input_size, value_range=req.value_range
-    )
+    settings = replace(settings, input_size=req.input_size, value_range=req.value_range)
     try:
         return resolve_source(req.spec, settings, base_dir=Path.cwd())
     except SourceError as exc:
@@ -381,7 +400,7 @@ def _serving_call(loaded: Any, req: ModelRequest) -> tuple[Callable[[Any], Any],
         if not callable(loaded):
             raise UsageError(
                 f"MODEL {req.spec!r} has no serving_default signature and is not callable",
-                hint="export it with model.export('folder') (Keras) or tf.saved_model.save(..., signatures=...)",
+                hint="save it with tf.saved_model.save(model, 'folder'), or convert its .keras file",
             )
         return loaded, None
     inputs = signature.structured_input_signature[1]

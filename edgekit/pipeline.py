@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgekit.console import err_console
 from edgekit.errors import UsageError
@@ -39,6 +40,8 @@ class ConvertOptions:
     only: list[tuple[str, str]] | None = None
     shard: dict | None = None  # recorded in report.json: which shard of how many, the plan, its cells
     executor: Executor | None = None  # --executor: where the matrix cells run (None: this machine)
+    # `convert MODEL`: start from this trained model (edgekit.model_input.ModelRequest): no training
+    model: Any = None
 
 
 @dataclass
@@ -55,6 +58,7 @@ class RunContext:
     )  # edgekit.devices.DeviceSpec, resolved before anything is written
     shard: dict | None = None  # `--shard`: goes into report.json as is
     executor: Executor = field(default_factory=LocalExecutor)  # where conversions and measurements run
+    model: Any = None  # `convert MODEL`: the trained model the run starts from (ConvertOptions.model)
 
 
 @dataclass
@@ -70,7 +74,12 @@ class RunResult:
 
 
 def open_run(opts: ConvertOptions) -> RunContext:
-    recipe = load_recipe(opts.recipe_path, opts.overrides)
+    if opts.model is not None:  # the model is loaded and checked, and --data read, before any write
+        from edgekit.from_model import open_model
+
+        recipe = open_model(opts.model, opts.overrides)
+    else:
+        recipe = load_recipe(opts.recipe_path, opts.overrides)
     profile = resolve_target(opts.target)
     devices = _resolve_devices(opts.devices)
     _say_alias(opts.target, profile)
@@ -100,6 +109,7 @@ def open_run(opts: ConvertOptions) -> RunContext:
         StepLog(run_dir, opts.force),
         devices,
         opts.shard,
+        model=opts.model,
     )
 
 
@@ -114,6 +124,10 @@ def _resolve_devices(names: list[str]) -> list:
 def planned_rows(profile: TargetProfile, opts: ConvertOptions) -> list[Row]:
     """The target's plan narrowed by --format/--quant and, for a shard, to its own cells."""
     rows = plan_combinations(profile, opts.formats, opts.quants)
+    if opts.model is not None:  # without --data, full-integer modes are rows that say why they were skipped
+        from edgekit.from_model import skip_uncalibrated
+
+        rows = skip_uncalibrated(rows, opts.model)
     if opts.only is None:
         return rows
     only = {tuple(cell) for cell in opts.only}
@@ -171,11 +185,16 @@ def _run_steps(ctx: RunContext, opts: ConvertOptions) -> RunResult:
 
     # checkpoint(): a Ctrl-C whose KeyboardInterrupt was swallowed inside a step stops the run here
     combos = planned_rows(ctx.profile, opts)
-    source = stages.resolve_source_step(ctx)
-    checkpoint()
-    data = stages.data_step(ctx, source)
-    checkpoint()
-    reference = stages.train_step(ctx, source, data)
+    if ctx.model is not None:  # a trained model: model → data → reference instead of source → data → train
+        from edgekit.from_model import model_steps
+
+        source, data, reference = model_steps(ctx, ctx.model)
+    else:
+        source = stages.resolve_source_step(ctx)
+        checkpoint()
+        data = stages.data_step(ctx, source)
+        checkpoint()
+        reference = stages.train_step(ctx, source, data)
     checkpoint()
     rows = stages.convert_step(ctx, reference, data, combos)
     checkpoint()

@@ -44,7 +44,7 @@ class PreparedData:
 class Reference:
     folder: Path
     key: str
-    accuracy: float
+    accuracy: float | None  # None: a given model with no labelled data to measure it on
     class_names: list[str]
     health: dict = field(default_factory=dict)  # train/evaluate.py chance_check: does it beat chance?
 
@@ -275,7 +275,8 @@ def parity_step(ctx: RunContext, reference: Reference, data: PreparedData, rows:
     with ctx.steps.step("parity", f"{len(ok)} artifact(s) on {n} held-out images") as note:
         keys = {r.name: _parity_key(ctx, reference, data, r, n) for r in ok}
         todo = [r for r in ok if not _reuse_parity(ctx, r, keys[r.name])]
-        x, labels = data.x_test[:n], data.splits.test.labels[:n]
+        labels = data.splits.test.labels  # None: unlabelled parity images (a run from a trained model)
+        x, labels = data.x_test[:n], None if labels is None else labels[:n]
         ref_out = ReferenceModel(reference.folder).predict(x) if todo else np.empty((0,), np.float32)
         for row in todo:
             try:
