@@ -152,8 +152,8 @@ def convert(
     """Fine-tune (or start from a trained MODEL), convert, check parity and benchmark for each target; writes out/<name>/<target>/."""
     from edgekit.executors import open_executor
     from edgekit.model_input import model_request
-    from edgekit.multirun import expand_targets, run_convert_many, run_shard
-    from edgekit.pipeline import ConvertOptions, run_convert
+    from edgekit.multirun import MultiRunResult, expand_targets, run_convert_many, run_shard
+    from edgekit.pipeline import ConvertOptions, RunResult, run_convert
     from edgekit.recipe import find_recipe
     from edgekit.shard import parse_shard
 
@@ -188,6 +188,7 @@ def convert(
         devices=devices,
         model=model,
     )
+    result: RunResult | MultiRunResult | None
     with open_executor(executor, ray_address) as opts.executor:  # --executor: where the cells run
         if part is not None:
             result = run_shard(opts, names, part)
