@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 from edgekit.bench.measure import Protocol
 from edgekit.convert.runner import ConvertJob, JobOutcome, run_jobs
-from edgekit.executors import BenchCell
+from edgekit.executors.base import BenchCell
 
 
 class LocalExecutor:

@@ -27,8 +27,8 @@ from edgekit.bench.measure import Protocol
 from edgekit.bench.result import failed_result
 from edgekit.convert.runner import ConvertJob, JobOutcome
 from edgekit.errors import UsageError
-from edgekit.executors import BenchCell
 from edgekit.executors import ray_tasks as tasks
+from edgekit.executors.base import BenchCell
 from edgekit.executors.errors import ClusterError
 from edgekit.executors.payload import pack, pack_folder, unpack
 from edgekit.fsutil import atomic_dir
