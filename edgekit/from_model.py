@@ -120,7 +120,7 @@ def open_model(req: ModelRequest, overrides: list[str]) -> Recipe:
     return recipe
 
 
-def skip_uncalibrated(rows: list[Row], req: ModelRequest) -> list[Row]:
+def skip_uncalibrated(rows: list[Row], req: ModelRequest, target: str) -> list[Row]:
     """Without --data, full-integer rows are skipped with the reason; they are never calibrated on noise."""
     if req.data is not None:
         return rows
@@ -130,7 +130,8 @@ def skip_uncalibrated(rows: list[Row], req: ModelRequest) -> list[Row]:
     if not any(r.status == "pending" for r in rows):
         modes = ", ".join(sorted({r.quant for r in rows}))
         raise UsageError(
-            f"nothing to convert: every planned mode ({modes}) needs calibration images and no --data was given",
+            f"nothing to convert for {target}: every planned mode ({modes}) needs calibration images "
+            "and no --data was given",
             hint="pass --data (an image folder or an .npz), or ask for a float mode with --quant fp32",
         )
     return rows

@@ -127,7 +127,7 @@ def planned_rows(profile: TargetProfile, opts: ConvertOptions) -> list[Row]:
     if opts.model is not None:  # without --data, full-integer modes are rows that say why they were skipped
         from edgekit.from_model import skip_uncalibrated
 
-        rows = skip_uncalibrated(rows, opts.model)
+        rows = skip_uncalibrated(rows, opts.model, profile.name)
     if opts.only is None:
         return rows
     only = {tuple(cell) for cell in opts.only}
