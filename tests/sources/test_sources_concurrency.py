@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -55,6 +58,31 @@ def test_eight_processes_download_exactly_once(server, settings, tiny_archive):
     entry = cache.lookup(KAGGLE_ID)
     assert entry is not None and str(entry.module_dir) == outcomes[0][1] and cache.verify(entry) == []
     assert {o[2] for o in outcomes} == {entry.archive_sha256} and cache.staging_leftovers() == []
+
+
+@pytest.mark.slow
+def test_eight_edgekit_pull_commands_download_once(server, settings, tiny_archive, tmp_path):
+    """The same with the real command: 8 `edgekit pull` processes (each with its own lockfile),
+    each op-scanning with TensorFlow. Whatever the interleaving, one body is sent."""
+    key = server.add_kaggle(MOBILENET_KAGGLE, tiny_archive)
+    server.stall_s = 2.0  # makes the pulls overlap more often; the assertions hold for any interleaving
+    cache = tmp_path / "cli-cache"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "edgekit", "pull", MOBILENET_KAGGLE, "--json", "--cache", str(cache)]
+            + ["--kaggle-url", server.url, "--lock", str(tmp_path / f"edgekit-{n}.lock")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(8)
+    ]
+    outcomes = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err[-2000:] for _, err in outcomes]
+    paths = {json.loads(out)[0]["path"] for out, _ in outcomes}
+    assert len(paths) == 1 and server.hits[key] == 1
+    entry = Cache(cache).lookup(KAGGLE_ID)
+    assert entry is not None and Cache(cache).verify(entry) == [] and Cache(cache).staging_leftovers() == []
 
 
 @pytest.mark.parametrize("backend", ["flock", "pidfile"])
