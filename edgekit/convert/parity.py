@@ -37,17 +37,12 @@ def compare(
 ) -> Parity:
     ref, out = reference.astype(np.float64), candidate.astype(np.float64)
     if ref.shape != out.shape:
-        return Parity(
-            len(ref),
-            0.0,
-            float("inf"),
-            float("inf"),
-            0.0,
-            None,
-            None,
-            "fail",
-            [f"output shape {out.shape} differs from the reference's {ref.shape}"],
-        )
+        return _unusable(len(ref), f"output shape {out.shape} differs from the reference's {ref.shape}")
+    if not np.isfinite(out).all():
+        # every comparison with NaN is false and argmax(NaN) is 0: without this check an artifact
+        # whose outputs are all NaN would pass on every threshold
+        bad = int(np.count_nonzero(~np.isfinite(out)))
+        return _unusable(len(ref), f"{bad} of {out.size} output values are NaN or infinite")
     err = np.abs(ref - out)
     norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
     cosine = float(np.mean(np.sum(ref * out, axis=1) / np.maximum(norms, 1e-12)))
@@ -58,6 +53,11 @@ def compare(
     limits = {**PARITY_THRESHOLDS.get(quant, PARITY_THRESHOLDS["int8"]), **(thresholds or {})}
     verdict, reasons = _verdict(cosine, float(err.max()), top1, limits)
     return Parity(len(ref), cosine, float(err.max()), float(err.mean()), top1, acc, ref_acc, verdict, reasons)
+
+
+def _unusable(n: int, reason: str) -> Parity:
+    """A failed comparison whose outputs cannot be measured against the reference at all."""
+    return Parity(n, 0.0, float("inf"), float("inf"), 0.0, None, None, "fail", [reason])
 
 
 def _verdict(cosine: float, max_abs: float, top1: float, limits: dict[str, float]) -> tuple[str, list[str]]:
