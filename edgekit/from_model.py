@@ -185,6 +185,7 @@ def data_step(ctx: RunContext, req: ModelRequest, loaded: LoadedModel) -> Prepar
             x_parity,
             x_calibration,
             fingerprint,
+            "generated inputs" if given.kind == "generated" else "given images",
         )
         req.inputs = {
             "data": given.origin,

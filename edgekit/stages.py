@@ -38,6 +38,7 @@ class PreparedData:
     x_test: np.ndarray
     calibration: np.ndarray
     fingerprint: str
+    parity_inputs: str = "held-out images"  # what x_test is, in the parity step's progress line
 
 
 @dataclass
@@ -272,7 +273,7 @@ def parity_step(ctx: RunContext, reference: Reference, data: PreparedData, rows:
 
     ok = [r for r in rows if r.status == "ok"]
     n = min(len(data.x_test), ctx.recipe.parity.max_samples)
-    with ctx.steps.step("parity", f"{len(ok)} artifact(s) on {n} held-out images") as note:
+    with ctx.steps.step("parity", f"{len(ok)} artifact(s) on {n} {data.parity_inputs}") as note:
         keys = {r.name: _parity_key(ctx, reference, data, r, n) for r in ok}
         todo = [r for r in ok if not _reuse_parity(ctx, r, keys[r.name])]
         labels = data.splits.test.labels  # None: unlabelled parity images (a run from a trained model)
