@@ -159,7 +159,7 @@ class FakeRay:
     def put(self, value) -> _Ref:
         return _Ref(value)
 
-    def get(self, ref: _Ref):
+    def get(self, ref: _Ref, timeout: float | None = None):
         if ref.error is not None:
             raise ref.error
         return ref.value
@@ -201,7 +201,7 @@ def test_a_conversion_comes_back_as_the_local_one(tiny_reference, tiny_calibrati
     LocalExecutor().convert([job(tmp_path / "local")], False, local.append)
     fake = FakeRay({"CPU": 2.0})
     RayExecutor(fake).convert([job(tmp_path / "ray")], True, remote.append)
-    assert fake.submitted == [("convert_cell", {"max_calls": 1})]
+    assert fake.submitted == [("convert_cell", {"max_calls": 1, "max_retries": 0})]
     (a,), (b,) = local, remote
     assert b.error is None and b.artifact.folder == tmp_path / "ray" / "tflite-int8"
     assert b.artifact.sha256 == a.artifact.sha256 and b.artifact.to_dict() == a.artifact.to_dict()
@@ -235,7 +235,9 @@ def test_device_cells_are_pinned_and_results_name_the_node_and_this_run_folder(
 
     fake = FakeRay({"CPU": 1.0, "device:rpi4": 1.0})
     (result,) = RayExecutor(fake).bench("rpi4", [cell], quick)
-    assert fake.submitted == [("bench_cell", {"num_cpus": 0, "resources": {"device:rpi4": 1}})]
+    assert fake.submitted == [
+        ("bench_cell", {"max_retries": 0, "num_cpus": 0, "resources": {"device:rpi4": 1}})
+    ]
     assert result["status"] == "ok", result.get("error")
     assert result["node"] == {k: v for k, v in on_a_pi.items() if k != "edgekit"} | {
         "resource": "device:rpi4"
@@ -245,7 +247,7 @@ def test_device_cells_are_pinned_and_results_name_the_node_and_this_run_folder(
     # no node has the device: any node with a CPU; a task whose worker died is a failed result
     fake = FakeRay({"CPU": 1.0}, fail=True)
     (result,) = RayExecutor(fake).bench("rpi5", [cell], quick)
-    assert fake.submitted == [("bench_cell", {"num_cpus": 1})]
+    assert fake.submitted == [("bench_cell", {"max_retries": 0, "num_cpus": 1})]
     assert result["status"] == "failed" and "the Ray task failed" in result["error"]
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from edgekit.bench.measure import Protocol
 from edgekit.bench.result import failed_result
+from edgekit.bench.runner import DEFAULT_TIMEOUT_S
 from edgekit.convert.runner import ConvertJob, JobOutcome
 from edgekit.errors import UsageError
 from edgekit.executors import ray_tasks as tasks
@@ -37,6 +38,8 @@ from edgekit.steps import progress
 
 DEVICE_RESOURCE = "device:{}"
 PROBE_TIMEOUT_S = 5.0
+# the measurement's own limit (edgekit/bench/runner.py) plus the transfer and the worker's start
+BENCH_TASK_TIMEOUT_S = DEFAULT_TIMEOUT_S + 120.0
 
 
 class RayExecutor:
@@ -45,9 +48,11 @@ class RayExecutor:
     def __init__(self, ray: Any) -> None:
         self._ray = ray
         # max_calls=1: the worker process exits after one conversion, so no TensorFlow state
-        # (graphs, converter caches, thread pools) carries from one cell to the next
-        self._convert = ray.remote(max_calls=1)(tasks.convert_cell)
-        self._bench = ray.remote(tasks.bench_cell)
+        # (graphs, converter caches, thread pools) carries from one cell to the next.
+        # max_retries=0: a task whose worker or node died is a failed row, as in a local run (Ray
+        # would run a crashing converter three more times, or wait for a device that is gone).
+        self._convert = ray.remote(max_calls=1, max_retries=0)(tasks.convert_cell)
+        self._bench = ray.remote(max_retries=0)(tasks.bench_cell)
 
     @classmethod
     def connect(cls, address: str | None) -> RayExecutor:
@@ -161,8 +166,10 @@ class RayExecutor:
 
     def _bench_result(self, cell: BenchCell, protocol: Protocol, ref: Any, resource: str | None) -> dict:
         try:
-            reply = self._ray.get(ref)
+            # a pinned cell whose device left the cluster would wait for it forever
+            reply = self._ray.get(ref, timeout=BENCH_TASK_TIMEOUT_S)
         except Exception as exc:
+            self._ray.cancel(ref, force=True)
             return failed_result(
                 cell.target.label,
                 cell.target.to_request(),
