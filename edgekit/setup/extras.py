@@ -45,6 +45,10 @@ EXTRAS: dict[str, Extra] = {
     "ray": Extra("ray", ("ray",), "`convert --executor ray`: matrix cells as tasks on a Ray cluster"),
 }
 
+# Extras that `all` leaves out: ray's plain install brings console scripts (`serve`, ...) that fail
+# without Ray's own extras, and an `all` install must have no broken command (tests/install).
+OUTSIDE_ALL = ("ray",)
+
 # Top-level modules that belong to an extra: a ModuleNotFoundError for one of these anywhere in
 # a command means that extra is missing, and the CLI says so instead of printing a traceback.
 MODULE_TO_EXTRA = {
