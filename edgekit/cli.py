@@ -101,6 +101,12 @@ def convert(
     force: bool = typer.Option(
         False, "--force", help="Redo every step even when its inputs have not changed."
     ),
+    remeasure: bool = typer.Option(
+        False,
+        "--remeasure",
+        help="Measure on the host again even when the artifact and the machine have not changed "
+        "(an unchanged run reuses its recorded measurements).",
+    ),
     as_json: bool = typer.Option(
         False,
         "--json",
@@ -184,6 +190,7 @@ def convert(
         overrides=overrides,
         threads=threads,
         force=force,
+        remeasure=remeasure,
         summary_to_stderr=as_json,
         devices=devices,
         model=model,

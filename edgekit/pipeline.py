@@ -34,6 +34,7 @@ class ConvertOptions:
     overrides: list[str] = field(default_factory=list)
     threads: int | None = None
     force: bool = False
+    remeasure: bool = False  # measure again even when the artifact and the machine have not changed
     summary_to_stderr: bool = False  # `convert --json`: stdout carries only the result JSON
     devices: list[str] = field(default_factory=list)  # --device: the bench step also measures there
     # --shard: only these (format, quant) cells of the plan are converted (edgekit/shard.py)
@@ -106,7 +107,7 @@ def open_run(opts: ConvertOptions) -> RunContext:
         profile,
         run_dir,
         threads,
-        StepLog(run_dir, opts.force),
+        StepLog(run_dir, opts.force, redo=("bench-",) if opts.remeasure else ()),
         devices,
         opts.shard,
         model=opts.model,

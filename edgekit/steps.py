@@ -25,14 +25,18 @@ def input_key(*parts: Any) -> str:
 
 
 class StepLog:
-    def __init__(self, run_dir: Path, force: bool = False) -> None:
+    def __init__(self, run_dir: Path, force: bool = False, redo: tuple[str, ...] = ()) -> None:
         self.folder = run_dir / "steps"
         self.force = force
+        self.redo = redo  # records named with one of these prefixes are ignored (`--remeasure`: bench)
         self.timings: dict[str, float] = {}
+
+    def _ignored(self, name: str) -> bool:
+        return self.force or name.startswith(self.redo)
 
     def is_done(self, name: str, key: str, outputs: list[Path]) -> bool:
         record = self.folder / f"{name}.json"
-        if self.force or not record.is_file() or not all(p.exists() for p in outputs):
+        if self._ignored(name) or not record.is_file() or not all(p.exists() for p in outputs):
             return False
         try:
             return json.loads(record.read_text()).get("key") == key
@@ -42,7 +46,7 @@ class StepLog:
     def recorded(self, name: str, key: str) -> dict[str, Any] | None:
         """The record a finished step left for these inputs (its `info` included), or None."""
         record = self.folder / f"{name}.json"
-        if self.force or not record.is_file():
+        if self._ignored(name) or not record.is_file():
             return None
         try:
             data = json.loads(record.read_text())

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from edgekit.cli import main
+
+HERE = Path(__file__).resolve().parent
 
 TINY = [
     "--set",
@@ -96,6 +98,20 @@ def test_rerun_skips_unchanged_steps(demo_run, capsys):
     assert (run_dir / "artifacts/tflite-int8/model.tflite").stat().st_mtime_ns == before
 
 
+def test_rerun_reuses_measurements_and_remeasure_measures_again(demo_run, capsys):
+    _, run_dir = demo_run
+    argv = ["convert", "--target", "rpi4", "--out", str(run_dir.parent.parent), *TINY]
+    assert main(argv) == 0
+    assert "0 of 0 artifact(s) measured, 4 thread(s); 2 unchanged, reused" in capsys.readouterr().err
+    record = run_dir / "steps" / "bench-tflite-fp32.json"
+    before = json.loads(record.read_text())
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["artifacts"][0]["bench"] == before["bench"]  # the report shows the recorded measurement
+    assert main([*argv, "--remeasure"]) == 0
+    assert "2 of 2 artifact(s) measured" in capsys.readouterr().err
+    assert json.loads(record.read_text())["finished"] > before["finished"]
+
+
 def test_rerun_reuses_parity_and_redoes_it_when_thresholds_change(demo_run, monkeypatch):
     import edgekit.convert.parity as parity
 
@@ -124,23 +140,19 @@ def test_unsupported_request_is_a_visible_row(cache, tmp_path):
 
 
 def test_a_failing_converter_becomes_a_failed_row_and_exit_1(cache, tmp_path, monkeypatch):
-    from edgekit.convert import FORMATS, tflite
+    import broken_converter
 
-    real = tflite.convert_tflite
+    from edgekit.convert import FORMATS
 
-    def broken_for_int8(request):
-        if request.quant == "int8":
-            raise RuntimeError("converter exploded")
-        return real(request)
-
-    entry = FORMATS.entry("tflite")
-    plugin = dataclasses.replace(entry.value, convert=broken_for_int8)
-    monkeypatch.setitem(FORMATS._entries, "tflite", dataclasses.replace(entry, value=plugin))
+    # conversions run in worker processes: the broken converter is loaded there as a plugin
+    monkeypatch.setenv("EDGEKIT_PLUGINS", broken_converter.PLUGIN_REF)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH")))))
+    monkeypatch.setitem(FORMATS._entries, "tflite", FORMATS.entry("tflite"))  # restored if loaded here too
     rc = main(["convert", "--target", "rpi", "--out", str(tmp_path), *TINY])
     report = json.loads((tmp_path / "demo/rpi4/report.json").read_text())
     rows = {a["quant"]: a for a in report["artifacts"]}
     assert rows["fp32"]["status"] == "ok" and rows["fp32"]["bench"]["p50_ms"] > 0
-    assert rows["int8"]["status"] == "failed" and "converter exploded" in rows["int8"]["error"]
+    assert rows["int8"]["status"] == "failed" and broken_converter.MESSAGE in rows["int8"]["error"]
     assert (tmp_path / "demo/rpi4/logs/tflite-int8.txt").is_file()
     assert not (tmp_path / "demo/rpi4/artifacts/tflite-int8").exists()
     assert rc == 1
