@@ -50,6 +50,9 @@ TARGETS = "host,rpi4"
 DEVICE_RESOURCE = '{"device:rpi4": 1}'
 STARTUP_S = 240  # two Ray nodes on a loaded 2-core machine take up to a minute each
 START_ATTEMPTS = 3
+# No usage reports, and no token authentication: Ray turns it on by itself when it finds a token
+# in ~/.ray/auth_token (which any earlier local `ray.init()` on the machine leaves behind).
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 
 def _free_port() -> int:
@@ -283,7 +286,7 @@ class RayCluster:
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        self.env = {**os.environ, **RAY_ENV}
         self.ray = str(Path(sys.executable).parent / "ray")
         self.nodes: dict[str, str] = {}
 
@@ -430,7 +433,7 @@ def _rows(report: dict) -> list[tuple]:
 
 @pytest.mark.cluster
 def test_ray_executor_gives_the_local_rows_with_device_cells_on_the_device_node(cluster, tmp_path):
-    env = {**os.environ, "EDGEKIT_CACHE": str(tmp_path / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "EDGEKIT_CACHE": str(tmp_path / "cache"), **RAY_ENV}
     local, remote = tmp_path / "local", tmp_path / "ray"
     common = [sys.executable, "-m", "edgekit", "convert", "--target", TARGETS, *TINY]
     ran = subprocess.run([*common, "--out", str(local)], capture_output=True, text=True, env=env)
