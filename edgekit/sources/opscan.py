@@ -294,13 +294,20 @@ def saved_model_ops(path: Path) -> set[str]:
     return ops
 
 
-def check_saved_model(path: Path, *, allow_unsafe_ops: bool, what: str) -> ScanReport:
-    """Scan PATH (ops and Keras metadata); refuse findings unless ALLOW_UNSAFE_OPS."""
+def _scan_graph_and_metadata(path: Path) -> ScanReport:
     from edgekit.sources.kerasfile import keras_metadata_problems
 
     report = scan_saved_model(path)
     for problem in keras_metadata_problems(path):
         report.findings.append(Finding("Keras", "keras_metadata.pb", problem))
+    return report
+
+
+def check_saved_model(path: Path, *, allow_unsafe_ops: bool, what: str) -> ScanReport:
+    """Scan PATH (ops and Keras metadata); refuse findings unless ALLOW_UNSAFE_OPS."""
+    from edgekit.sources.scan_memo import remembered_scan
+
+    report = remembered_scan(path, _scan_graph_and_metadata)
     if report.findings and not allow_unsafe_ops:
         raise UnsafeModelError(
             f"{what} refused: its graph uses ops outside edgekit's allowlist of pure computation: "
