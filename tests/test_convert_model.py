@@ -277,11 +277,6 @@ def test_a_hub_handle_of_a_complete_model_is_pulled_pinned_and_converted(models,
     assert "tfhub:google/tiny-classifier" in (tmp_path / "edgekit.lock").read_text()  # pinned like any source
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the op allowlist (edgekit/sources/op_allowlist.json) lacks VarIsInitializedOp, which every "
-    "Keras 3 model.export() SavedModel holds, so the scan refuses it (exit 3)",
-)
 def test_a_keras3_export_passes_the_op_scan(models, tmp_path):
     args = ["convert", str(models["keras3_export"]), "--out", str(tmp_path), *FAST, "--quant", "fp32"]
     assert main(args) == 0

@@ -1,7 +1,8 @@
 """Regenerate edgekit/sources/op_allowlist.json: `python -m edgekit.sources.opallowlist_build`.
 
 The allowlist is every op that (a) appears in a real architecture saved the way `keras:` sources
-are saved (tf_keras application, random weights, `save_hub_module`), or (b) the ONNX converter
+are saved (tf_keras application, random weights, `save_hub_module`) or the way Keras 3 users save
+their own models for `edgekit convert MODEL` (`model.export()`), or (b) the ONNX converter
 (tf2onnx) has a handler for, or (c) is TF1 graph control flow — minus every op that
 `opclasses.classify` puts in a side-effect class, and minus the checkpoint ops, which the scanner
 allows only inside the saver. Every other op of the registry is written out with the reason it is
@@ -59,6 +60,20 @@ def architecture_ops(name: str, size: int = BUILD_SIZE) -> set[str]:
     return ops
 
 
+def keras3_export_ops(name: str, size: int = BUILD_SIZE) -> set[str]:
+    """Ops of the Keras 3 application NAME (random weights) saved with `model.export()`."""
+    import keras
+
+    model = getattr(keras.applications, name)(
+        weights=None, include_top=False, input_shape=(size, size, 3), pooling="avg"
+    )
+    with tempfile.TemporaryDirectory(prefix="edgekit-ops-") as tmp:
+        model.export(str(Path(tmp) / "module"), verbose=False)
+        ops = saved_model_ops(Path(tmp) / "module")
+    keras.backend.clear_session()
+    return ops
+
+
 def onnx_converter_ops() -> set[str]:
     """TensorFlow op names tf2onnx has a conversion handler for (any opset)."""
     import tf2onnx.tfonnx  # noqa: F401  (importing registers every handler)
@@ -85,16 +100,17 @@ def build(architectures: Iterable[str], log=print) -> dict[str, Any]:
 
     per_arch: dict[str, int] = {}
     for name in architectures:
-        ops = architecture_ops(name)
-        flagged = sorted(op for op in ops - CHECKPOINT_OPS if classes.get(op))
-        if flagged:
-            raise SystemExit(f"{name}: the classifier flags ops of a real architecture: {flagged}")
-        unknown = sorted(op for op in ops if op not in op_defs)
-        if unknown:
-            raise SystemExit(f"{name}: ops missing from the registry: {unknown}")
-        per_arch[name] = len(ops)
-        add(ops - CHECKPOINT_OPS, "architectures")
-        log(f"{name}: {len(ops)} ops")
+        for label, collect in ((name, architecture_ops), (f"{name} (Keras 3 export)", keras3_export_ops)):
+            ops = collect(name)
+            flagged = sorted(op for op in ops - CHECKPOINT_OPS if classes.get(op))
+            if flagged:
+                raise SystemExit(f"{label}: the classifier flags ops of a real architecture: {flagged}")
+            unknown = sorted(op for op in ops if op not in op_defs)
+            if unknown:
+                raise SystemExit(f"{label}: ops missing from the registry: {unknown}")
+            per_arch[label] = len(ops)
+            add(ops - CHECKPOINT_OPS, "architectures")
+            log(f"{label}: {len(ops)} ops")
     add((op for op in onnx_converter_ops() if not classes.get(op) and op not in CHECKPOINT_OPS), "tf2onnx")
     add(TF1_CONTROL_FLOW, "tf1-control-flow")
 
@@ -128,11 +144,18 @@ def snippet(doc: dict[str, Any]) -> str:
         *(f"| refused: {key} ({doc['classes'][key]}) | {counts[key]} |" for key in sorted(counts)),
         f"| registry total (TensorFlow {doc['tensorflow']}) | {total} |",
     ]
-    archs = ", ".join(f"{name} ({n} ops)" for name, n in doc["architectures"].items())
+    per_arch = doc["architectures"]
+    suffix = " (Keras 3 export)"
+    archs = ", ".join(
+        f"{name} ({n} / {per_arch.get(name + suffix, '-')})"
+        for name, n in per_arch.items()
+        if suffix not in name
+    )
     return (
         "| TensorFlow ops | count |\n|---|---|\n"
         + "\n".join(rows)
-        + f"\n\nArchitectures the allowlist was built from (each saved as a `keras:` source): {archs}.\n"
+        + "\n\nArchitectures the allowlist was built from, with the number of distinct ops of each saved as "
+        + f"a `keras:` source / as a Keras 3 `model.export()`: {archs}.\n"
     )
 
 

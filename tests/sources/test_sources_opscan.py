@@ -522,6 +522,32 @@ def test_a_small_cnn_saved_like_a_keras_source_passes(tmp_path):
     assert report.nodes > 100
 
 
+def test_a_keras3_export_passes(tmp_path):
+    """Quick sample of the other way models arrive: a Keras 3 model saved with model.export()."""
+    import keras
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x))
+    keras.Model(inputs, keras.layers.Dense(2)(x)).export(str(tmp_path / "m"), verbose=False)
+    report = scan_saved_model(tmp_path / "m")
+    assert report.ok, report.describe()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_keras3_exports_of_real_architectures_pass(name, tmp_path):
+    import keras
+
+    model = getattr(keras.applications, name)(
+        weights=None, include_top=False, input_shape=(96, 96, 3), pooling="avg"
+    )
+    model.export(str(tmp_path / "m"), verbose=False)
+    report = scan_saved_model(tmp_path / "m")
+    assert report.ok, report.describe()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_real_architectures_pass_the_scan(name, tmp_path):
