@@ -27,6 +27,7 @@ from typing import Any
 
 from edgekit.errors import SourceError, UnsafeModelError
 from edgekit.sources.metadata import read_saved_model_proto
+from edgekit.sources.scan_memo import remembered
 
 CHECKPOINT_OPS = {
     "Save",
@@ -117,6 +118,12 @@ class ScanReport:
             "functions": self.functions,
             "findings": [f.__dict__ for f in self.findings],
         }
+
+    @classmethod
+    def from_dict(cls, path: Path, data: dict[str, Any]) -> ScanReport:
+        """The report to_dict() wrote for the module at PATH; KeyError/TypeError/ValueError when it is not one."""
+        findings = [Finding(str(f["op"]), str(f["where"]), str(f["reason"])) for f in data["findings"]]
+        return cls(path, findings, int(data["nodes"]), int(data["functions"]))
 
 
 def _name(ref: str) -> str:
@@ -305,9 +312,9 @@ def _scan_graph_and_metadata(path: Path) -> ScanReport:
 
 def check_saved_model(path: Path, *, allow_unsafe_ops: bool, what: str) -> ScanReport:
     """Scan PATH (ops and Keras metadata); refuse findings unless ALLOW_UNSAFE_OPS."""
-    from edgekit.sources.scan_memo import remembered_scan
-
-    report = remembered_scan(path, _scan_graph_and_metadata)
+    report = remembered(
+        path, ALLOWLIST_PATH.read_bytes(), _scan_graph_and_metadata, ScanReport.to_dict, ScanReport.from_dict
+    )
     if report.findings and not allow_unsafe_ops:
         raise UnsafeModelError(
             f"{what} refused: its graph uses ops outside edgekit's allowlist of pure computation: "

@@ -46,10 +46,11 @@ def test_other_bytes_are_scanned_again(tiny_module, writer_module, scans, tmp_pa
 
 
 def test_an_unreadable_memo_is_scanned_again(tiny_module, scans, tmp_path):
+    from edgekit.sources.opscan import ALLOWLIST_PATH
     from edgekit.sources.scan_memo import scan_key
 
     check_saved_model(tiny_module, allow_unsafe_ops=False, what="tiny")
-    memo = tmp_path / "env-cache" / "scans" / f"{scan_key(tiny_module)}.json"
+    memo = tmp_path / "env-cache" / "scans" / f"{scan_key(tiny_module, ALLOWLIST_PATH.read_bytes())}.json"
     memo.write_text("{not json")
     assert check_saved_model(tiny_module, allow_unsafe_ops=False, what="tiny").ok
     assert len(scans) == 2
