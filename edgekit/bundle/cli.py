@@ -14,14 +14,16 @@ Examples:\n\n
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) edgekit bundle out/demo/rpi4\n
   edgekit bundle out/demo/rpi4 --sign ~/.ssh/id_ed25519       # adds SHA256SUMS.sig (ed25519, offline)\n"""
 
-VERIFY_EPILOG = """Exit codes: 0 intact, 1 does not verify (every problem is listed), 2 usage error,
-3 with --key: unsigned, signed by another key, or changed after signing.\n\n
-Checksums prove integrity, not origin: only --key catches a bundle whose files, manifest and
-SHA256SUMS were all rewritten consistently.\n\n
-Examples:\n\n
-  edgekit verify out/demo/rpi4/demo-rpi4.bundle.tar.gz\n
-  edgekit verify extracted-bundle/      # a folder the bundle was extracted into\n
-  edgekit verify demo-rpi4.bundle.tar.gz --key publisher.pub   # must be signed by this key\n"""
+VERIFY_EPILOG = (
+    "Exit codes: 0 intact, 1 does not verify (every problem is listed), 2 usage error, "
+    "3 with --key: unsigned, signed by another key, or changed after signing.\n\n"
+    "Checksums prove integrity, not origin: only --key catches a bundle whose files, manifest and "
+    "SHA256SUMS were all rewritten consistently.\n\n"
+    "Examples:\n\n"
+    "  edgekit verify out/demo/rpi4/demo-rpi4.bundle.tar.gz\n\n"
+    "  edgekit verify extracted-bundle/      # a folder the bundle was extracted into\n\n"
+    "  edgekit verify demo.bundle.tar.gz --key publisher.pub   # must be signed by this key\n"
+)
 
 
 def bundle(
@@ -45,7 +47,7 @@ def bundle(
         "--sign",
         metavar="KEY",
         help="Sign SHA256SUMS with this ed25519 private key (PEM from `edgekit release keygen`, or OpenSSH); "
-        "writes SHA256SUMS.sig. Needs edgekit-ml[release].",
+        "writes SHA256SUMS.sig. Needs the release extra.",
     ),
 ) -> None:
     """Write a deterministic bundle: artifacts, labels.txt, manifest.json, SHA256SUMS, C arrays for TFLite Micro."""
@@ -66,7 +68,7 @@ def verify(
         "--key",
         metavar="PUB",
         help="Trusted ed25519 public key (ssh-ed25519 line, a .pub file); repeatable. The bundle must be "
-        "signed by one of them. Needs edgekit-ml[release].",
+        "signed by one of them. Needs the release extra.",
     ),
 ) -> None:
     """Check every file of a bundle against SHA256SUMS, manifest.json and each artifact.json; with --key, its signature."""
