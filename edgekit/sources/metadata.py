@@ -13,6 +13,7 @@ from typing import Any
 from edgekit.errors import SourceError
 from edgekit.sources.base import ModuleInfo
 from edgekit.sources.catalogue import CatalogueEntry
+from edgekit.sources.scan_memo import remembered
 
 
 def read_saved_model_proto(path: Path):
@@ -108,6 +109,27 @@ def module_info_from_saved_model(path: Path) -> ModuleInfo:
     return ModuleInfo(input_size=size, output_dim=out_dim, origin="signature")
 
 
+Facts = tuple[tuple[int, int] | None, int | None]  # (input size, output length), where the graph states them
+
+
+def _signature_facts(path: Path) -> Facts:
+    sm = read_saved_model_proto(path)  # imports TensorFlow: remembered by the graph's bytes
+    size, out_dim = _from_signature_defs(sm) or (None, None)
+    return size or _from_call_function(sm), out_dim
+
+
+def _facts_to_dict(facts: Facts) -> dict[str, Any]:
+    return {"input_size": facts[0], "output_dim": facts[1]}
+
+
+def _facts_from_dict(path: Path, data: dict[str, Any]) -> Facts:
+    size, out_dim = data["input_size"], data["output_dim"]
+    return (
+        None if size is None else (int(size[0]), int(size[1])),
+        None if out_dim is None else int(out_dim),
+    )
+
+
 def module_info(
     path: Path,
     *,
@@ -116,9 +138,7 @@ def module_info(
     value_range: tuple[float, float] | None = None,
 ) -> ModuleInfo:
     """Everything training needs to feed the module, from the recipe, the file or the catalogue."""
-    sm = read_saved_model_proto(path)
-    size, out_dim = _from_signature_defs(sm) or (None, None)
-    size = size or _from_call_function(sm)
+    size, out_dim = remembered(path, b"signature facts", _signature_facts, _facts_to_dict, _facts_from_dict)
     origin: str
     if catalogue is not None:
         out_dim = out_dim or catalogue.output_dim

@@ -1,10 +1,10 @@
-"""Scan results remembered by the bytes they were computed from.
+"""Facts read from a SavedModel's graph, remembered by the bytes they were computed from.
 
 Reading a SavedModel's graph needs TensorFlow's protobuf classes, and importing TensorFlow costs
-seconds on every run, although a cached module's graph never changes. A scan's findings depend
-only on saved_model.pb, keras_metadata.pb, the rules it applies (the allowlist) and edgekit's
-version, so they are kept under the cache folder keyed by those bytes' sha256; any change to one
-of them scans again.
+seconds on every run, although a cached module's graph never changes. What edgekit reads from it
+(the op scan's findings, the serving signature's input size) depends only on saved_model.pb,
+keras_metadata.pb, the rules applied (the allowlist, for the scan) and edgekit's version, so it is
+kept under the cache folder keyed by those bytes' sha256; any change to one of them reads again.
 """
 
 from __future__ import annotations

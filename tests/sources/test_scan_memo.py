@@ -1,5 +1,5 @@
-"""Scan results remembered by the graph's bytes: an unchanged module is not scanned (nor TensorFlow
-imported for it) again, a changed one is, and a refusal stays a refusal."""
+"""Graph facts remembered by the graph's bytes: an unchanged module is not scanned or read (nor
+TensorFlow imported for it) again, a changed one is, and a refusal stays a refusal."""
 
 from __future__ import annotations
 
@@ -54,3 +54,18 @@ def test_an_unreadable_memo_is_scanned_again(tiny_module, scans, tmp_path):
     memo.write_text("{not json")
     assert check_saved_model(tiny_module, allow_unsafe_ops=False, what="tiny").ok
     assert len(scans) == 2
+
+
+def test_the_signature_facts_are_read_once(tiny_module, monkeypatch):
+    from edgekit.sources import metadata
+
+    reads = []
+    real = metadata.read_saved_model_proto
+    monkeypatch.setattr(metadata, "read_saved_model_proto", lambda path: (reads.append(path), real(path))[1])
+    first = metadata.module_info(tiny_module)
+    assert metadata.module_info(tiny_module) == first and len(reads) == 1
+    assert first.input_size == (8, 8)
+    assert metadata.module_info(tiny_module, input_size=(16, 16)).input_size == (
+        16,
+        16,
+    )  # the recipe still wins
