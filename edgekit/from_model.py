@@ -177,13 +177,10 @@ def data_step(ctx: RunContext, req: ModelRequest, loaded: LoadedModel) -> Prepar
             given.kind,
             SPLIT_SEED,
         )
-        data = PreparedData(
+        data = PreparedData.of_arrays(
             _splits(given, calibration, parity, names),
             preproc,
-            x_calibration,
-            x_none,
-            x_parity,
-            x_calibration,
+            (x_calibration, x_none, x_parity, x_calibration),
             fingerprint,
             "generated inputs" if given.kind == "generated" else "given images",
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ from edgekit.train.preprocess import Preprocessing
 
 if TYPE_CHECKING:
     from edgekit.bench.measure import Protocol
+    from edgekit.convert.runner import ConvertJob
     from edgekit.pipeline import RunContext
     from edgekit.targets.analysis import GraphAnalysis
     from edgekit.targets.estimator import Estimate
@@ -30,16 +33,55 @@ if TYPE_CHECKING:
 MIN_CALIBRATION_WARNING = 50
 
 
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # train, validation, test, calibration
+
+
 @dataclass
 class PreparedData:
+    """The run's images, split. The preprocessed arrays are made on first use: an unchanged re-run,
+    whose steps all reuse their records, never resizes an image (nor imports TensorFlow to)."""
+
     splits: Splits
     preproc: Preprocessing
-    x_train: np.ndarray
-    x_val: np.ndarray
-    x_test: np.ndarray
-    calibration: np.ndarray
-    fingerprint: str
+    fingerprint: str  # identifies the images and labels (the training and parity keys)
+    calibration_key: str  # identifies the calibration images as preprocessed (the conversion keys)
+    make_arrays: Callable[[], Arrays]
     parity_inputs: str = "held-out images"  # what x_test is, in the parity step's progress line
+
+    @classmethod
+    def of_arrays(
+        cls,
+        splits: Splits,
+        preproc: Preprocessing,
+        arrays: Arrays,
+        fingerprint: str,
+        parity_inputs: str = "held-out images",
+    ) -> PreparedData:
+        return cls(splits, preproc, fingerprint, _array_hash(arrays[3]), lambda: arrays, parity_inputs)
+
+    @cached_property
+    def _arrays(self) -> Arrays:
+        return self.make_arrays()
+
+    @property
+    def x_train(self) -> np.ndarray:
+        return self._arrays[0]
+
+    @property
+    def x_val(self) -> np.ndarray:
+        return self._arrays[1]
+
+    @property
+    def x_test(self) -> np.ndarray:
+        return self._arrays[2]
+
+    @property
+    def calibration(self) -> np.ndarray:
+        return self._arrays[3]
+
+    @property
+    def test_count(self) -> int:
+        return len(self.splits.test.images)
 
 
 @dataclass
@@ -72,15 +114,22 @@ def data_step(ctx: RunContext, source) -> PreparedData:
         data = load_data(d, ctx.recipe_path.parent)
         splits = split_data(data, d.split.validation, d.split.test, d.split.seed)
         preproc = Preprocessing(tuple(source.info.input_size), tuple(source.info.value_range))
-        xs = [preprocess(p.images, preproc) for p in (splits.train, splits.validation, splits.test)]
-        calibration = _calibration_set(xs[0], ctx.recipe.quantize.calibration_samples, d.split.seed)
+        picked = _calibration_indices(
+            len(splits.train), ctx.recipe.quantize.calibration_samples, d.split.seed
+        )
         subset = _array_hash(data.subset) if data.subset is not None else None
         fingerprint = input_key(_array_hash(data.images), _array_hash(data.labels), data.class_names, subset)
+        calibration_key = input_key(_array_hash(splits.train.images[picked]), preproc)
+
+        def make_arrays() -> Arrays:
+            xs = [preprocess(p.images, preproc) for p in (splits.train, splits.validation, splits.test)]
+            return xs[0], xs[1], xs[2], xs[0][picked]
+
         note(
             f"{len(data)} images, {len(data.class_names)} classes: train {len(splits.train)}, "
             f"validation {len(splits.validation)}, test {len(splits.test)}"
         )
-    return PreparedData(splits, preproc, xs[0], xs[1], xs[2], calibration, fingerprint)
+    return PreparedData(splits, preproc, fingerprint, calibration_key, make_arrays)
 
 
 def _array_hash(a: np.ndarray) -> str:
@@ -89,15 +138,14 @@ def _array_hash(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def _calibration_set(x_train: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """Representative data for int8: a seeded sample of the preprocessed training split."""
-    n = min(count, len(x_train))
+def _calibration_indices(train_count: int, count: int, seed: int) -> np.ndarray:
+    """Representative data for int8: a seeded sample of the training split (these indices of it)."""
+    n = min(count, train_count)
     if n < MIN_CALIBRATION_WARNING:
         progress(
             f"[yellow]warning[/]: only {n} calibration samples (fewer than {MIN_CALIBRATION_WARNING}); int8 ranges may be poor"
         )
-    idx = np.sort(np.random.default_rng(seed).choice(len(x_train), n, replace=False))
-    return x_train[idx]
+    return np.sort(np.random.default_rng(seed).choice(train_count, n, replace=False))
 
 
 # What another target's training must still have for this run to take it (relative to its run folder).
@@ -173,7 +221,7 @@ def _train_and_export(ctx: RunContext, source, data: PreparedData, folder: Path)
     export_reference(trained.model, folder, data.preproc, names)
     summary = {
         "test_accuracy": evaluation["accuracy"],
-        "test_images": len(data.x_test),
+        "test_images": data.test_count,
         "class_names": list(names),
         "placement": trained.placement.__dict__,
         "source": source.to_dict(),
@@ -190,21 +238,21 @@ def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows
     with ctx.steps.step("convert", f"{len(todo)} artifact(s)") as note:
         jobs = {}
         for row in todo:
-            job, key = _conversion_job(ctx, reference, data, row)
+            key, final = _conversion_key(ctx, reference, data, row), _artifact_folder(ctx, row)
             record = f"convert-{row.name}"
-            if ctx.steps.is_done(record, key, [job.final / ARTIFACT_JSON]):
-                row.artifact, row.status = Artifact.load(job.final), "ok"
+            if ctx.steps.is_done(record, key, [final / ARTIFACT_JSON]):
+                row.artifact, row.status = Artifact.load(final), "ok"
                 row.notes.append("unchanged, reused")
             elif (
                 sibling := _sibling(ctx, record, key, [f"artifacts/{row.name}/{ARTIFACT_JSON}"])
             ) is not None:
                 # converted for another target from the same reference and settings
-                link_tree(sibling / "artifacts" / row.name, job.final)
-                row.artifact, row.status = Artifact.load(job.final), "ok"
+                link_tree(sibling / "artifacts" / row.name, final)
+                row.artifact, row.status = Artifact.load(final), "ok"
                 ctx.steps.mark_done(record, key, {"reused_from": sibling.name})
                 row.notes.append(f"same as {sibling.name}'s, reused")
             else:
-                jobs[row.name] = (row, job, key)
+                jobs[row.name] = (row, _conversion_job(ctx, reference, data, row), key)
 
         done: list[str] = []
 
@@ -238,21 +286,27 @@ def convert_step(ctx: RunContext, reference: Reference, data: PreparedData, rows
     return rows
 
 
-def _conversion_job(ctx: RunContext, reference: Reference, data: PreparedData, row: Row):
+def _conversion_key(ctx: RunContext, reference: Reference, data: PreparedData, row: Row) -> str:
+    options = ctx.recipe.convert.options_for(row.format)
+    return input_key(reference.key, row.format, row.quant, options, data.calibration_key, __version__)
+
+
+def _artifact_folder(ctx: RunContext, row: Row) -> Path:
+    return ctx.run_dir / "artifacts" / row.name
+
+
+def _conversion_job(ctx: RunContext, reference: Reference, data: PreparedData, row: Row) -> ConvertJob:
     from edgekit.convert.runner import ConvertJob
 
-    options = ctx.recipe.convert.options_for(row.format)
-    key = input_key(reference.key, row.format, row.quant, options, _array_hash(data.calibration), __version__)
-    job = ConvertJob(
+    return ConvertJob(
         row.format,
         row.quant,
         reference.folder,
-        ctx.run_dir / "artifacts" / row.name,
-        options,
-        data.calibration,
+        _artifact_folder(ctx, row),
+        ctx.recipe.convert.options_for(row.format),
+        data.calibration,  # preprocessed here, the first time a conversion needs it
         _artifact_metadata(ctx, reference, data),
     )
-    return job, key
 
 
 def _artifact_metadata(ctx: RunContext, reference: Reference, data: PreparedData) -> dict:
@@ -273,12 +327,13 @@ def parity_step(ctx: RunContext, reference: Reference, data: PreparedData, rows:
     from edgekit.runtimes.reference import ReferenceModel
 
     ok = [r for r in rows if r.status == "ok"]
-    n = min(len(data.x_test), ctx.recipe.parity.max_samples)
+    n = min(data.test_count, ctx.recipe.parity.max_samples)
     with ctx.steps.step("parity", f"{len(ok)} artifact(s) on {n} {data.parity_inputs}") as note:
         keys = {r.name: _parity_key(ctx, reference, data, r, n) for r in ok}
         todo = [r for r in ok if not _reuse_parity(ctx, r, keys[r.name])]
         labels = data.splits.test.labels  # None: unlabelled parity images (a run from a trained model)
-        x, labels = data.x_test[:n], None if labels is None else labels[:n]
+        labels = None if labels is None else labels[:n]
+        x = data.x_test[:n] if todo else np.empty((0,), np.float32)  # preprocessed only when needed
         ref_out = ReferenceModel(reference.folder).predict(x) if todo else np.empty((0,), np.float32)
         for row in todo:
             try:
@@ -372,9 +427,12 @@ def bench_step(ctx: RunContext, data: PreparedData, rows: list[Row]) -> None:
         threads=ctx.threads, warmup_runs=b.warmup_runs, min_runs=b.min_runs, min_time_s=b.min_time_s
     )
     reference = ctx.run_dir / "reference"
-    buf = io.BytesIO()
-    np.save(buf, data.x_test[:8])  # real held-out inputs for every later `edgekit bench <run dir>`
-    atomic_write_bytes(reference / BENCH_INPUTS, buf.getvalue())
+    inputs_key = input_key(data.fingerprint, data.preproc, data.test_count)
+    if not ctx.steps.is_done("bench-inputs", inputs_key, [reference / BENCH_INPUTS]):
+        buf = io.BytesIO()
+        np.save(buf, data.x_test[:8])  # real held-out inputs for every later `edgekit bench <run dir>`
+        atomic_write_bytes(reference / BENCH_INPUTS, buf.getvalue())
+        ctx.steps.mark_done("bench-inputs", inputs_key)
     ok = [r for r in rows if r.status == "ok"]
     with ctx.steps.step("bench", f"host, {ctx.threads} thread(s), one process per artifact") as note:
         keys = _bench_keys(ctx, ok, protocol)

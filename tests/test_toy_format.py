@@ -67,7 +67,9 @@ def toy_run(toy, tiny_reference, tmp_path_factory):
     labelled = [
         LabelledData((x * 255).astype(np.uint8), rng.integers(0, 3, len(x)), TINY_CLASSES) for x in sets
     ]
-    data = stages.PreparedData(Splits(*labelled), Preprocessing(TINY_SIZE), *sets, sets[0], "tiny-images")
+    data = stages.PreparedData.of_arrays(
+        Splits(*labelled), Preprocessing(TINY_SIZE), (*sets, sets[0]), "tiny-images"
+    )
     source = SimpleNamespace(spec="tiny", canonical="tiny", sha256="0" * 64, notes=[], manifest=None)
 
     rows = stages.convert_step(ctx, reference, data, planned_rows(ctx.profile, opts))
