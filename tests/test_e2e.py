@@ -11,25 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from demo_settings import tiny_demo
 
 from edgekit.cli import main
 
 HERE = Path(__file__).resolve().parent
 
-TINY = [
-    "--set",
-    "data.num_images=160",
-    "--set",
-    "train.epochs=2",
-    "--set",
-    "train.fine_tune.epochs=1",
-    "--set",
-    "bench.min_runs=5",
-    "--set",
-    "bench.min_time_s=0.05",
-    "--set",
-    "quantize.calibration_samples=60",
-]
+TINY = tiny_demo(epochs=2)
 
 
 @pytest.fixture(scope="module")

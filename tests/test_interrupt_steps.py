@@ -17,26 +17,14 @@ import subprocess
 import sys
 
 import pytest
+from demo_settings import tiny_demo
 
 from edgekit import stages
 from edgekit.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")]
 
-TINY = [
-    "--set",
-    "data.num_images=160",
-    "--set",
-    "train.epochs=2",
-    "--set",
-    "train.fine_tune.epochs=1",
-    "--set",
-    "bench.min_runs=5",
-    "--set",
-    "bench.min_time_s=0.05",
-    "--set",
-    "quantize.calibration_samples=60",
-]
+TINY = tiny_demo(epochs=2)
 STEPS = [
     "resolve_source_step",
     "data_step",

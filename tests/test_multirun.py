@@ -6,33 +6,13 @@ import json
 import os
 
 import pytest
+from demo_settings import TFLITE_FP32_INT8, tiny_demo
 
 from edgekit.cli import main
 from edgekit.errors import UnknownNameError, UsageError
 from edgekit.multirun import expand_targets
 
-TINY = [
-    "--set",
-    "data.num_images=160",
-    "--set",
-    "train.epochs=1",
-    "--set",
-    "train.fine_tune.epochs=1",
-    "--set",
-    "bench.min_runs=5",
-    "--set",
-    "bench.min_time_s=0.05",
-    "--set",
-    "quantize.calibration_samples=60",
-    "--format",
-    "tflite",
-    "--quant",
-    "fp32",
-    "--quant",
-    "int8",
-    "--threads",
-    "1",
-]
+TINY = [*tiny_demo(), *TFLITE_FP32_INT8]
 TARGETS = ("rpi4", "rpi5", "android-mid")
 
 

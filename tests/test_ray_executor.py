@@ -21,31 +21,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from demo_settings import TFLITE_FP32_INT8, tiny_demo
 
 from edgekit.cli import main
 
-TINY = [
-    "--set",
-    "data.num_images=160",
-    "--set",
-    "train.epochs=1",
-    "--set",
-    "train.fine_tune.epochs=1",
-    "--set",
-    "bench.min_runs=5",
-    "--set",
-    "bench.min_time_s=0.05",
-    "--set",
-    "quantize.calibration_samples=60",
-    "--format",
-    "tflite",
-    "--quant",
-    "fp32",
-    "--quant",
-    "int8",
-    "--threads",
-    "1",
-]
+TINY = [*tiny_demo(), *TFLITE_FP32_INT8]
 TARGETS = "host,rpi4"
 DEVICE_RESOURCE = '{"device:rpi4": 1}'
 STARTUP_S = 240  # two Ray nodes on a loaded 2-core machine take up to a minute each

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from demo_settings import tiny_demo
 from process_support import ended
 
 from edgekit.bench.result import schema_errors
@@ -254,18 +255,7 @@ def test_a_device_without_edgekit_says_how_to_install_it(sshd, artifacts, tmp_pa
     assert "has no edgekit-ml" in err and "pip install edgekit-ml" in err
 
 
-TINY = [
-    "--set",
-    "data.num_images=160",
-    "--set",
-    "train.epochs=1",
-    "--set",
-    "train.fine_tune.epochs=1",
-    "--set",
-    "bench.min_runs=5",
-    "--set",
-    "bench.min_time_s=0.05",
-]
+TINY = tiny_demo(calibration_samples=None)
 
 
 def test_convert_measures_on_the_host_and_on_the_device(sshd, core_python, tmp_path, monkeypatch, capsys):

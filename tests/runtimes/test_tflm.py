@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from demo_settings import tiny_demo
 from tiny_models import tiny_images
 
 pytest.importorskip("tflite_micro", reason="the `micro` extra (tflite-micro) is not installed")
@@ -133,20 +134,7 @@ def test_micro_parity_row_and_a_row_failing_on_ops_tflm_lacks(int8_artifact, mon
     assert "not run in TFLite Micro" in row.notes[0]
 
 
-TINY = [
-    "--set",
-    "data.num_images=160",
-    "--set",
-    "train.epochs=2",
-    "--set",
-    "train.fine_tune.epochs=1",
-    "--set",
-    "bench.min_runs=5",
-    "--set",
-    "bench.min_time_s=0.05",
-    "--set",
-    "quantize.calibration_samples=60",
-]
+TINY = tiny_demo(epochs=2)
 
 
 @pytest.fixture(scope="module")
