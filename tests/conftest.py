@@ -43,3 +43,12 @@ def tiny_reference(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_calibration() -> np.ndarray:
     return tiny_images(64, seed=1)
+
+
+@pytest.fixture
+def cpu_hogs():
+    """Two busy processes for the whole test (tests/cpu_hogs.py)."""
+    from cpu_hogs import cpu_hogs_running
+
+    with cpu_hogs_running(2) as count:
+        yield count

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cpu_hogs import start_cpu_hogs, stop_cpu_hogs
 from demo_settings import tiny_demo
 
 from edgekit.cli import main
@@ -150,10 +151,8 @@ def test_a_failing_converter_becomes_a_failed_row_and_exit_1(cache, tmp_path, mo
 def cpu_hog():
     """start() runs two busy processes until the test ends: interruption must not need an idle machine."""
     hogs: list[subprocess.Popen] = []
-    yield lambda: hogs.extend(subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2))
-    for hog in hogs:
-        hog.kill()
-        hog.wait()
+    yield lambda: hogs.extend(start_cpu_hogs(2))
+    stop_cpu_hogs(hogs)
 
 
 def test_ctrl_c_exits_130_and_leaves_nothing_half_written(cache, tmp_path, cpu_hog):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from demo_settings import tiny_demo
@@ -50,15 +48,6 @@ def finished_run(tmp_path_factory):
             os.environ.pop("EDGEKIT_CACHE", None)
         else:
             os.environ["EDGEKIT_CACHE"] = old
-
-
-@pytest.fixture
-def cpu_hogs():
-    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
-    yield
-    for hog in hogs:
-        hog.kill()
-        hog.wait()
 
 
 class _LosesCtrlC:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -19,15 +18,6 @@ from edgekit.bench import runner
 from edgekit.bench.measure import Protocol
 from edgekit.bench.targets import BenchTarget
 from edgekit.interrupt import interruptible
-
-
-@pytest.fixture
-def cpu_hogs():
-    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
-    yield
-    for hog in hogs:
-        hog.kill()
-        hog.wait()
 
 
 def test_ctrl_c_during_a_measurement_stops_the_worker(tflite_artifact, monkeypatch, cpu_hogs):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -24,15 +22,6 @@ from edgekit.fsutil import remove_stale_temporaries
 from edgekit.interrupt import interruptible
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def cpu_hogs():
-    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
-    yield
-    for hog in hogs:
-        hog.kill()
-        hog.wait()
 
 
 def test_ctrl_c_while_both_workers_convert_stops_them(tiny_reference, tiny_calibration, tmp_path, cpu_hogs):

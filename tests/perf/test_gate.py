@@ -18,14 +18,13 @@ rarely quiet, and the gate has to hold there. Run with:
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cpu_hogs import cpu_hogs_running
 
 from edgekit.bench.measure import Protocol, measure
 from edgekit.report.check import Finding, Thresholds, compare_reports
@@ -81,14 +80,8 @@ def tflite_artifact(tiny_reference, tmp_path_factory):
 
 @pytest.fixture
 def cpu_hogs():
-    count = int(os.environ.get("EDGEKIT_GATE_HOGS", "2"))
-    hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(count)]
-    try:
+    with cpu_hogs_running(int(os.environ.get("EDGEKIT_GATE_HOGS", "2"))) as count:
         yield count
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
 
 
 def _repeat(artifact, x: np.ndarray, extra_ms: float = 0.0) -> np.ndarray:
