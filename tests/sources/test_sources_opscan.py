@@ -231,7 +231,16 @@ OLD_DENYLIST = (
 
 @pytest.fixture(scope="module")
 def registry():
-    return {o.name: o for o in registry_op_defs()}
+    """TensorFlow's own registry, as a fresh `import tensorflow` has it (what the allowlist was made
+    from): libraries that other tests load in this process (the TFLite converter's custom ops)
+    register more."""
+    code = "from edgekit.sources.opclasses import registry_op_defs; print(' '.join(o.name for o in registry_op_defs()))"
+    fresh = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    return {o.name: o for o in registry_op_defs() if o.name in fresh}
 
 
 @pytest.fixture(scope="module")
