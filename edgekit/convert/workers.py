@@ -145,8 +145,12 @@ class WorkerPool(Generic[J, O]):
         self._fail_current(worker, message, on_outcome)
 
     def _fail_current(self, worker: _Worker[J], message: str, on_outcome: Callable[[O], None]) -> None:
-        if worker.current is not None:
-            on_outcome(self.failed(worker.jobs[worker.current], message))
+        unfinished = set(range(len(worker.jobs))) - worker.finished
+        if not unfinished:
+            return  # it had finished every job and was on its way out
+        if worker.current is None:  # stopped before its next job began: that job takes the blame, so
+            worker.current = min(unfinished)  # that a fresh worker for the rest always progresses
+        on_outcome(self.failed(worker.jobs[worker.current], message))
         rest = worker.remaining(after_current=True)
         if rest:
             self.pending.appendleft(rest)  # the format's other jobs go on in a fresh worker

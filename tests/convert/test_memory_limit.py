@@ -64,6 +64,14 @@ def test_the_limit_counts_the_workers_together(tmp_path):
     assert outcomes[1] == "held-a ok (150 MiB)"
 
 
+def test_a_limit_below_an_idle_worker_fails_every_job_and_ends():
+    # the worker is over the limit before or while it starts a job: each retry blames one job, so
+    # the run ends with every job failed instead of restarting workers forever
+    outcomes = _run([[("a", 1), ("b", 1)]], limit=1 * MIB)
+    assert [o.split(" failed: ")[0] for o in outcomes] == ["a", "b"]
+    assert all("memory limit of 1.00 MiB" in o for o in outcomes)
+
+
 def test_a_worker_that_dies_fails_its_job_and_the_next_one_runs():
     outcomes = _run([[("crash", 1), ("after", 1)]], limit=None)
     assert outcomes == ["crash failed: the conversion process died (signal SIGKILL)", "after ok (1 MiB)"]
