@@ -6,6 +6,20 @@ from pathlib import Path
 
 from edgekit.targets.analysis.graph import GraphAnalysis, OpInfo, TensorInfo
 
+# The built-in device profiles every release must ship.
+REQUIRED_TARGETS = (
+    "rpi3",
+    "rpi4",
+    "rpi5",
+    "rpi-zero2w",
+    "jetson-nano",
+    "android-high",
+    "android-mid",
+    "browser",
+    "mcu-m7",
+    "host",
+)
+
 TYPES = {
     "conv": "CONV_2D",
     "pointwise": "CONV_2D",

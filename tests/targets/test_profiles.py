@@ -13,18 +13,9 @@ from edgekit.targets.calibration.published import PACKAGE_CALIBRATION, load_devi
 from edgekit.targets.fitted import load_fitted
 from edgekit.targets.profile import PROFILE_DIR
 
-REQUIRED = [
-    "rpi3",
-    "rpi4",
-    "rpi5",
-    "rpi-zero2w",
-    "jetson-nano",
-    "android-high",
-    "android-mid",
-    "browser",
-    "mcu-m7",
-    "host",
-]
+from .synthetic import REQUIRED_TARGETS
+
+REQUIRED = REQUIRED_TARGETS
 
 
 def test_every_required_profile_is_built_in():
