@@ -11,12 +11,9 @@ and open and run in an ONNX Runtime CPU session before it is written to out_dir/
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
-import logging
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +21,15 @@ import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
+from edgekit.convert.onnx_export import SIGNATURE, collect_warnings, export_fp32
 from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
 
 MODEL_FILE = "model.onnx"
-SIGNATURE = "serving_default"
 OPSET_MIN, OPSET_MAX, DEFAULT_OPSET = 14, 18, 17  # what tf2onnx 1.17 can emit
 OPTIONS = ("opset",)
 QUANT_MODES_ONNX = ("fp32", "fp16", "dynamic-int8", "int8")
-MAX_WARNINGS = 50
 
 
 # ---------------------------------------------------------------- request validation
@@ -76,71 +72,6 @@ def _calibration(request: ConversionRequest, mode: str) -> np.ndarray | None:
             hint="pass images through edgekit's preprocessing (float32 in the model's value range) before calibrating",
         )
     return data.astype(np.float32, copy=False)
-
-
-# ---------------------------------------------------------------- tf2onnx
-
-
-@contextlib.contextmanager
-def _collect_warnings(names: tuple[str, ...], into: list[str]) -> Iterator[None]:
-    """Record WARNING+ log records of the named loggers ("" = root) as artifact warnings."""
-
-    class _Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            message = f"{record.name}: {record.getMessage()}"
-            if message not in into and len(into) < MAX_WARNINGS:
-                into.append(message)
-
-    handler = _Collect(logging.WARNING)
-    loggers = [logging.getLogger(n or None) for n in names]
-    for lg in loggers:
-        lg.addHandler(handler)
-    try:
-        yield
-    finally:
-        for lg in loggers:
-            lg.removeHandler(handler)
-
-
-def _export_fp32(reference: Path, opset: int, out: Path, warnings: list[str]) -> Path:
-    """tf2onnx on the reference's serving signature, the way `python -m tf2onnx.convert --saved-model` does."""
-    saved_model = reference / "saved_model"
-    if not (saved_model / "saved_model.pb").is_file():
-        raise ConversionError(
-            f"no SavedModel at {saved_model}",
-            hint="run the train step first; the reference folder holds saved_model/",
-        )
-    import tensorflow as tf
-    from tf2onnx import convert, tf_loader
-
-    try:
-        with _collect_warnings(("tf2onnx",), warnings), tf.device("/cpu:0"):
-            frozen, inputs, outputs, tables, renames = tf_loader.from_saved_model(
-                str(saved_model),
-                None,
-                None,
-                tag="serve",
-                signatures=[SIGNATURE],
-                return_initialized_tables=True,
-                return_tensors_to_rename=True,
-            )
-            # The public from_function/from_graph_def force continue_on_error=True, which leaves
-            # unconvertible TF ops in the graph; the CLI path below stops on them instead.
-            convert._convert_common(
-                frozen,
-                name=str(saved_model),
-                continue_on_error=False,
-                opset=opset,
-                input_names=inputs,
-                output_names=outputs,
-                tensors_to_rename=renames,
-                initialized_tables=tables,
-                output_path=str(out),
-            )
-    except Exception as exc:  # tf2onnx raises bare ValueError/KeyError/RuntimeError; keep the reason
-        reason = f"{type(exc).__name__}: {exc}"
-        raise ConversionError(f"tf2onnx could not convert {saved_model} at opset {opset}: {reason}") from exc
-    return out
 
 
 # ---------------------------------------------------------------- metadata, checks, artifact
@@ -241,9 +172,9 @@ def convert_onnx(request: ConversionRequest) -> Artifact:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgekit-onnx-") as tmp_name:
         tmp = Path(tmp_name)
-        fp32 = _export_fp32(Path(request.reference), opset, tmp / "fp32.onnx", warnings)
+        fp32 = export_fp32(Path(request.reference) / "saved_model", opset, tmp / "fp32.onnx", warnings)
         try:
-            with _collect_warnings(("",), warnings):  # onnxruntime.quantization logs to the root logger
+            with collect_warnings(("",), warnings):  # onnxruntime.quantization logs to the root logger
                 quantized, settings = QUANTIZERS[mode](fp32, tmp, calibration)
             path, model, keys = _finish(request, mode, quantized, tmp)
         except ConversionError:
