@@ -27,9 +27,12 @@ import importlib.util
 import sys
 import types
 
+from edgekit.convert.tfjs_fold import install as install_fold
+
 TFDF = "tensorflow_decision_forests"
 JAX_CONVERSION = "tensorflowjs.converters.jax_conversion"
 CONVERTER = "tensorflowjs.converters.tf_saved_model_conversion_v2"
+FOLD_MODULE = "tensorflowjs.converters.fold_batch_norms"
 PLACEHOLDER_ATTR = "__edgekit_placeholder__"
 
 
@@ -42,7 +45,10 @@ def import_tfjs_converter() -> types.ModuleType:
     require_converter("TF.js conversion")  # puts `edgekit setup tfjs`'s folder on sys.path
     installed = [name for name in _missing_modules() if _install_placeholder(name)]
     try:
-        return importlib.import_module(CONVERTER)
+        converter = importlib.import_module(CONVERTER)
+        # the same batch-norm folding, without its per-element Python loop (edgekit/convert/tfjs_fold.py)
+        install_fold(importlib.import_module(FOLD_MODULE))
+        return converter
     finally:
         for name in installed:
             if getattr(sys.modules.get(name), PLACEHOLDER_ATTR, False):

@@ -2,6 +2,11 @@
 
 One serving signature with a named input of fixed shape and dtype ([1, H, W, 3] float32 "image")
 and probabilities out, plus labels.txt and preprocessing.json beside it.
+
+The SavedModel holds that one function and the variables it reads, nothing else. Saving the Keras
+model itself would also save every layer's call functions (about 1,300 for MobileNetV2), which
+every reader then rebuilds: loading such a reference takes 3 s instead of 0.4 s, and the TFLite
+converter loads it twice.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ def export_reference(model, folder: Path, preproc: Preprocessing, class_names: t
     def serve(image):
         return {OUTPUT_NAME: model(image, training=False)}
 
+    serving = serve.get_concrete_function()
+    servable = tf.Module(name="reference")
+    servable.variables_read = list(serving.variables)  # tracked, so they are saved with the function
     with atomic_dir(folder) as tmp:
-        tf.saved_model.save(model, str(tmp / "saved_model"), signatures={"serving_default": serve})
+        tf.saved_model.save(servable, str(tmp / "saved_model"), signatures={"serving_default": serving})
         atomic_write_text(tmp / LABELS_TXT, "".join(f"{name}\n" for name in class_names))
         preproc.save(tmp)
     return folder
