@@ -73,6 +73,24 @@ def _plugin(row: dict) -> FormatPlugin:
     return FORMATS.get(row["format"])
 
 
+def _model_sha256(model: Path, row: dict) -> str:
+    """What the artifact's recorded sha256 covers: the model file, or with external data (ONNX
+    over 2 GiB: model.onnx + model.onnx.data) the model and its data files together."""
+    from edgekit.convert.onnx_external import artifact_data_files, files_sha256
+
+    try:
+        data = artifact_data_files(row["artifact"].get("metadata") or {})
+    except ValueError as exc:
+        raise BundleError(f"{model.parent}: the report's artifact record is damaged: {exc}") from None
+    missing = [n for n in data if not (model.parent / n).is_file()]
+    if missing:
+        raise BundleError(
+            f"{model.parent / missing[0]} is missing: {model.name} keeps its weights there",
+            hint="rerun `edgekit convert`",
+        )
+    return files_sha256(model.parent, [model.name, *data]) if data else sha256_bytes(model.read_bytes())
+
+
 def _artifact_files(run: Path, row: dict) -> tuple[dict[str, bytes], str]:
     name = f"{row['format']}-{row['quant']}"
     folder = run / "artifacts" / name
@@ -83,7 +101,7 @@ def _artifact_files(run: Path, row: dict) -> tuple[dict[str, bytes], str]:
             hint="rerun `edgekit convert`",
         )
     # A folder format's sha256 covers the whole folder (TF.js: model.json + shards), not its model file.
-    if not _plugin(row).folder and sha256_bytes(model.read_bytes()) != row["artifact"]["sha256"]:
+    if not _plugin(row).folder and _model_sha256(model, row) != row["artifact"]["sha256"]:
         raise BundleError(
             f"{model} changed after the report was written (sha256 differs from report.json)",
             hint="rerun `edgekit convert` so the report describes these bytes",

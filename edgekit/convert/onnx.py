@@ -7,6 +7,8 @@ Every mode starts from one fp32 conversion (kept in a temporary folder, never in
     int8          onnxruntime.quantization.quantize_static, QDQ, per-channel, on request.calibration
 The result gets the request's metadata in `metadata_props`, must pass `onnx.checker` (full check)
 and open and run in an ONNX Runtime CPU session before it is written to out_dir/model.onnx.
+A result whose tensors exceed the protobuf limit (onnx_external.EXTERNAL_DATA_THRESHOLD) is written
+as model.onnx plus model.onnx.data; the artifact's sha256 and size then cover both files.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
+from edgekit.convert import onnx_external
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
 from edgekit.convert.onnx_export import SIGNATURE, collect_warnings, export_fp32
 from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
@@ -144,11 +147,18 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _finish(request: ConversionRequest, mode: str, src: Path, tmp: Path) -> tuple[Path, Any, list[str]]:
-    """Embed metadata, verify, and only then write out_dir/model.onnx atomically."""
+def _finish(
+    request: ConversionRequest, mode: str, src: Path, tmp: Path
+) -> tuple[Path, Any, list[str], list[str]]:
+    """Embed metadata, verify, and only then write out_dir/model.onnx (+ model.onnx.data) atomically.
+
+    Returns the model file, the model (its graph; external tensors not loaded), the metadata keys
+    and the external data file names ([] for a single file).
+    """
     import onnx
 
-    model = onnx.load(str(src))
+    # The graph only: a large model's tensors are copied file to file, never held in memory.
+    model = onnx.load(str(src), load_external_data=False)
     init_names = {i.name for i in model.graph.initializer}
     inputs, outputs = _specs(model.graph.input, init_names), _specs(model.graph.output, set())
     # the request may refine what is read from the reference; the quant mode is a fact of this file
@@ -158,11 +168,20 @@ def _finish(request: ConversionRequest, mode: str, src: Path, tmp: Path) -> tupl
         "quant": mode,
     }
     keys = _embed_metadata(model, metadata)
-    staged = tmp / "final.onnx"
-    onnx.save(model, str(staged))
+    stage = tmp / "final"
+    stage.mkdir()
+    staged = stage / MODEL_FILE
+    data = onnx_external.save(model, staged, src.parent, f"the onnx {mode} model")
     _verify(staged)
-    final = atomic_write_bytes(Path(request.out_dir) / MODEL_FILE, staged.read_bytes())
-    return final, model, keys
+    out_dir = Path(request.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The data first: the model file appears last, when everything it names is in place.
+    for name in data:
+        onnx_external.move_into(stage / name, out_dir / name)
+    if not data:  # a folder converted into before may hold a large model's data: not this model's
+        (out_dir / onnx_external.data_file_name(MODEL_FILE)).unlink(missing_ok=True)
+    final = atomic_write_bytes(out_dir / MODEL_FILE, staged.read_bytes())
+    return final, model, keys, data
 
 
 def convert_onnx(request: ConversionRequest) -> Artifact:
@@ -176,14 +195,14 @@ def convert_onnx(request: ConversionRequest) -> Artifact:
         try:
             with collect_warnings(("",), warnings):  # onnxruntime.quantization logs to the root logger
                 quantized, settings = QUANTIZERS[mode](fp32, tmp, calibration)
-            path, model, keys = _finish(request, mode, quantized, tmp)
+            path, model, keys, data = _finish(request, mode, quantized, tmp)
         except ConversionError:
             raise
         except Exception as exc:  # onnxruntime.quantization and onnx raise plain exceptions; keep the reason
             raise ConversionError(
                 f"onnx {mode} conversion failed after tf2onnx: {type(exc).__name__}: {exc}"
             ) from exc
-    return _artifact(path, model, mode, opset, settings, calibration, keys, warnings)
+    return _artifact(path, model, mode, opset, settings, calibration, keys, warnings, data)
 
 
 def _artifact(
@@ -195,15 +214,19 @@ def _artifact(
     calibration: np.ndarray | None,
     keys: list[str],
     warnings: list[str],
+    data: list[str],
 ) -> Artifact:
     init_names = {i.name for i in model.graph.initializer}
     final_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
+    # With external data the hash and size cover the model file and its data file(s) together.
+    files = [path.name, *data]
+    extra = {onnx_external.METADATA_KEY: data} if data else {}
     return Artifact(
         format="onnx",
         quant=mode,
         path=path,
-        sha256=sha256_file(path),
-        size_bytes=path.stat().st_size,
+        sha256=onnx_external.files_sha256(path.parent, files) if data else sha256_file(path),
+        size_bytes=sum((path.parent / f).stat().st_size for f in files),
         inputs=_specs(model.graph.input, init_names),
         outputs=_specs(model.graph.output, set()),
         metadata={
@@ -215,6 +238,7 @@ def _artifact(
             "calibration_samples": 0 if calibration is None else len(calibration),
             "metadata_props": keys,
             "warnings": warnings,
+            **extra,
         },
     )
 

@@ -1,7 +1,8 @@
 """ONNX quant modes: each turns the fp32 tf2onnx model into the requested mode (see onnx.py).
 
 Every function takes (fp32 model path, temp folder, calibration or None) and returns the new
-model's path and the settings to record with the artifact.
+model's path and the settings to record with the artifact. A model beyond the protobuf limit
+(onnx_external.EXTERNAL_DATA_THRESHOLD) has its tensors in a `.data` file beside it, in and out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.artifact import TensorSpec
+from edgekit.convert import onnx_external
 from edgekit.errors import ConversionError
 
 # float16 is finite up to 65504; a weight beyond it would become inf, so that tensor stays float32.
@@ -63,7 +65,9 @@ def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, d
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(src))
+    # Weights are read one at a time from an fp32 model with external data, so memory holds the
+    # float16 model and one float32 tensor, never the whole float32 model.
+    model = onnx.load(str(src), load_external_data=False)
     graph = model.graph
     graph_inputs = {
         i.name for i in graph.input
@@ -72,7 +76,7 @@ def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, d
     for init in graph.initializer:
         if init.data_type != onnx.TensorProto.FLOAT or init.name in graph_inputs:
             continue
-        values = numpy_helper.to_array(init)
+        values = numpy_helper.to_array(init, base_dir=str(src.parent))
         if values.size < FP16_MIN_ELEMENTS:
             continue
         if not np.isfinite(values).all() or np.abs(values).max() > FP16_MAX:
@@ -88,7 +92,7 @@ def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, d
     del graph.node[:]
     graph.node.extend(nodes)
     out = tmp / "fp16.onnx"
-    onnx.save(model, str(out))
+    onnx_external.save(model, out, src.parent, "the fp16 model")
     settings = {
         "weights": "float16",
         "activations": "float32",
@@ -100,28 +104,64 @@ def _fp16(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, d
     return out, settings
 
 
-def _pre_process(src: Path, tmp: Path) -> tuple[Path, str]:
+def _quant_input(src: Path, tmp: Path) -> tuple[Path, bool]:
+    """The model to quantize and whether it is beyond one protobuf file (then every step saves
+    external data). A model that fits but came with external data is made one file first: ONNX
+    Runtime's pre-processing would lose track of a data file beside the original."""
+    import onnx
+
+    model = onnx.load(str(src), load_external_data=False)
+    if onnx_external.needs_external_data(model):
+        return src, True
+    if not onnx_external.locations(model):
+        return src, False
+    single = tmp / "single.onnx"
+    onnx_external.save(model, single, src.parent, "the fp32 model")
+    return single, False
+
+
+def _pre_process(src: Path, tmp: Path, large: bool) -> tuple[Path, str]:
     """ONNX Runtime's recommended quantization pre-processing (shape inference + graph optimization)."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     try:
         import sympy  # noqa: F401  # symbolic shape inference needs it; onnx shape inference suffices for fixed shapes
 
-        skip_symbolic = False
+        note = ""
     except ImportError:
-        skip_symbolic = True
+        note = " (symbolic shape inference skipped: sympy not installed)"
     out = tmp / "pre.onnx"
-    quant_pre_process(str(src), str(out), skip_symbolic_shape=skip_symbolic)
-    note = " (symbolic shape inference skipped: sympy not installed)" if skip_symbolic else ""
+    if large:
+        # Symbolic shape inference serializes the whole model in memory, which protobuf cannot do
+        # beyond 2 GiB; onnx shape inference then works from the file (infer_shapes_path).
+        note = " (symbolic shape inference skipped: model over 2 GiB)"
+        quant_pre_process(
+            str(src),
+            str(out),
+            skip_symbolic_shape=True,
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            external_data_location=onnx_external.data_file_name(out.name),
+        )
+    else:
+        quant_pre_process(str(src), str(out), skip_symbolic_shape=bool(note))
     return out, "onnx shape inference + ORT optimization" + note
 
 
 def _dynamic_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    pre, pre_note = _pre_process(src, tmp)
+    src, large = _quant_input(src, tmp)
+    pre, pre_note = _pre_process(src, tmp, large)
     out = tmp / "dynamic.onnx"
-    quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8, per_channel=False, reduce_range=False)
+    quantize_dynamic(
+        str(pre),
+        str(out),
+        weight_type=QuantType.QInt8,
+        per_channel=False,
+        reduce_range=False,
+        use_external_data_format=large,
+    )
     return out, {
         "method": "onnxruntime.quantization.quantize_dynamic",
         "weights": "int8 per-tensor",
@@ -135,7 +175,8 @@ def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[
 
     if calibration is None:
         raise _no_calibration()
-    pre, pre_note = _pre_process(src, tmp)
+    src, large = _quant_input(src, tmp)
+    pre, pre_note = _pre_process(src, tmp, large)
     input_name, input_shape = _input_of(pre)
     if list(calibration.shape[1:]) != input_shape[1:]:
         raise ConversionError(
@@ -153,6 +194,7 @@ def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
+        use_external_data_format=large,
     )
     return out, {
         "method": "onnxruntime.quantization.quantize_static",

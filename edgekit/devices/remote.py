@@ -106,6 +106,9 @@ def stage(target: BenchTarget, folder: Path) -> dict:
     else:
         (folder / "artifact").mkdir()
         shutil.copy2(target.path, folder / "artifact" / target.path.name)
+        for name in _data_files(target):  # an artifact folder carries its data files already
+            (folder / "artifact" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target.path.parent / name, folder / "artifact" / name)
         path = f"artifact/{target.path.name}"
     reference = None
     if target.reference is not None:
@@ -115,6 +118,26 @@ def stage(target: BenchTarget, folder: Path) -> dict:
                 shutil.copy2(target.reference / name, folder / "reference" / name)
         reference = "reference"
     return {"kind": target.kind, "path": path, "format": target.format, "reference": reference}
+
+
+def _data_files(target: BenchTarget) -> list[str]:
+    """The external data files a bare ONNX model names (they travel with it), checked to exist."""
+    if target.format != "onnx":
+        return []
+    from edgekit.convert.onnx_external import model_data_files
+
+    try:
+        names = model_data_files(target.path)
+    except Exception:  # a damaged file: the device's runtime reports it, as for any model
+        return []
+    for name in names:
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts or not (target.path.parent / rel).is_file():
+            raise DeviceError(
+                f"{target.path} keeps its weights in {name!r}, which is not a file beside it",
+                hint="keep the model's .data file in the same folder as the .onnx file",
+            )
+    return names
 
 
 def manifest(folder: Path) -> dict[str, str]:

@@ -3,10 +3,16 @@
 Threads are explicit: `threads` intra-op threads and one inter-op thread (sequential execution), so
 a measurement says how many cores it used. The graph optimization level defaults to "all" (what a
 deployment would use) and can be lowered to compare, e.g. `load_onnx(a, 1, optimization="basic")`.
+
+A model with external data (model.onnx + model.onnx.data, edgekit/convert/onnx_external.py) is
+loaded from its path, so ONNX Runtime finds the data file beside it; the artifact's sha256 covers
+both files and is checked before loading, like a single file's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,7 +137,7 @@ def load_onnx(
     import onnxruntime as ort
 
     options = _options(threads, optimization)
-    path = checked_model_file(artifact, "onnx", "onnxruntime")
+    path = _checked_files(artifact)
     try:
         session = ort.InferenceSession(str(path), options, providers=[PROVIDER])
     except Exception as exc:  # InvalidProtobuf, NoSuchFile, Fail, NotImplemented...
@@ -145,6 +151,33 @@ def load_onnx(
             "edgekit sessions run models with one input and one output"
         )
     return OnnxRuntimeSession(artifact, session, threads, optimization)
+
+
+def _checked_files(artifact: Artifact) -> Path:
+    """The model file, checked like every runtime's; with external data, the data files too."""
+    from edgekit.convert.onnx_external import artifact_data_files, files_sha256
+
+    try:
+        data = artifact_data_files(artifact.metadata)
+    except ValueError as exc:
+        raise RuntimeLoadError(f"{artifact.path}: artifact.json is damaged: {exc}") from None
+    if not data:
+        return checked_model_file(artifact, "onnx", "onnxruntime")
+    # the model file alone is not what the recorded sha256 covers: check it and its data together
+    path = checked_model_file(dataclasses.replace(artifact, sha256=""), "onnx", "onnxruntime")
+    missing = [n for n in data if not (path.parent / n).is_file()]
+    if missing:
+        raise RuntimeLoadError(
+            f"{path} keeps its weights in {', '.join(missing)}, which is missing beside it",
+            hint="copy the model file together with its .data file, or run the convert step again",
+        )
+    if artifact.sha256 and files_sha256(path.parent, [path.name, *data]) != artifact.sha256:
+        raise RuntimeLoadError(
+            f"{path} or its external data ({', '.join(data)}) changed since it was converted: "
+            "their sha256 differs from artifact.json",
+            hint="run the convert step again to rebuild the artifact",
+        )
+    return path
 
 
 register_runtime(
