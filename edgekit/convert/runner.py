@@ -1,8 +1,12 @@
 """Run conversion jobs: each into its own folder atomically, formats in parallel worker processes.
 
 Converters for different formats share nothing but the reference on disk, and each spends most
-of its time in single-threaded graph rewriting, so one process per format overlaps them. Within a
-format, jobs run one after another in the same process, so that process loads TensorFlow once.
+of its time in single-threaded graph rewriting, so formats convert in parallel processes, as many
+as there are cores. A process takes whole formats and runs their jobs one after another, so it
+imports TensorFlow once (about 3 s of CPU) for all of them; with more formats than cores, one
+process converts several formats rather than a fresh process starting for each. Sequential runs
+(convert.parallel: false) give each format a fresh process, so no format's leftovers add to the
+next one's peak memory.
 The processes themselves (memory limit, Ctrl-C) are edgekit/convert/workers.py's.
 """
 
@@ -94,6 +98,20 @@ def _run_guarded(job: ConvertJob) -> JobOutcome:
         return JobOutcome(job, error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())
 
 
+def worker_groups(formats: list[list[ConvertJob]], width: int) -> list[list[ConvertJob]]:
+    """Whole formats packed into WIDTH groups, one per worker, the most jobs first into the emptiest group.
+
+    Within a group, formats keep the order they were given in.
+    """
+    if width >= len(formats):
+        return formats
+    groups: list[list[list[ConvertJob]]] = [[] for _ in range(width)]
+    for fmt in sorted(formats, key=len, reverse=True):
+        min(groups, key=lambda g: sum(map(len, g))).append(fmt)
+    order = {id(fmt): i for i, fmt in enumerate(formats)}
+    return [[job for fmt in sorted(g, key=lambda f: order[id(f)]) for job in fmt] for g in groups if g]
+
+
 def run_jobs(
     jobs: list[ConvertJob],
     parallel: bool,
@@ -102,16 +120,22 @@ def run_jobs(
 ) -> None:
     """Run JOBS in worker processes; call ON_OUTCOME in the parent as each finishes (success or failure).
 
-    One worker per format (all at once when PARALLEL, else one after another). MEMORY_LIMIT bounds
-    the resident memory of the workers together: the one that takes them over it is stopped, its
-    job fails naming the limit, and the rest of its format's jobs go on in a fresh worker.
+    When PARALLEL, formats are packed into as many workers as there are cores; otherwise each format
+    converts in its own worker, one after another. MEMORY_LIMIT bounds the resident memory of the
+    workers together: the one that takes them over it is stopped, its job fails naming the limit,
+    and the rest of that worker's jobs go on in a fresh worker.
     Ctrl-C stops every worker at once and raises (unfinished folders are temporaries to sweep).
     """
-    groups: dict[str, list[ConvertJob]] = {}
+    by_format: dict[str, list[ConvertJob]] = {}
     for job in jobs:
-        groups.setdefault(job.format, []).append(job)
-    width = min(len(groups), os.cpu_count() or 1) if parallel else 1
-    pool = WorkerPool(list(groups.values()), max(width, 1), memory_limit, _run_measured, _failed)
+        by_format.setdefault(job.format, []).append(job)
+    formats = list(by_format.values())
+    if parallel:
+        width = max(min(len(formats), os.cpu_count() or 1), 1)
+        groups = worker_groups(formats, width)
+    else:  # one format at a time, each in a fresh process: the least memory at any moment
+        width, groups = 1, formats
+    pool = WorkerPool(groups, width, memory_limit, _run_measured, _failed)
     try:
         pool.run(on_outcome)
     finally:
