@@ -12,6 +12,7 @@ import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
+from edgekit.convert.tflite_load import loaded_once, saved_model_converter
 from edgekit.errors import ConversionError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
 
@@ -70,7 +71,8 @@ def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes, l
         return selective_int8(request.reference, _calibration_samples(request), keep_float)
     converter = _make_converter(request, settings)
     try:
-        return converter.convert(), []
+        with loaded_once():
+            return converter.convert(), []
     except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
         raise _conversion_error(request, exc) from None
 
@@ -91,9 +93,7 @@ def _analysis(path: Path) -> dict:
 def _make_converter(request: ConversionRequest, settings: dict):
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(request.reference / "saved_model"), signature_keys=["serving_default"]
-    )
+    converter = saved_model_converter(request.reference / "saved_model")
     if settings["optimize"]:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if settings["fp16"]:

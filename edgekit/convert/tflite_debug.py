@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.convert.tflite_load import loaded_once, saved_model_converter
 from edgekit.errors import ConversionError
 
 _PREFIX = "NumericVerify/"
@@ -25,9 +26,7 @@ _PREFIX = "NumericVerify/"
 def _converter(reference: Path, calibration: np.ndarray):
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(reference / "saved_model"), signature_keys=["serving_default"]
-    )
+    converter = saved_model_converter(reference / "saved_model")
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = _batches(calibration)
     return converter
@@ -57,7 +56,7 @@ def _debugger(
         if denylist or direct_metrics
         else None
     )
-    with warnings.catch_warnings():  # the debugger uses the deprecated tf.lite.Interpreter internally
+    with warnings.catch_warnings(), loaded_once():  # the debugger uses the deprecated tf.lite.Interpreter
         warnings.simplefilter("ignore")
         return tf.lite.experimental.QuantizationDebugger(
             converter=_converter(reference, calibration),
@@ -178,7 +177,7 @@ def selective_int8(
             ),
         )
     debugger = _debugger(reference, calibration, calibration[:2], denylist=matched)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), loaded_once():
         warnings.simplefilter("ignore")
         return debugger.get_nondebug_quantized_model(), matched
 
