@@ -24,7 +24,8 @@ import numpy as np
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert import onnx_external
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
-from edgekit.convert.onnx_export import SIGNATURE, collect_warnings, export_fp32
+from edgekit.convert.onnx_export import SIGNATURE, collect_warnings
+from edgekit.convert.onnx_fp32_memo import exported_fp32
 from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
@@ -191,7 +192,7 @@ def convert_onnx(request: ConversionRequest) -> Artifact:
     warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgekit-onnx-") as tmp_name:
         tmp = Path(tmp_name)
-        fp32 = export_fp32(Path(request.reference) / "saved_model", opset, tmp / "fp32.onnx", warnings)
+        fp32 = exported_fp32(Path(request.reference) / "saved_model", opset, warnings)
         try:
             with collect_warnings(("",), warnings):  # onnxruntime.quantization logs to the root logger
                 quantized, settings = QUANTIZERS[mode](fp32, tmp, calibration)
