@@ -19,7 +19,7 @@ import pytest
 
 import edgekit.convert.onnx as onnx_plugin
 from edgekit.artifact import Artifact
-from edgekit.convert import ConversionRequest, onnx_external
+from edgekit.convert import ConversionRequest, onnx_external, onnx_fp32_memo
 from edgekit.errors import ConversionError, RuntimeLoadError
 from edgekit.fsutil import sha256_file, sha256_tree
 
@@ -86,7 +86,8 @@ def export_writes(monkeypatch):
             how["hook"](out)
         return out
 
-    monkeypatch.setattr(onnx_plugin, "export_fp32", export)
+    monkeypatch.setattr(onnx_fp32_memo, "export_fp32", export)
+    monkeypatch.setattr(onnx_fp32_memo, "_exports", {})  # every test exports afresh
     monkeypatch.setattr(onnx_plugin, "_versions", lambda: {"onnx": onnx.__version__})
     return how
 
