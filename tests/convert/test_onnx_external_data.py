@@ -20,7 +20,7 @@ import pytest
 import edgekit.convert.onnx as onnx_plugin
 from edgekit.artifact import Artifact
 from edgekit.convert import ConversionRequest, onnx_external, onnx_fp32_memo
-from edgekit.errors import ConversionError, RuntimeLoadError
+from edgekit.errors import ConversionError, RuntimeLoadError, UsageError
 from edgekit.fsutil import sha256_file, sha256_tree
 
 onnx = pytest.importorskip("onnx")
@@ -176,6 +176,30 @@ def test_runtime_loads_from_the_path_and_checks_both_files(
     data.unlink()
     with pytest.raises(RuntimeLoadError, match=r"model\.onnx\.data, which is missing"):
         load_onnx(loaded, 1)
+
+
+def test_graph_analysis_reads_shapes_without_loading_the_data(
+    export_writes, small_threshold, reference, tmp_path, monkeypatch
+):
+    from edgekit.targets.analysis.onnx import analyze_onnx
+
+    split = convert(reference, tmp_path / "split", "fp32")
+    export_writes["external"] = False
+    monkeypatch.setattr(
+        onnx_external, "EXTERNAL_DATA_THRESHOLD", onnx_external.EXTERNAL_DATA_THRESHOLD * 10**9
+    )
+    single = convert(reference, tmp_path / "single", "fp32")
+    assert (split.folder / DATA).is_file() and not (single.folder / DATA).exists()
+
+    def no_external_loading(*args, **kwargs):
+        raise AssertionError("the analysis loaded the external data")
+
+    monkeypatch.setattr(onnx, "load_external_data_for_model", no_external_loading)  # what onnx.load calls
+    a, b = analyze_onnx(split.path), analyze_onnx(single.path)
+    assert a.ops == b.ops and sum(op.macs for op in a.ops) == 48 * 64 + 64 * 3
+    (split.folder / DATA).unlink()
+    with pytest.raises(UsageError, match="external data file 'model.onnx.data' is missing"):
+        analyze_onnx(split.path)
 
 
 def test_a_damaged_external_data_record_is_a_load_error(export_writes, small_threshold, reference, tmp_path):

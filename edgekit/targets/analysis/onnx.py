@@ -9,6 +9,7 @@ ONNX Runtime fuses the Q/DQ pair into an integer kernel.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,9 +137,15 @@ def _tensor_info(name: str, type_proto: Any) -> TensorInfo:
 
 def _load(path: Path) -> Any:
     import onnx
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
     try:
-        model = onnx.load(str(path))
+        # Weights in an external data file (models over 2 GiB) are not loaded: shapes and types are
+        # in the graph, and shape inference cannot serialize a model of 2 GiB or more in memory.
+        model = onnx.load(str(path), load_external_data=False)
+        for init in model.graph.initializer:
+            if uses_external_data(init) and not (path.parent / ExternalDataInfo(init).location).is_file():
+                raise OSError(f"its external data file {ExternalDataInfo(init).location!r} is missing")
     except Exception as exc:  # protobuf DecodeError, OSError: say which file
         raise UsageError(f"{path}: not a readable ONNX model: {exc}") from None
     try:
@@ -156,10 +163,17 @@ def _collect(graph: Any) -> _Graph:
         infos[vi.name] = _tensor_info(vi.name, vi.type)
     const: set[str] = set()
     for init in graph.initializer:
-        arr = onnx.numpy_helper.to_array(init)
-        infos[init.name] = TensorInfo(
-            init.name, tuple(int(d) for d in arr.shape), arr.dtype.name, int(arr.nbytes)
-        )
+        if init.data_location == onnx.TensorProto.EXTERNAL:  # not loaded: described by shape and type
+            np_dtype = onnx.helper.tensor_dtype_to_np_dtype(init.data_type)
+            shape = tuple(int(d) for d in init.dims)
+            infos[init.name] = TensorInfo(
+                init.name, shape, np_dtype.name, math.prod(shape) * np_dtype.itemsize
+            )
+        else:
+            arr = onnx.numpy_helper.to_array(init)
+            infos[init.name] = TensorInfo(
+                init.name, tuple(int(d) for d in arr.shape), arr.dtype.name, int(arr.nbytes)
+            )
         const.add(init.name)
     for node in graph.node:
         ins = [i for i in node.input if i]
