@@ -39,17 +39,17 @@ def exported_fp32(saved_model: Path, opset: int, warnings: list[str]) -> Path:
     Callers only read the returned file (and the external data file beside it, if any).
     """
     key = (_fingerprint(saved_model), opset)
-    if key not in _exports:
+    export = _exports.get(key)
+    if export is None or not export.path.is_file():
         _exports.clear()  # one reference at a time: a new one replaces the last
         folder = _process_folder()
         for old in folder.iterdir():
             shutil.rmtree(old) if old.is_dir() else old.unlink()
-        target = folder / f"opset{opset}" / "fp32.onnx"
-        target.parent.mkdir()
+        # a folder of its own for each export, so that no later export can overwrite a remembered file
+        target = Path(tempfile.mkdtemp(prefix=f"opset{opset}-", dir=folder)) / "fp32.onnx"
         exported: list[str] = []
         export_fp32(saved_model, opset, target, exported)
-        _exports[key] = _Export(target, exported)
-    export = _exports[key]
+        export = _exports[key] = _Export(target, exported)
     warnings.extend(w for w in export.warnings if w not in warnings)
     return export.path
 

@@ -90,3 +90,21 @@ def test_folders_of_gone_processes_are_removed_and_live_ones_kept(exports, tmp_p
     onnx_fp32_memo.exported_fp32(_saved_model(tmp_path), 17, [])
     assert not orphan.exists()
     assert live.exists()
+
+
+def test_a_remembered_export_whose_file_has_gone_is_made_again(exports, tmp_path):
+    saved_model = _saved_model(tmp_path)
+    path = onnx_fp32_memo.exported_fp32(saved_model, 17, [])
+    path.unlink()
+    again = onnx_fp32_memo.exported_fp32(saved_model, 17, [])
+    assert again.read_bytes() == b"onnx 17 2"
+
+
+def test_each_export_has_its_own_file(exports, tmp_path):
+    a, b = _saved_model(tmp_path, "a"), _saved_model(tmp_path, "b")
+    first = onnx_fp32_memo.exported_fp32(a, 17, [])
+    remembered = dict(onnx_fp32_memo._exports)
+    second = onnx_fp32_memo.exported_fp32(b, 17, [])
+    assert first != second and not first.exists()  # the last reference's export was removed
+    onnx_fp32_memo._exports.update(remembered)  # even a stale memo entry cannot read the new file
+    assert onnx_fp32_memo.exported_fp32(a, 17, []).read_bytes() == b"onnx 17 3"
