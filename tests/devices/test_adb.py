@@ -290,7 +290,7 @@ def test_bench_over_adb(v2_device, artifacts, tmp_path, monkeypatch, capsys):
     write_devices(tmp_path, v2_device.serial, workdir)
     monkeypatch.chdir(tmp_path)
     code, doc, err = bench_json(capsys, [str(artifacts["run_dir"]), "--device", "pixel"])
-    assert code == 0, err
+    assert code == 0, (err, doc)
     results = doc["results"]
     assert sorted(r["label"] for r in results) == ["onnx-fp32", "tflite-fp32"]
     for r in results:
