@@ -138,7 +138,7 @@ def skip_uncalibrated(rows: list[Row], req: ModelRequest, target: str) -> list[R
 
 
 def model_steps(ctx: RunContext, req: ModelRequest) -> tuple[ResolvedSource, PreparedData, Reference]:
-    """The run's source, data and reference, from the trained model (stages.py's types)."""
+    """The run's source, data and reference, from the trained model (edgekit.stages' types)."""
     loaded = model_step(ctx, req)
     checkpoint()
     data = data_step(ctx, req, loaded)

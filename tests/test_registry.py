@@ -74,7 +74,7 @@ def test_public_api_names_resolve():
     ],
 )
 def test_parity_and_bench_use_the_targets_own_runtime(target, fmt, runtime):
-    from edgekit.stages import _host_runtime
+    from edgekit.stages.common import _host_runtime
     from edgekit.targets.profile import resolve_target
 
     assert _host_runtime(resolve_target(target), fmt) == runtime

@@ -2,7 +2,8 @@
 
 from types import SimpleNamespace
 
-from edgekit.stages import Reference, _analysis_graph
+from edgekit.stages import Reference
+from edgekit.stages.estimate import _analysis_graph
 from edgekit.steps import StepLog
 
 

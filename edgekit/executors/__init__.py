@@ -1,6 +1,6 @@
 """Where the cells of a run's matrix are worked: on this machine, or as tasks on a Ray cluster.
 
-The pipeline (edgekit/stages.py) hands an executor two kinds of cell work: conversion jobs and
+The pipeline (edgekit/stages/) hands an executor two kinds of cell work: conversion jobs and
 bench measurements. Everything else (source, data, training, parity, estimate, report) runs in
 the `edgekit convert` process, which writes the run folder. An executor returns what the local
 code would have returned for the same cell, so a run's rows do not depend on where it ran.

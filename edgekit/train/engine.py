@@ -1,5 +1,5 @@
 """The training run as a list of steps: place, seed, build the pipelines and the model, fine-tune,
-bring the model back to float32, evaluate. stages.py calls this and exports the result."""
+bring the model back to float32, evaluate. edgekit/stages/train.py calls this and exports the result."""
 
 from __future__ import annotations
 
