@@ -46,17 +46,17 @@ def archive_kind(path: Path) -> str:
 
 
 def tar_gz_bytes(files: dict[str, bytes], mtime: int) -> bytes:
-    tar_buf = io.BytesIO()
-    with tarfile.open(fileobj=tar_buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in sorted(files):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(files[name]), mtime, 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            tar.addfile(info, io.BytesIO(files[name]))
     out = io.BytesIO()
+    # The tar stream goes straight into gzip (the same bytes as compressing a finished tar at once,
+    # without holding the uncompressed archive: bundles of multi-GB models stay within memory).
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
-        gz.write(tar_buf.getvalue())
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name in sorted(files):
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = len(files[name]), mtime, 0o644
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                tar.addfile(info, io.BytesIO(files[name]))
     return out.getvalue()
 
 
