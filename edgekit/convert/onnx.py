@@ -173,6 +173,7 @@ def _finish(
     stage.mkdir()
     staged = stage / MODEL_FILE
     data = onnx_external.save(model, staged, src.parent, f"the onnx {mode} model")
+    onnx_external.drop_payloads(model)  # from here on only its graph is read: free the weights first
     _verify(staged)
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

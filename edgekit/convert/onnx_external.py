@@ -195,6 +195,13 @@ def save(model: Any, path: Path, base: Path, what: str) -> list[str]:
     return []
 
 
+def drop_payloads(model: Any) -> None:
+    """Free the tensors' bytes of a model already saved: what is left describes the graph only."""
+    for t in _tensors(model):
+        for name in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data"):
+            t.ClearField(name)
+
+
 def move_into(src: Path, dest: Path) -> Path:
     """Put SRC at DEST atomically (a rename, or a copy then a rename across file systems)."""
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
