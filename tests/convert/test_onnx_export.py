@@ -56,8 +56,8 @@ def test_lean_export_is_tf2onnx_model(tiny_reference, upstream, inputs, tmp_path
     set_aside: list[int] = []
     original = onnx_lean.set_weights_aside
 
-    def spy(graph_def, keep):
-        lean, values = original(graph_def, keep)
+    def spy(graph_def, keep, weights):
+        lean, values = original(graph_def, keep, weights)
         set_aside.append(len(values))
         return lean, values
 
@@ -69,6 +69,9 @@ def test_lean_export_is_tf2onnx_model(tiny_reference, upstream, inputs, tmp_path
     assert set_aside and set_aside[0] > 0  # grappler saw Placeholders for the weights
     ours, theirs = onnx.load(str(out)), onnx.load(str(upstream))
     assert [n.op_type for n in ours.graph.node] == [n.op_type for n in theirs.graph.node]
+    for field in ("ir_version", "producer_name", "producer_version", "opset_import", "doc_string"):
+        assert getattr(ours, field) == getattr(theirs, field), field
+    assert ours.graph.name == theirs.graph.name and ours.graph.doc_string == theirs.graph.doc_string
     assert _initializer_digests(ours) == _initializer_digests(theirs)
     assert np.array_equal(_run(out, inputs), _run(upstream, inputs))
     assert not (tmp_path / "model.onnx.data").exists()
@@ -109,4 +112,16 @@ def test_lean_failure_falls_back_to_tf2onnx(tiny_reference, upstream, inputs, tm
     warnings: list[str] = []
     out = onnx_export.export_fp32(tiny_reference / "saved_model", OPSET, tmp_path / "model.onnx", warnings)
     assert any("optimizer broke" in w and "the way tf2onnx does" in w for w in warnings), warnings
+    assert np.array_equal(_run(out, inputs), _run(upstream, inputs))
+
+
+def test_freezing_apart_gives_the_same_model(tiny_reference, upstream, inputs, tmp_path, monkeypatch):
+    """Large models are loaded and frozen in a process of their own; forced here on the tiny one."""
+    import onnx
+
+    monkeypatch.setattr(onnx_export, "FREEZE_APART_BYTES", -1)
+    warnings: list[str] = []
+    out = onnx_export.export_fp32(tiny_reference / "saved_model", OPSET, tmp_path / "model.onnx", warnings)
+    assert not [w for w in warnings if w.startswith("edgekit:")], warnings
+    assert _initializer_digests(onnx.load(str(out))) == _initializer_digests(onnx.load(str(upstream)))
     assert np.array_equal(_run(out, inputs), _run(upstream, inputs))
