@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,6 +20,14 @@ from edgekit import __version__
 from edgekit.console import console, err_console
 from edgekit.errors import EdgekitError
 from edgekit.quiet import quiet_native_stderr
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from edgekit.model_input import ModelRequest
+    from edgekit.multirun import MultiRunResult
+    from edgekit.pipeline import ConvertOptions, RunResult
+    from edgekit.shard import Shard
 
 SUBCOMMAND_MODULES = (
     "edgekit.sources.cli",
@@ -156,29 +165,15 @@ def convert(
     ),
 ) -> None:
     """Fine-tune (or start from a trained MODEL), convert, check parity and benchmark for each target; writes out/<name>/<target>/."""
-    from edgekit.executors import open_executor
     from edgekit.model_input import model_request
-    from edgekit.multirun import MultiRunResult, expand_targets, run_convert_many, run_shard
-    from edgekit.pipeline import ConvertOptions, RunResult, run_convert
-    from edgekit.recipe import find_recipe
+    from edgekit.multirun import expand_targets
+    from edgekit.pipeline import ConvertOptions
     from edgekit.shard import parse_shard
 
     model = model_request(recipe, data=data, input_shape=input_shape, value_range=value_range, name=name)
     if allow_unsafe_ops:
-        if model is not None:
-            from edgekit.errors import UsageError
-
-            raise UsageError(
-                "--allow-unsafe-ops applies to recipe runs; a MODEL given on the command line is always scanned strictly",
-                hint="write a recipe whose source is the model, with source.allow_unsafe_ops: true",
-            )
-        overrides = [*overrides, "source.allow_unsafe_ops=true"]
-    if model is None:
-        recipe_path, how = find_recipe(Path(recipe) if recipe is not None else None)
-        (err_console if as_json else console).print(f"recipe: {recipe_path} ({how})")
-    else:  # a trained model: the run's settings are the defaults plus --set
-        recipe_path = model.where
-        (err_console if as_json else console).print(f"model: {model.spec} ({model.kind}, no training)")
+        overrides = _allow_unsafe_ops(overrides, model)
+    recipe_path = _run_source(recipe, model, err_console if as_json else console)
     names = expand_targets(targets)
     part = parse_shard(shard) if shard is not None else None
     opts = ConvertOptions(
@@ -195,27 +190,76 @@ def convert(
         devices=devices,
         model=model,
     )
-    result: RunResult | MultiRunResult | None
-    with open_executor(executor, ray_address) as opts.executor:  # --executor: where the cells run
-        if part is not None:
-            result = run_shard(opts, names, part)
-            if result is None:
-                err_console.print(f"shard {shard}: no cell of this matrix falls to it; nothing to do")
-                raise typer.Exit(0)
-        else:
-            result = run_convert(opts) if len(names) == 1 else run_convert_many(opts, names)
+    result = _run_matrix(opts, names, executor, ray_address, part, shard)
     if as_json:
-        import json
-
-        runs = getattr(result, "results", [result])
-        doc = [{"run_dir": str(r.run_dir), "exit_code": r.exit_code, "report": r.report} for r in runs]
-        single = len(runs) == 1 and part is None
-        typer.echo(
-            json.dumps(
-                doc[0] if single else {"exit_code": result.exit_code, "runs": doc}, indent=2, default=str
-            )
-        )
+        _print_json(result, sharded=part is not None)
     raise typer.Exit(result.exit_code)
+
+
+def _allow_unsafe_ops(overrides: list[str], model: ModelRequest | None) -> list[str]:
+    """--allow-unsafe-ops: the recipe override it stands for; refused for a MODEL on the command line."""
+    if model is not None:
+        from edgekit.errors import UsageError
+
+        raise UsageError(
+            "--allow-unsafe-ops applies to recipe runs; a MODEL given on the command line is always scanned strictly",
+            hint="write a recipe whose source is the model, with source.allow_unsafe_ops: true",
+        )
+    return [*overrides, "source.allow_unsafe_ops=true"]
+
+
+def _run_source(recipe: str | None, model: ModelRequest | None, out: Console) -> Path:
+    """The recipe file to run (found as `find_recipe` says), or a MODEL's own path; says which on `out`."""
+    if model is not None:  # a trained model: the run's settings are the defaults plus --set
+        out.print(f"model: {model.spec} ({model.kind}, no training)")
+        return model.where
+    from edgekit.recipe import find_recipe
+
+    recipe_path, how = find_recipe(Path(recipe) if recipe is not None else None)
+    out.print(f"recipe: {recipe_path} ({how})")
+    return recipe_path
+
+
+def _run_matrix(
+    opts: ConvertOptions,
+    names: list[str],
+    executor: str,
+    ray_address: str | None,
+    part: Shard | None,
+    shard: str | None,
+) -> RunResult | MultiRunResult:
+    """Run the (target, format, quant) matrix, or shard `part` of it (--shard `shard`), on the --executor."""
+    from edgekit.executors import open_executor
+    from edgekit.multirun import run_convert_many
+    from edgekit.pipeline import run_convert
+
+    with open_executor(executor, ray_address) as opts.executor:
+        if part is not None:
+            return _run_shard(opts, names, part, shard)
+        return run_convert(opts) if len(names) == 1 else run_convert_many(opts, names)
+
+
+def _run_shard(opts: ConvertOptions, names: list[str], part: Shard, shard: str | None) -> MultiRunResult:
+    """One shard's cells; a shard that no cell falls to ends the command with exit code 0."""
+    from edgekit.multirun import run_shard
+
+    result = run_shard(opts, names, part)
+    if result is None:
+        err_console.print(f"shard {shard}: no cell of this matrix falls to it; nothing to do")
+        raise typer.Exit(0)
+    return result
+
+
+def _print_json(result: RunResult | MultiRunResult, *, sharded: bool) -> None:
+    """--json: one run's document, or {exit_code, runs} for several targets or a shard."""
+    import json
+
+    runs = getattr(result, "results", [result])
+    doc = [{"run_dir": str(r.run_dir), "exit_code": r.exit_code, "report": r.report} for r in runs]
+    single = len(runs) == 1 and not sharded
+    typer.echo(
+        json.dumps(doc[0] if single else {"exit_code": result.exit_code, "runs": doc}, indent=2, default=str)
+    )
 
 
 @app.command(
