@@ -2,8 +2,10 @@
 
 Each model is a keras.applications network built with weights=None (224x224, 10 classes), exported
 as an edgekit reference, then converted to fp32 TFLite, ONNX and TF.js with edgekit's runner, one
-format at a time (parallel=False), so each conversion's worker process is measured alone: its wall
-time and its peak RSS (JobOutcome.seconds and .peak_rss_bytes). Run with:
+format at a time, so each conversion's worker process is measured alone: its wall time
+(JobOutcome.seconds) and its peak RSS, the worker's own (JobOutcome.peak_rss_bytes) or, when larger,
+that of the worker and the processes it starts together (ONNX export freezes large models in a
+process of its own), sampled from /proc 20 times a second. Run with:
     EDGEKIT_RECORD_FIGURES=1 flock /tmp/helpers/heavy.lock \
         uv run --locked pytest tests/perf/test_size_sweep.py -m perf -s
 The largest models need many GB of memory. Settings (environment):
@@ -21,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,8 @@ TABLE = ROOT / "docs" / "snippets" / "size-sweep.md"
 PLOT = ROOT / "docs" / "img" / "size-sweep.svg"
 FORMATS = ("tflite", "onnx", "tfjs")
 GIB, MIB = 1024**3, 1024**2
+PAGE = os.sysconf("SC_PAGE_SIZE")
+SAMPLE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -94,16 +99,65 @@ def _reference(model: Model, cache: Path) -> tuple[Path, int, int]:
     return reference, int((folder / "params.txt").read_text()), weights
 
 
+def _tree_rss() -> int:
+    """Resident bytes of this process's descendants together (the conversion worker and any process
+    it starts, such as ONNX export's freezing process for large models), multiprocessing's resource
+    tracker left out."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        try:
+            if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class _TreePeak:
+    """The largest _tree_rss() seen while the block runs, read SAMPLE_S apart in a thread."""
+
+    def __enter__(self) -> _TreePeak:
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self.peak = max(self.peak, _tree_rss())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _convert(reference: Path, out: Path, memory_limit: int | None) -> dict:
+    """Each format by itself (its own run_jobs call, so its worker has ended before the next starts):
+    seconds, peak RSS (the worker's own peak, or its processes' together when larger) and error."""
     from edgekit.convert.runner import ConvertJob, JobOutcome, run_jobs
 
-    outcomes: list[JobOutcome] = []
-    jobs = [ConvertJob(fmt, "fp32", reference, out / fmt) for fmt in FORMATS]
-    run_jobs(jobs, False, outcomes.append, memory_limit=memory_limit)
-    return {
-        o.job.format: (o.seconds, o.peak_rss_bytes, None if o.artifact else (o.error or "no artifact"))
-        for o in outcomes
-    }
+    results = {}
+    for fmt in FORMATS:
+        outcomes: list[JobOutcome] = []
+        with _TreePeak() as tree:
+            run_jobs([ConvertJob(fmt, "fp32", reference, out / fmt)], False, outcomes.append, memory_limit)
+        [o] = outcomes
+        peak = max(o.peak_rss_bytes or 0, tree.peak) or None
+        print(
+            f"  {fmt}: worker's peak {(o.peak_rss_bytes or 0) / GIB:.2f} GiB, with its children {tree.peak / GIB:.2f} GiB"
+        )
+        results[fmt] = (o.seconds, peak, None if o.artifact else (o.error or "no artifact"))
+    return results
 
 
 def _load() -> str:
