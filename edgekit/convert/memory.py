@@ -57,6 +57,35 @@ def resident_bytes(pid: int) -> int | None:
         return None
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes PID started, and theirs, from /proc/PID/task/*/children (Linux); [] where unreadable."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(children)
+            todo.extend(children)
+    return found
+
+
+def tree_resident_bytes(pid: int) -> int | None:
+    """Resident memory of PID and every process below it: a converter may do part of its work in a
+    process of its own, and that process's memory counts against the same limit."""
+    own = resident_bytes(pid)
+    if own is None:
+        return None
+    return own + sum(resident_bytes(child) or 0 for child in descendants(pid))
+
+
 def reset_peak() -> None:
     """Start a new peak-RSS window for this process (Linux 4.0+; elsewhere the peak is the process's)."""
     try:

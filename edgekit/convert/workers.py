@@ -1,15 +1,16 @@
 """Worker processes for conversions: started, watched for memory, stopped on Ctrl-C.
 
-Each worker converts one format's jobs in order and reports over a pipe when it starts and ends
-each one, so the parent always knows which job a worker is on. The parent reads every worker's
-resident memory POLL_S apart; when the workers together go over the memory limit, the largest is
-killed, the job it was on fails with a message naming the limit, and its remaining jobs go on in a
-fresh worker. A worker that dies on its own (a converter's native crash) fails its job the same way.
+Each worker converts its jobs in order and reports over a pipe when it starts and ends each one,
+so the parent always knows which job a worker is on. The parent reads every worker's resident
+memory, together with that of any process the worker started, POLL_S apart; when the workers
+together go over the memory limit, the largest is killed with the processes it started, the job
+it was on fails with a message naming the limit, and its remaining jobs go on in a fresh worker. A worker that dies on its own (a converter's native crash) fails its job the same way.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Generic, TypeVar
 
-from edgekit.convert.memory import format_bytes, resident_bytes
+from edgekit.convert.memory import descendants, format_bytes, tree_resident_bytes
 from edgekit.interrupt import checkpoint, ignore_sigint
 
 J = TypeVar("J")
@@ -87,7 +88,7 @@ class WorkerPool(Generic[J, O]):
         """Stop every worker still running (Ctrl-C, or an error in the parent)."""
         for worker in self.active:
             if worker.process.is_alive():
-                worker.process.terminate()
+                _kill_tree(worker.process, signal.SIGTERM)
         for worker in self.active:
             worker.process.join(timeout=30)
             worker.conn.close()
@@ -125,7 +126,7 @@ class WorkerPool(Generic[J, O]):
     def _enforce_limit(self, on_outcome: Callable[[O], None]) -> None:
         limit = self.memory_limit
         assert limit is not None
-        usage = {id(w): resident_bytes(w.process.pid or 0) or 0 for w in self.active}
+        usage = {id(w): tree_resident_bytes(w.process.pid or 0) or 0 for w in self.active}
         total = sum(usage.values())
         if total <= limit or not self.active:
             return
@@ -134,7 +135,7 @@ class WorkerPool(Generic[J, O]):
             self._receive(worker, on_outcome)
             if worker not in self.active:
                 return
-        worker.process.kill()
+        _kill_tree(worker.process)
         worker.process.join(timeout=30)
         self._retire(worker)
         together = f" (all conversion processes: {format_bytes(total)})" if len(usage) > 1 else ""
@@ -158,3 +159,15 @@ class WorkerPool(Generic[J, O]):
     def _retire(self, worker: _Worker[J]) -> None:
         self.active.remove(worker)
         worker.conn.close()
+
+
+def _kill_tree(process: multiprocessing.process.BaseProcess, sig: int = signal.SIGKILL) -> None:
+    """Signal a worker and every process it started (a converter's helper process would outlive it)."""
+    pid = process.pid
+    if pid is None:
+        return
+    for child in [*reversed(descendants(pid)), pid]:
+        try:
+            os.kill(child, sig)
+        except ProcessLookupError:
+            pass

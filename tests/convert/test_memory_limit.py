@@ -49,6 +49,24 @@ def test_a_job_over_the_limit_fails_naming_it_and_the_rest_go_on():
     assert multiprocessing.active_children() == []
 
 
+def _running(pid: int) -> bool:
+    """Whether PID is a live process (a killed child may linger as a zombie until it is reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_memory_of_processes_a_worker_starts_counts_and_they_are_stopped_with_it(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    outcomes = _run([[("child", 600, str(pid_file)), ("after", 10)]], limit=400 * MIB)
+    assert outcomes[0].startswith("child failed: conversion stopped: its process used ")
+    assert "over the memory limit of 400.00 MiB" in outcomes[0]
+    assert outcomes[1] == "after ok (10 MiB)"
+    assert not _running(int(pid_file.read_text()))
+    assert multiprocessing.active_children() == []
+
+
 def test_the_limit_counts_the_workers_together(tmp_path):
     # each stays under 400 MiB alone; the two together do not: the larger is stopped, then the other
     # is released (it would otherwise wait forever) and finishes
