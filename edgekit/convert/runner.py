@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import shutil
 import time
 import traceback
@@ -77,11 +78,18 @@ def run_job(job: ConvertJob) -> Artifact:
 
 
 def _run_measured(job: ConvertJob) -> JobOutcome:
-    """In a worker: the job's outcome with its wall time and this process's peak memory during it."""
+    """In a worker: the job's outcome with its wall time and peak memory during it: this process's, or
+    that of a process the converter started and waited for (the ONNX export freezes large models in
+    one), whichever is larger."""
     reset_peak()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     outcome = _run_guarded(job)
-    outcome.seconds, outcome.peak_rss_bytes = round(time.perf_counter() - start, 3), peak_bytes()
+    outcome.seconds = round(time.perf_counter() - start, 3)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    child_peak = children_after * 1024 if children_after > children_before else 0  # KiB on Linux
+    own = peak_bytes()
+    outcome.peak_rss_bytes = max(own, child_peak) if own is not None else (child_peak or None)
     return outcome
 
 

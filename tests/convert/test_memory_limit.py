@@ -4,6 +4,7 @@ limit, the format's other jobs go on in a fresh worker, and nothing brings the m
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,6 +112,21 @@ def test_a_conversion_records_its_time_and_peak_memory(tiny_reference, tmp_path)
     (outcome,) = seen
     assert outcome.artifact is not None, outcome.error
     assert outcome.seconds > 0 and outcome.peak_rss_bytes > 50 * MIB
+
+
+def test_a_conversion_peak_includes_a_process_the_converter_waited_for(tmp_path):
+    # in a fresh interpreter: RUSAGE_CHILDREN's peak is the largest child a process ever waited for
+    code = (
+        "import subprocess, sys\n"
+        "from edgekit.convert import runner\n"
+        "hold = 'import numpy; b = numpy.ones(400 << 20, numpy.uint8)'\n"
+        "runner._run_guarded = lambda job: subprocess.run([sys.executable, '-c', hold], check=True) and "
+        "runner.JobOutcome(job, error='none')\n"
+        "print(runner._run_measured(None).peak_rss_bytes)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 400 * MIB  # the child's, far above this small process's own
 
 
 @pytest.mark.parametrize(
