@@ -195,7 +195,7 @@ from edgekit.train.export import export_reference
 from edgekit.train.preprocess import Preprocessing
 inputs = tf_keras.Input((32, 32, 3))
 x = tf_keras.layers.Flatten()(inputs)
-for width in (24000, 24000):
+for width in (16384, 16384, 16384):  # each kernel under 2 GB (one tensor cannot be larger)
     x = tf_keras.layers.Dense(width, activation="relu")(x)
 model = tf_keras.Model(inputs, tf_keras.layers.Dense(10, activation="softmax")(x))
 print(model.count_params(), sum(w.numpy().nbytes for w in model.weights))
