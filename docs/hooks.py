@@ -285,7 +285,7 @@ def table_calibration_models() -> str:
 
 
 def table_parity_thresholds() -> str:
-    thresholds = module_constant("parity.py", "PARITY_THRESHOLDS")
+    thresholds = module_constant("convert/parity.py", "PARITY_THRESHOLDS")
     rows = [[f"`{mode}`", str(t["min_top1"]), f"{t['max_abs']:g}", str(t["min_cosine"]), str(t["warn_top1"])]
             for mode, t in thresholds.items()]
     return markdown_table(["quant mode", "pass needs top-1 ≥", "max \\|err\\| ≤", "cosine ≥", "fail when top-1 <"], rows)
