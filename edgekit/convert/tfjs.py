@@ -16,6 +16,7 @@ from typing import Any
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
+from edgekit.convert.saved_model_memo import loads_shared
 from edgekit.errors import ConversionError, NotInstalledError
 from edgekit.fsutil import atomic_dir, sha256_tree, tree_size
 
@@ -88,15 +89,17 @@ def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: 
     except Exception as exc:  # an ImportError or a TF error raised while tensorflowjs imports
         raise ConversionError(f"cannot import the tensorflowjs converter: {exc}") from exc
     try:
-        converter.convert_tf_saved_model(
-            str(saved_model),
-            str(out),
-            signature_def="serving_default",
-            saved_model_tags="serve",
-            quantization_dtype_map={dtype: True} if dtype else None,
-            weight_shard_size_bytes=shard_size,
-            metadata=metadata,
-        )
+        # the reference is loaded once per process, shared with TFLite and the other TF.js modes
+        with loads_shared(converter, "_load_model"):
+            converter.convert_tf_saved_model(
+                str(saved_model),
+                str(out),
+                signature_def="serving_default",
+                saved_model_tags="serve",
+                quantization_dtype_map={dtype: True} if dtype else None,
+                weight_shard_size_bytes=shard_size,
+                metadata=metadata,
+            )
     except Exception as exc:  # tensorflowjs raises bare Exception/ValueError for unsupported graphs
         raise ConversionError(
             f"tensorflowjs could not convert {saved_model}: {type(exc).__name__}: {exc}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit.convert import tflite_load
+from edgekit.convert import saved_model_memo, tflite_load
 
 
 def _configured(converter, calibration: np.ndarray | None):
@@ -32,12 +32,12 @@ def test_same_bytes_as_from_saved_model(tiny_reference, tiny_calibration, mode):
 
 
 def test_python_loads_the_saved_model_once_for_several_conversions(tiny_reference, monkeypatch):
-    from tensorflow.lite.python import lite
+    from tensorflow.python.saved_model import load
 
     calls = []
-    real_load = lite._load
-    monkeypatch.setattr(lite, "_load", lambda d, tags=None: calls.append(d) or real_load(d, tags))
-    monkeypatch.setattr(tflite_load, "_loaded", {})
+    real_load = load.load
+    monkeypatch.setattr(load, "load", lambda d, tags=None: calls.append(d) or real_load(d, tags))
+    monkeypatch.setattr(saved_model_memo, "_loaded", {})
     saved_model = tiny_reference / "saved_model"
     outputs = []
     for _ in range(3):
@@ -45,18 +45,20 @@ def test_python_loads_the_saved_model_once_for_several_conversions(tiny_referenc
             outputs.append(tflite_load.saved_model_converter(saved_model).convert())
     assert len(calls) == 1
     assert outputs[0] == outputs[1] == outputs[2]
-    assert lite._load.__name__ == "<lambda>"  # restored after each conversion
+    from tensorflow.lite.python import lite
+
+    assert lite._load is real_load  # restored after each conversion
 
 
 def test_a_rewritten_saved_model_is_loaded_again(tiny_reference, tmp_path, monkeypatch):
     import shutil
 
-    from tensorflow.lite.python import lite
+    from tensorflow.python.saved_model import load
 
     calls = []
-    real_load = lite._load
-    monkeypatch.setattr(lite, "_load", lambda d, tags=None: calls.append(d) or real_load(d, tags))
-    monkeypatch.setattr(tflite_load, "_loaded", {})
+    real_load = load.load
+    monkeypatch.setattr(load, "load", lambda d, tags=None: calls.append(d) or real_load(d, tags))
+    monkeypatch.setattr(saved_model_memo, "_loaded", {})
     copy = tmp_path / "saved_model"
     shutil.copytree(tiny_reference / "saved_model", copy)
     with tflite_load.loaded_once():
