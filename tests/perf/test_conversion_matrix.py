@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -69,11 +68,13 @@ def _timed(cmd: list[str]) -> tuple[float, str]:
 def _child_peak(code: str, *args: str) -> tuple[float, int, str]:
     """Run CODE in a child that reports its own peak RSS (and its children's) on its last line."""
     wrapper = (
-        "import resource, sys\n"
+        "import sys\n"
         "code = sys.argv[1]; sys.argv = ['-c', *sys.argv[2:]]\n"
         "exec(compile(code, '<bench>', 'exec'), {'__name__': '__main__'})\n"
-        "peak = max(resource.getrusage(r).ru_maxrss for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
-        "print('PEAK', peak * 1024)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child of this large pytest
+        # process would report at least pytest's size
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+        "print('PEAK', int(hwm) * 1024)\n"
     )
     wall, out = _timed([sys.executable, "-c", wrapper, code, *args])
     lines = out.strip().splitlines()
@@ -161,5 +162,5 @@ def test_all_three_formats_against_the_upstream_converters(references, tmp_path)
     print(table)
     if os.environ.get("EDGEKIT_RECORD_FIGURES") == "1":
         FIGURES.write_text(table)
-    ratios = {name: r["ratio"] for name, (_, r) in results.items()}
-    assert statistics.median(ratios.values()) <= GOAL, ratios
+    ratios = {name: round(r["ratio"], 3) for name, (_, r) in results.items()}
+    assert all(ratio <= GOAL for ratio in ratios.values()), ratios
