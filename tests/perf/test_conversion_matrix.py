@@ -8,7 +8,8 @@ edgekit.train.export.export_reference, which both sides read), in one run on one
   - edgekit: fp32 TFLite, ONNX and TF.js through edgekit.convert.runner.run_jobs (parallel, as
     `edgekit convert` runs them): wall time of the whole process, and each conversion's peak RSS.
 Rounds alternate upstream and edgekit; the ratio is edgekit / sum(upstream) per round, and the
-table shows the median round. Goal: ratio <= 0.35. Run with:
+table shows the median round. Peak RSS is VmHWM from /proc (edgekit's from its job records: the
+worker's, or a process it waited for), so Linux only. Goal: ratio <= 0.35 for every model. Run with:
     EDGEKIT_RECORD_FIGURES=1 pytest tests/perf/test_conversion_matrix.py -m perf -s
 EDGEKIT_MATRIX_MODELS=MobileNetV2 selects models; EDGEKIT_MATRIX_ROUNDS sets the rounds (default 3).
 """
