@@ -156,7 +156,8 @@ def _convert(reference: Path, out: Path, memory_limit: int | None) -> dict:
         print(
             f"  {fmt}: worker's peak {(o.peak_rss_bytes or 0) / GIB:.2f} GiB, with its children {tree.peak / GIB:.2f} GiB"
         )
-        results[fmt] = (o.seconds, peak, None if o.artifact else (o.error or "no artifact"))
+        error = None if o.artifact else (o.error or "no artifact").replace(str(reference), "the reference")
+        results[fmt] = (o.seconds, peak, error)
     return results
 
 
