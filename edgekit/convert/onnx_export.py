@@ -16,16 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert import onnx_lean
+from edgekit.convert import onnx_external, onnx_lean
 from edgekit.errors import ConversionError
 
 SIGNATURE = "serving_default"
 MAX_WARNINGS = 50
-# weights above this go to OUT.name + '.data' (a ModelProto must serialize under 2 GiB)
-EXTERNAL_DATA_BYTES = 2**31 - 2**27
 # SavedModels with more variable bytes than this are frozen in a process of their own (_freeze_apart)
 FREEZE_APART_BYTES = 128 * 1024**2
-EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inside the model file
 
 
 @contextlib.contextmanager
@@ -256,7 +253,7 @@ def _convert_frozen(
     onnx_lean.release_memory()  # tf2onnx's graph (its nodes and tensors) goes before the ModelProto copy
     model = _model(proto, opset_imports)
     del proto
-    if total > EXTERNAL_DATA_BYTES:
+    if total > onnx_external.EXTERNAL_DATA_THRESHOLD:  # a ModelProto must serialize under 2 GiB
         write_with_external_data(model, out)
     else:
         out.write_bytes(model.SerializeToString())
@@ -314,7 +311,7 @@ def write_with_external_data(model: Any, out: Path) -> None:
         save_as_external_data=True,
         all_tensors_to_one_file=True,
         location=out.name + ".data",
-        size_threshold=EXTERNAL_MIN_BYTES,
+        size_threshold=onnx_external.INLINE_MAX_BYTES,
     )
 
 

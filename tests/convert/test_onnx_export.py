@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.convert import onnx_export, onnx_lean
+from edgekit.convert import onnx_export, onnx_external, onnx_lean
 
 OPSET = 17
 
@@ -80,8 +80,8 @@ def test_lean_export_is_tf2onnx_model(tiny_reference, upstream, inputs, tmp_path
 def test_external_data_beside_the_model(tiny_reference, upstream, inputs, tmp_path, monkeypatch):
     import onnx
 
-    monkeypatch.setattr(onnx_export, "EXTERNAL_DATA_BYTES", -1)
-    monkeypatch.setattr(onnx_export, "EXTERNAL_MIN_BYTES", 64)
+    monkeypatch.setattr(onnx_external, "EXTERNAL_DATA_THRESHOLD", -1)
+    monkeypatch.setattr(onnx_external, "INLINE_MAX_BYTES", 64)
     warnings: list[str] = []
     out = onnx_export.export_fp32(tiny_reference / "saved_model", OPSET, tmp_path / "model.onnx", warnings)
     assert not [w for w in warnings if w.startswith("edgekit:")], warnings
