@@ -9,9 +9,9 @@ TensorFlow here); tests/perf/test_onnx_large.py runs a real model over 2 GiB.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,8 @@ from edgekit.artifact import Artifact
 from edgekit.convert import ConversionRequest, onnx_external, onnx_fp32_memo
 from edgekit.errors import ConversionError, RuntimeLoadError, UsageError
 from edgekit.fsutil import sha256_file, sha256_tree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))  # synthetic.py: run folders in code
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -268,21 +270,14 @@ def test_a_small_model_converted_over_a_large_one_leaves_no_stale_data(
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx"] and a.sha256 == sha256_file(a.path)
 
 
-def _synthetic():
-    path = Path(__file__).resolve().parents[1] / "report" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("edgekit_tests_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bundle_carries_and_checksums_the_data_file(export_writes, small_threshold, reference, tmp_path):
+    import synthetic  # tests/report/synthetic.py, on the path as in tests/bundle/conftest.py
+
     from edgekit.bundle.archive import Entry, read_bundle
     from edgekit.bundle.build import write_bundle
     from edgekit.bundle.verify import verify_bundle, verify_entries
     from edgekit.errors import BundleError
 
-    synthetic = _synthetic()
     run = tmp_path / "run"
     a = convert(reference, run / "artifacts" / "onnx-fp32", "fp32")
     a.save()

@@ -12,15 +12,17 @@ verified. Heavy (several GB of memory and disk): run it alone, under the shared 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))  # synthetic.py: run folders in code
 
 pytestmark = pytest.mark.perf
 
@@ -77,14 +79,6 @@ def _write_large_model(out: Path, x: np.ndarray) -> tuple[int, np.ndarray]:
     onnx.save(model, str(out))
     e = np.exp(h - h.max(axis=1, keepdims=True))
     return offset, e / e.sum(axis=1, keepdims=True)
-
-
-def _synthetic():
-    path = Path(__file__).resolve().parents[1] / "report" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("edgekit_tests_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _files(folder: Path) -> dict[str, int]:
@@ -154,7 +148,8 @@ def test_an_onnx_model_over_2_gib_converts_runs_and_bundles(tmp_path, monkeypatc
     assert bench["status"] == "ok", bench
     print(f"\nbench fp32: load {bench['load_ms'] / 1000:.1f} s, p50 {bench['p50_ms']:.1f} ms")
 
-    synthetic = _synthetic()
+    import synthetic  # tests/report/synthetic.py, on the path as in tests/bundle/conftest.py
+
     report_rows = []
     for mode in ("fp32", "fp16"):
         row = synthetic.artifact_row("onnx", mode, b"", 1.0, 0.9)
