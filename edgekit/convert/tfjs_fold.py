@@ -94,10 +94,52 @@ def _fold_inputs(node: Any, node_map: dict[str, Any]) -> dict[str, Any] | None:
     return {"conv": conv, "add": add, "weights_op": weights_op, "weights": weights, **params}
 
 
+def _const_node(name: str, dtype_attr: Any, value: np.ndarray, dtype: Any) -> Any:
+    from tensorflow.core.framework import attr_value_pb2, node_def_pb2
+    from tensorflow.python.framework import tensor_util
+
+    node = node_def_pb2.NodeDef(op="Const", name=name)
+    node.attr["dtype"].CopyFrom(dtype_attr)
+    node.attr["value"].CopyFrom(
+        attr_value_pb2.AttrValue(tensor=tensor_util.make_tensor_proto(value, dtype, value.shape))
+    )
+    return node
+
+
+def _folded(node: Any, found: dict[str, Any]) -> list[Any]:
+    """The scaled weights, the conv reading them, the offset and the BiasAdd that replace NODE.
+
+    Rewires the conv in the input graph to the scaled weights, as tensorflowjs does."""
+    from tensorflow.core.framework import node_def_pb2
+
+    conv, weights_op, weights = found["conv"], found["weights_op"], found["weights"]
+    mean_op, mean = found["mean_op"]
+    variance, beta, gamma = found["var_op"][1], found["beta_op"][1], found["gamma_op"][1]
+    epsilon = node.attr[EPSILON_ATTR[node.op]].f
+    # np.sqrt on float64, as upstream's np.vectorize(math.sqrt) computes it
+    scale = 1.0 / np.sqrt((variance + epsilon).astype(np.float64))
+    if node.op != "BatchNormWithGlobalNormalization" or node.attr["scale_after_normalization"].b:
+        scale = scale * gamma
+    offset = (-mean * scale) + beta
+
+    scaled = _scaled(weights, scale, conv.op)
+    scaled_op = _const_node(conv.name + "_weights", weights_op.attr["dtype"], scaled, weights.dtype.type)
+    for i, name in enumerate(conv.input):
+        if name == weights_op.name:
+            conv.input[i] = scaled_op.name
+    new_conv = node_def_pb2.NodeDef()
+    new_conv.CopyFrom(conv)
+    offset_op = _const_node(conv.name + "_bn_offset", mean_op.attr["dtype"], offset, mean.dtype.type)
+    bias_add = node_def_pb2.NodeDef(op="BiasAdd", name=node.name)
+    bias_add.attr["T"].CopyFrom(conv.attr["T"])
+    bias_add.attr["data_format"].CopyFrom(conv.attr["data_format"])
+    bias_add.input.extend([new_conv.name, offset_op.name])
+    return [scaled_op, new_conv, offset_op, bias_add]
+
+
 def fold_batch_norms(input_graph_def: Any) -> Any:
     """Replace each conv → (bias add) → batch norm with a conv on scaled weights and a BiasAdd."""
-    from tensorflow.core.framework import attr_value_pb2, graph_pb2, node_def_pb2
-    from tensorflow.python.framework import tensor_util
+    from tensorflow.core.framework import graph_pb2, node_def_pb2
 
     node_map: dict[str, Any] = {}
     for node in input_graph_def.node:
@@ -108,49 +150,13 @@ def fold_batch_norms(input_graph_def: Any) -> Any:
     skip: set[str] = set()
     new_ops = []
     for node in input_graph_def.node:
-        if node.op not in INPUT_ORDER:
-            continue
-        found = _fold_inputs(node, node_map)
+        found = _fold_inputs(node, node_map) if node.op in INPUT_ORDER else None
         if found is None:
             continue
-        conv, weights_op, weights = found["conv"], found["weights_op"], found["weights"]
-        mean_op, mean = found["mean_op"]
-        variance, beta, gamma = found["var_op"][1], found["beta_op"][1], found["gamma_op"][1]
-        epsilon = node.attr[EPSILON_ATTR[node.op]].f
-        skip.update({node.name, weights_op.name, conv.name})
+        skip.update({node.name, found["weights_op"].name, found["conv"].name})
         if found["add"] is not None:
             skip.add(found["add"].name)
-        # np.sqrt on float64, as upstream's np.vectorize(math.sqrt) computes it
-        scale = 1.0 / np.sqrt((variance + epsilon).astype(np.float64))
-        if node.op != "BatchNormWithGlobalNormalization" or node.attr["scale_after_normalization"].b:
-            scale = scale * gamma
-        offset = (-mean * scale) + beta
-
-        scaled_op = node_def_pb2.NodeDef(op="Const", name=conv.name + "_weights")
-        scaled_op.attr["dtype"].CopyFrom(weights_op.attr["dtype"])
-        scaled = _scaled(weights, scale, conv.op)
-        scaled_op.attr["value"].CopyFrom(
-            attr_value_pb2.AttrValue(
-                tensor=tensor_util.make_tensor_proto(scaled, weights.dtype.type, weights.shape)
-            )
-        )
-        for i, name in enumerate(conv.input):
-            if name == weights_op.name:
-                conv.input[i] = scaled_op.name
-        new_conv = node_def_pb2.NodeDef()
-        new_conv.CopyFrom(conv)
-        offset_op = node_def_pb2.NodeDef(op="Const", name=conv.name + "_bn_offset")
-        offset_op.attr["dtype"].CopyFrom(mean_op.attr["dtype"])
-        offset_op.attr["value"].CopyFrom(
-            attr_value_pb2.AttrValue(
-                tensor=tensor_util.make_tensor_proto(offset, mean.dtype.type, offset.shape)
-            )
-        )
-        bias_add = node_def_pb2.NodeDef(op="BiasAdd", name=node.name)
-        bias_add.attr["T"].CopyFrom(conv.attr["T"])
-        bias_add.attr["data_format"].CopyFrom(conv.attr["data_format"])
-        bias_add.input.extend([new_conv.name, offset_op.name])
-        new_ops.extend([scaled_op, new_conv, offset_op, bias_add])
+        new_ops.extend(_folded(node, found))
 
     result = graph_pb2.GraphDef()
     for node in input_graph_def.node:
