@@ -8,7 +8,11 @@ the worker starts, such as ONNX's freezing process for large models); JobOutcome
 alone would miss the latter. For fp32, the upstream converter's run alone in a fresh process
 (ru_maxrss; stopped at UPSTREAM_CAP, shown as "> cap"). Run with (heavy: take the lock):
     EDGEKIT_RECORD_FIGURES=1 pytest tests/perf/test_conversion_memory.py -m perf -s
-EDGEKIT_MEMORY_MODELS=ResNet50,VGG16 picks models. The figure file
+Every quant mode of every format is measured; the int8 and int16x8 modes calibrate on
+CALIBRATION_SAMPLES seeded random images (the peak does not grow with the count: the calibrators
+run one sample at a time). EDGEKIT_MEMORY_MODELS=ResNet50,VGG16 picks models,
+EDGEKIT_MEMORY_FORMATS=tfjs,tflite formats, EDGEKIT_MEMORY_QUANTS=fp32,int8 modes, and
+EDGEKIT_MEMORY_UPSTREAM=0 skips the upstream runs. The figure file
 docs/snippets/conversion-memory.md is rewritten only with EDGEKIT_RECORD_FIGURES=1.
 """
 
@@ -35,7 +39,16 @@ UPSTREAM = {
     "import_tfjs_converter().convert_tf_saved_model(sys.argv[1], sys.argv[2])",
 }
 MODELS = tuple(os.environ.get("EDGEKIT_MEMORY_MODELS", "ResNet50,ResNet152,VGG16").split(","))
-JOBS = (("onnx", "fp32"), ("onnx", "fp16"), ("onnx", "dynamic-int8"), ("tflite", "fp32"), ("tfjs", "fp32"))
+ALL_JOBS = tuple(
+    [("onnx", q) for q in ("fp32", "fp16", "dynamic-int8", "int8")]
+    + [("tflite", q) for q in ("fp32", "fp16", "dynamic-int8", "int8", "int16x8")]
+    + [("tfjs", q) for q in ("fp32", "fp16", "uint8", "uint16")]
+)
+_FORMATS = os.environ.get("EDGEKIT_MEMORY_FORMATS", "onnx,tflite,tfjs").split(",")
+_QUANTS = os.environ.get("EDGEKIT_MEMORY_QUANTS", "").split(",")
+JOBS = tuple((f, q) for f, q in ALL_JOBS if f in _FORMATS and (_QUANTS == [""] or q in _QUANTS))
+UPSTREAM_TOO = os.environ.get("EDGEKIT_MEMORY_UPSTREAM", "1") != "0"
+CALIBRATION_SAMPLES = 8
 GB = 1000**3
 UPSTREAM_CAP = 12 * 1024**3  # an upstream converter past this is stopped (the machine has 24 GB)
 FIGURES = Path(__file__).resolve().parents[2] / "docs" / "snippets" / "conversion-memory.md"
@@ -119,10 +132,13 @@ def references(tmp_path_factory) -> dict[str, tuple[Path, int, int]]:
 EDGEKIT_ONE = """
 import json, sys
 from pathlib import Path
+import numpy as np
 from edgekit.convert.runner import ConvertJob, run_jobs
-fmt, quant, ref, out = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+fmt, quant, ref, out, samples = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5])
+calibration = np.random.default_rng(0).random((samples, 224, 224, 3), dtype=np.float32)  # preprocessed: [0, 1]
 outcomes = []
-run_jobs([ConvertJob(fmt, quant, ref, out, {"analyze": False} if fmt == "tflite" else {})], False, outcomes.append)
+options = {"analyze": False} if fmt == "tflite" else {}
+run_jobs([ConvertJob(fmt, quant, ref, out, options, calibration)], False, outcomes.append)
 o = outcomes[0]
 print(json.dumps({"error": o.error, "seconds": o.seconds, "worker_peak": o.peak_rss_bytes}))
 """
@@ -135,7 +151,7 @@ def edgekit_peak(fmt: str, quant: str, reference: Path, out: Path) -> tuple[int,
     import json
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", EDGEKIT_ONE, fmt, quant, str(reference), str(out)],
+        [sys.executable, "-c", EDGEKIT_ONE, fmt, quant, str(reference), str(out), str(CALIBRATION_SAMPLES)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -153,13 +169,14 @@ def test_conversion_peak_memory(references, tmp_path):
         limit = limit_bytes(weight_bytes)
         upstream = {
             fmt: upstream_peak(fmt, reference / "saved_model", tmp_path / name / f"upstream-{fmt}")
-            for fmt in ("onnx", "tflite", "tfjs")
+            for fmt in sorted({f for f, _ in JOBS})
+            if UPSTREAM_TOO
         }
         for fmt, quant in JOBS:
             peak, o = edgekit_peak(fmt, quant, reference, tmp_path / name / f"{fmt}-{quant}")
             ok = o["error"] is None and peak <= limit
-            up_peak, up_s = upstream[fmt] if quant == "fp32" else (None, None)
-            if quant != "fp32":
+            up_peak, up_s = upstream[fmt] if quant == "fp32" and fmt in upstream else (None, None)
+            if up_s is None:
                 up_text = "—"
             else:
                 up_text = _gib(up_peak) if up_peak else f"> {_gib(UPSTREAM_CAP)} (stopped)"
