@@ -10,11 +10,11 @@ miss the processes the worker starts. For fp32, the upstream converter's run alo
 (ru_maxrss; stopped at UPSTREAM_CAP, shown as "> cap"). Run with (heavy: take the lock):
     EDGEKIT_RECORD_FIGURES=1 pytest tests/perf/test_conversion_memory.py -m perf -s
 Every quant mode of every format is measured; the int8 and int16x8 modes calibrate on
-CALIBRATION_SAMPLES seeded random images (the peak does not grow with the count: the calibrators
-run one sample at a time). EDGEKIT_MEMORY_MODELS=ResNet50,VGG16 picks models,
+CALIBRATION_SAMPLES seeded random images. EDGEKIT_MEMORY_MODELS=ResNet50,VGG16 picks models,
 EDGEKIT_MEMORY_FORMATS=tfjs,tflite formats, EDGEKIT_MEMORY_QUANTS=fp32,int8 modes, and
 EDGEKIT_MEMORY_UPSTREAM=0 skips the upstream runs. The figure file
-docs/snippets/conversion-memory.md is rewritten only with EDGEKIT_RECORD_FIGURES=1.
+docs/snippets/conversion-memory.md is written only with EDGEKIT_RECORD_FIGURES=1, and a filtered
+run replaces only the rows it measured.
 """
 
 from __future__ import annotations
@@ -203,23 +203,58 @@ def test_conversion_peak_memory(references, tmp_path):
             seconds = f"{o['seconds'] or 0:.0f} s" + (f" / {up_s:.0f} s" if up_s is not None else "")
             rows.append(
                 f"| {name} | {params / 1e6:.1f} M | {weight_bytes / 1e6:.0f} MB | {fmt} {quant} | {mine} "
-                f"| {up_text} | {_gib(limit)} | {seconds} |"
+                f"| {up_text} | {_gib(limit)} | {seconds} | {os.getloadavg()[0]:.1f} |"
             )
             parts = f"largest process {_gib(o['largest_process'])}, all sampled {_gib(o['tree_sampled'])}"
             print(rows[-1], f"({parts})", flush=True)
             if not ok:
                 over.append(f"{name} {fmt} {quant}: {peak} > {limit} ({o['error']})")
     if os.environ.get("EDGEKIT_RECORD_FIGURES") == "1":
-        load = os.getloadavg()[0]
-        FIGURES.write_text(
-            "| model | parameters | weight bytes | format | edgekit peak RSS | upstream peak RSS (fp32) "
-            "| limit (3x weights + 1.5 GB) | seconds (edgekit / upstream) |\n|---|---|---|---|---|---|---|---|\n"
-            + "\n".join(rows)
-            + f"\n\nOne conversion at a time on {os.cpu_count()} CPUs; load average {load:.1f} at the end. "
-            "edgekit's peak is the larger of its largest process's (wait4) and the sum over the conversion "
-            "worker and the processes it starts, sampled every 20 ms.\n"
-        )
+        record_rows(rows)
     assert not over, over
+
+
+TABLE_HEAD = (
+    "| model | parameters | weight bytes | format | edgekit peak RSS | upstream peak RSS (fp32) "
+    "| limit (3x weights + 1.5 GB) | seconds (edgekit / upstream) | load |\n"
+    "|---|---|---|---|---|---|---|---|---|\n"
+)
+TABLE_FOOT = (
+    "\nOne conversion at a time on {cpus} CPUs; load is the 1-minute load average when the row was "
+    "measured. edgekit's peak is the larger of its largest process's (wait4) and the sum over the "
+    "conversion worker and the processes it starts, sampled every 20 ms. int8 and int16x8 calibrate "
+    "on {samples} images.\n"
+)
+
+
+def record_rows(rows: list[str]) -> None:
+    """Write ROWS into the figure file: a row replaces the recorded row of the same model, format and
+    mode, so a run filtered to some formats updates only theirs. Rows are kept in model, then job order."""
+
+    def key(row: str) -> tuple[str, str]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        return cells[0], cells[3]
+
+    kept = {}
+    if FIGURES.is_file():
+        old = [
+            line for line in FIGURES.read_text().splitlines() if line.startswith("| ") and "---" not in line
+        ]
+        kept = {
+            key(row): row
+            for row in old[1:]
+            if len(row.split("|")) == len(TABLE_HEAD.split("\n")[0].split("|"))
+        }
+    kept.update({key(row): row for row in rows})
+    jobs = [f"{f} {q}" for f, q in ALL_JOBS]
+    names = list(dict.fromkeys([*MODELS, *(m for m, _ in kept)]))
+    ordered = sorted(kept, key=lambda k: (names.index(k[0]), jobs.index(k[1]) if k[1] in jobs else len(jobs)))
+    FIGURES.write_text(
+        TABLE_HEAD
+        + "\n".join(kept[k] for k in ordered)
+        + "\n"
+        + TABLE_FOOT.format(cpus=os.cpu_count(), samples=CALIBRATION_SAMPLES)
+    )
 
 
 MAKE_HUGE = """
