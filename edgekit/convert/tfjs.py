@@ -11,10 +11,12 @@ mode, plus whatever the request carries), which TF.js exposes as `GraphModel.met
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from edgekit.artifact import Artifact, TensorSpec
+from edgekit.convert import tfjs_lean
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
 from edgekit.convert.saved_model_memo import loads_shared
 from edgekit.errors import ConversionError, NotInstalledError
@@ -38,8 +40,9 @@ def convert_tfjs(request: ConversionRequest) -> Artifact:
         raise ConversionError(f"no reference SavedModel at {saved_model} (saved_model.pb is missing)")
     metadata = _embedded_metadata(request, quant)
     dtype = _QUANTIZATION_DTYPE[quant]
+    warnings: list[str] = []
     with atomic_dir(request.out_dir) as tmp:
-        _run_converter(saved_model, tmp, dtype, shard_size, metadata)
+        _run_converter(saved_model, tmp, dtype, shard_size, metadata, warnings)
         model_json = _read_model_json(tmp / MODEL_JSON)
     out_dir = Path(request.out_dir)
     return Artifact(
@@ -50,7 +53,7 @@ def convert_tfjs(request: ConversionRequest) -> Artifact:
         size_bytes=tree_size(out_dir),
         inputs=_tensor_specs(model_json, "inputs"),
         outputs=_tensor_specs(model_json, "outputs"),
-        metadata=_artifact_metadata(model_json, dtype, shard_size),
+        metadata={**_artifact_metadata(model_json, dtype, shard_size), "warnings": warnings},
     )
 
 
@@ -79,7 +82,14 @@ def _embedded_metadata(request: ConversionRequest, quant: str) -> dict[str, Any]
     return {METADATA_KEY: json.loads(json.dumps(meta, default=str))}
 
 
-def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: int, metadata: dict) -> None:
+def _run_converter(
+    saved_model: Path, out: Path, dtype: str | None, shard_size: int, metadata: dict, warnings: list[str]
+) -> None:
+    """tensorflowjs's convert_tf_saved_model, the memory-lean way (edgekit/convert/tfjs_lean.py).
+
+    Where the lean path fails, the conversion is done again by tensorflowjs's own path, with a
+    warning, so the outcome is tensorflowjs's either way (the same files when both succeed).
+    """
     from edgekit.convert._tfjs_imports import import_tfjs_converter
 
     try:
@@ -88,18 +98,27 @@ def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: 
         raise
     except Exception as exc:  # an ImportError or a TF error raised while tensorflowjs imports
         raise ConversionError(f"cannot import the tensorflowjs converter: {exc}") from exc
+    options = {
+        "signature_def": "serving_default",
+        "saved_model_tags": "serve",
+        "quantization_dtype_map": {dtype: True} if dtype else None,
+        "weight_shard_size_bytes": shard_size,
+        "metadata": metadata,
+    }
     try:
         # the reference is loaded once per process, shared with TFLite and the other TF.js modes
         with loads_shared(converter, "_load_model"):
-            converter.convert_tf_saved_model(
-                str(saved_model),
-                str(out),
-                signature_def="serving_default",
-                saved_model_tags="serve",
-                quantization_dtype_map={dtype: True} if dtype else None,
-                weight_shard_size_bytes=shard_size,
-                metadata=metadata,
-            )
+            try:
+                tfjs_lean.convert(converter, str(saved_model), str(out), **options)
+            except Exception as failed:  # noqa: BLE001 - tensorflowjs's own path decides
+                if str(failed).startswith(UNSUPPORTED):  # its op check sees the same graph either way
+                    raise
+                warnings.append(
+                    f"edgekit: the memory-lean TF.js conversion failed ({type(failed).__name__}: {failed}); "
+                    "converted again the way tensorflowjs does"
+                )
+                _clear(out)
+                converter.convert_tf_saved_model(str(saved_model), str(out), **options)
     except Exception as exc:  # tensorflowjs raises bare Exception/ValueError for unsupported graphs
         raise ConversionError(
             f"tensorflowjs could not convert {saved_model}: {type(exc).__name__}: {exc}"
@@ -107,6 +126,18 @@ def _run_converter(saved_model: Path, out: Path, dtype: str | None, shard_size: 
     # On some failures the converter prints a message and returns without writing anything.
     if not (out / MODEL_JSON).is_file():
         raise ConversionError(f"tensorflowjs wrote no {MODEL_JSON} for {saved_model}")
+
+
+UNSUPPORTED = "Unsupported Ops in the model"  # how tensorflowjs's op check starts its refusal
+
+
+def _clear(folder: Path) -> None:
+    """Remove what a failed attempt left in FOLDER, keeping the folder."""
+    for path in folder.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _read_model_json(path: Path) -> dict[str, Any]:

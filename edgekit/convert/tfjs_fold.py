@@ -11,6 +11,7 @@ float64 in both, and each product is rounded to the weight dtype once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -43,7 +44,8 @@ def _node(node_map: dict[str, Any], name: str) -> Any:
     return node_map[stripped]
 
 
-def _const(node: Any) -> np.ndarray:
+def const_value(node: Any) -> np.ndarray:
+    """A Const node's value (tensorflowjs's values_from_const)."""
     from tensorflow.python.framework import tensor_util
 
     return tensor_util.MakeNdarray(node.attr["value"].tensor)
@@ -56,7 +58,9 @@ def _scaled(weights: np.ndarray, scale: np.ndarray, conv_type: str) -> np.ndarra
     return (weights * scale.reshape(weights.shape[2], weights.shape[3])).astype(weights.dtype)
 
 
-def _fold_inputs(node: Any, node_map: dict[str, Any]) -> dict[str, Any] | None:
+def _fold_inputs(
+    node: Any, node_map: dict[str, Any], value_of: Callable[[Any], np.ndarray]
+) -> dict[str, Any] | None:
     """The conv, optional bias add and constant parameters of one batch norm; None where it cannot fold."""
     order = INPUT_ORDER[node.op]
     conv = _node(node_map, node.input[order.index("conv_op")])
@@ -76,7 +80,7 @@ def _fold_inputs(node: Any, node_map: dict[str, Any]) -> dict[str, Any] | None:
     if weights_op.op != "Const":
         _log.warning("Didn't find expected conv Constant input to '%s'", conv.name)
         return None
-    weights = _const(weights_op)
+    weights = value_of(weights_op)
     channels = weights.shape[3] if conv.op == "Conv2D" else weights.shape[2] * weights.shape[3]
     params = {}
     for role in ("mean_op", "var_op", "beta_op", "gamma_op"):
@@ -84,9 +88,9 @@ def _fold_inputs(node: Any, node_map: dict[str, Any]) -> dict[str, Any] | None:
         if param.op != "Const":
             _log.warning("Didn't find expected %s Constant input to '%s'", role, node.name)
             return None
-        value = _const(param)
+        value = value_of(param)
         if role == "mean_op" and bias is not None:
-            value = value - _const(bias)  # the add between conv and batch norm moves into the mean
+            value = value - value_of(bias)  # the add between conv and batch norm moves into the mean
         if value.shape != (channels,):
             _log.warning("Incorrect shape for %s, found %s, expected %s", role, value.shape, (channels,))
             return None
@@ -137,8 +141,10 @@ def _folded(node: Any, found: dict[str, Any]) -> list[Any]:
     return [scaled_op, new_conv, offset_op, bias_add]
 
 
-def fold_batch_norms(input_graph_def: Any) -> Any:
-    """Replace each conv → (bias add) → batch norm with a conv on scaled weights and a BiasAdd."""
+def fold_batch_norms(input_graph_def: Any, values: Callable[[Any], np.ndarray] = const_value) -> Any:
+    """Replace each conv → (bias add) → batch norm with a conv on scaled weights and a BiasAdd.
+
+    VALUES reads a Const node's value (the memory-lean converter reads weights held by token)."""
     from tensorflow.core.framework import graph_pb2, node_def_pb2
 
     node_map: dict[str, Any] = {}
@@ -150,7 +156,7 @@ def fold_batch_norms(input_graph_def: Any) -> Any:
     skip: set[str] = set()
     new_ops = []
     for node in input_graph_def.node:
-        found = _fold_inputs(node, node_map) if node.op in INPUT_ORDER else None
+        found = _fold_inputs(node, node_map, values) if node.op in INPUT_ORDER else None
         if found is None:
             continue
         skip.update({node.name, found["weights_op"].name, found["conv"].name})
