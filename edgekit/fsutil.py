@@ -31,7 +31,7 @@ def _ordinary_mode(path: str | os.PathLike[str], is_dir: bool) -> None:
     os.chmod(path, (0o777 if is_dir else 0o666) & ~_umask())
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -5,6 +5,7 @@ Quant modes are data (QUANT_SETTINGS); one function applies them to a converter.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import numpy as np
 
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
+from edgekit.convert.tflite_apart import CONVERT_APART_BYTES, converts_apart, variables_bytes
+from edgekit.convert.tflite_lean import lean_serialisation
 from edgekit.convert.tflite_load import loaded_once, saved_model_converter
 from edgekit.errors import ConversionError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
@@ -33,6 +36,8 @@ def convert_tflite(request: ConversionRequest) -> Artifact:
     settings = QUANT_SETTINGS[declared_mode("tflite", request.quant, tuple(QUANT_SETTINGS))]
     model_bytes, kept_float = _convert_bytes(request, settings)
     path = atomic_write_bytes(request.out_dir / MODEL_FILE, model_bytes)
+    size = len(model_bytes)
+    del model_bytes  # the file has it; the interpreters below read the file
     inputs, outputs, ops = describe_tflite(path)
     metadata = {
         "converter": "tf.lite.TFLiteConverter",
@@ -56,22 +61,23 @@ def convert_tflite(request: ConversionRequest) -> Artifact:
         quant=request.quant,
         path=path,
         sha256=sha256_file(path),
-        size_bytes=len(model_bytes),
+        size_bytes=size,
         inputs=inputs,
         outputs=outputs,
         metadata=metadata,
     )
 
 
-def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes, list[str]]:
+def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes | memoryview, list[str]]:
     keep_float = request.options.get("keep_float") or []
     if keep_float and request.quant == "int8":
         from edgekit.convert.tflite_debug import selective_int8
 
         return selective_int8(request.reference, _calibration_samples(request), keep_float)
     converter = _make_converter(request, settings)
+    apart = variables_bytes(request.reference / "saved_model") > CONVERT_APART_BYTES
     try:
-        with loaded_once():
+        with loaded_once(), lean_serialisation(), converts_apart() if apart else contextlib.nullcontext():
             return converter.convert(), []
     except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
         raise _conversion_error(request, exc) from None
@@ -91,9 +97,13 @@ def _analysis(path: Path) -> dict:
 
 
 def _make_converter(request: ConversionRequest, settings: dict):
+    return configure(saved_model_converter(request.reference / "saved_model"), request, settings)
+
+
+def configure(converter, request: ConversionRequest, settings: dict):
+    """CONVERTER (a TFLiteConverter) set up for REQUEST's quant mode, whose SETTINGS are given."""
     import tensorflow as tf
 
-    converter = saved_model_converter(request.reference / "saved_model")
     if settings["optimize"]:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if settings["fp16"]:

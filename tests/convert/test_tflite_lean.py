@@ -1,0 +1,144 @@
+"""edgekit's TFLite conversion holds the weights fewer times and writes TensorFlow's converter's bytes.
+
+Every quant mode is compared, byte for byte, with tf.lite.TFLiteConverter.from_saved_model set up
+the same way: in the worker (small models) and with the C++ conversion in a process of its own
+(large models; here forced with the size bound at zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekit.convert import FORMATS, saved_model_memo, tflite, tflite_apart, tflite_lean
+from edgekit.convert.base import ConversionRequest
+
+MODES = FORMATS.get("tflite").quant_modes
+
+
+def _upstream(reference, quant, calibration) -> bytes:
+    """TensorFlow's own converter, as its users run it, set up like edgekit's for QUANT."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(reference / "saved_model"), signature_keys=["serving_default"]
+    )
+    request = ConversionRequest(reference, "tflite", quant, reference, calibration)
+    return tflite.configure(converter, request, tflite.QUANT_SETTINGS[quant]).convert()
+
+
+def _edgekit(reference, quant, calibration, out) -> bytes:
+    request = ConversionRequest(reference, "tflite", quant, out, calibration, {"analyze": False})
+    return tflite.convert_tflite(request).path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def upstream_bytes(tiny_reference, tiny_calibration):
+    return {q: _upstream(tiny_reference, q, tiny_calibration[:8]) for q in MODES}
+
+
+@pytest.mark.parametrize("quant", MODES)
+def test_every_mode_writes_the_upstream_converters_bytes(
+    quant, tiny_reference, tiny_calibration, upstream_bytes, tmp_path, monkeypatch
+):
+    loads = []
+    monkeypatch.setattr(saved_model_memo, "shared_load", lambda *a: loads.append(a))
+    assert _edgekit(tiny_reference, quant, tiny_calibration[:8], tmp_path) == upstream_bytes[quant]
+    assert loads == []  # no debug info saved: the SavedModel is not loaded into Python at all
+
+
+@pytest.mark.parametrize("quant", ["fp32", "int8", "int16x8"])
+def test_converted_apart_the_bytes_are_the_same(
+    quant, tiny_reference, tiny_calibration, upstream_bytes, tmp_path, monkeypatch
+):
+    children = []
+    real = tflite_apart.convert_in_child
+    monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
+    monkeypatch.setattr(
+        tflite_apart, "convert_in_child", lambda *a: children.append(real(*a)) or children[-1]
+    )
+    assert _edgekit(tiny_reference, quant, tiny_calibration[:8], tmp_path) == upstream_bytes[quant]
+    assert len(children) == 1 and children[0] is not None  # converted by the child, no fallback
+
+
+def test_a_failing_child_process_falls_back_to_the_worker(
+    tiny_reference, upstream_bytes, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
+    monkeypatch.setattr(tflite_apart, "CHILD", "import sys; sys.exit(3)")
+    assert _edgekit(tiny_reference, "fp32", None, tmp_path) == upstream_bytes["fp32"]
+
+
+@pytest.fixture(scope="module")
+def flex_reference(tmp_path_factory):
+    """A model using MatrixDeterminant, which only exists as a Select TF (Flex) op."""
+    import tensorflow as tf
+
+    class Model(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 3], tf.float32, name="image")])
+        def serve(self, image):
+            return {"probabilities": tf.nn.softmax(tf.linalg.det(tf.reshape(image, [1, 3, 8, 8])))}
+
+    folder = tmp_path_factory.mktemp("flex")
+    model = Model()
+    tf.saved_model.save(model, str(folder / "saved_model"), signatures={"serving_default": model.serve})
+    return folder
+
+
+def test_unsupported_ops_read_the_same_when_converted_apart(flex_reference, tmp_path, monkeypatch):
+    from edgekit.errors import ConversionError
+
+    monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
+    with pytest.raises(ConversionError, match="ops outside the TFLite builtins"):
+        _edgekit(flex_reference, "fp32", None, tmp_path)
+
+
+def _model_object(data: bytes):
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return flatbuffer_utils.convert_bytearray_to_object(data)
+
+
+def test_pack_writes_flatbuffers_own_bytes_even_when_its_estimate_is_short(upstream_bytes, monkeypatch):
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    for quant in ("fp32", "int8"):
+        expected = flatbuffer_utils.convert_object_to_bytearray(_model_object(upstream_bytes[quant]))
+        assert bytes(tflite_lean.pack(_model_object(upstream_bytes[quant]))) == expected
+        monkeypatch.setattr(tflite_lean, "estimated_size", lambda _: 64)  # the builder has to grow
+        assert bytes(tflite_lean.pack(_model_object(upstream_bytes[quant]))) == expected
+        monkeypatch.undo()
+
+
+def test_the_estimate_bounds_the_packed_size(upstream_bytes):
+    for data in upstream_bytes.values():
+        model = _model_object(data)
+        assert len(tflite_lean.pack(model)) <= tflite_lean.estimated_size(model)
+
+
+def test_lean_serialisation_restores_tensorflows_functions():
+    from tensorflow.lite.python import util
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    before = (flatbuffer_utils.convert_object_to_bytearray, util._convert_model_from_object_to_bytearray)
+    with tflite_lean.lean_serialisation():
+        assert flatbuffer_utils.convert_object_to_bytearray is not before[0]
+    assert (
+        flatbuffer_utils.convert_object_to_bytearray,
+        util._convert_model_from_object_to_bytearray,
+    ) == before
+
+
+def test_numpy_vectors_of_every_kind_pack_like_flatbuffers():
+    import flatbuffers
+
+    for array in (
+        np.arange(7, dtype=np.uint8),
+        np.arange(5, dtype="<f4"),
+        np.arange(5, dtype=">i4"),  # big-endian: flatbuffers' own path
+        np.arange(12, dtype=np.int64)[::2],  # not contiguous: flatbuffers' own path
+    ):
+        ours, theirs = tflite_lean._builder_class()(1024), flatbuffers.Builder(16)
+        for builder in (ours, theirs):
+            builder.Finish(builder.CreateNumpyVector(array))
+        assert bytes(ours.Bytes[ours.Head() :]) == bytes(theirs.Output())
