@@ -1,101 +1,133 @@
-"""The C++ part of a large model's TFLite conversion, in a short-lived process that holds nothing else.
+"""The C++ steps of a large model's TFLite conversion, each in a short-lived process holding nothing else.
 
-TensorFlow's converter does its work in one C++ call (`_pywrap_converter_api.Convert`): it loads
-the SavedModel, imports it into MLIR, optimises it and writes the flatbuffer. For VGG16 (537 MB of
-weights) that call alone holds about 4x the weights at its peak, and glibc keeps much of it after
-the call returns. The call needs only the converter's own extension module: a process that loads
-that module (not the whole `tensorflow` package, about 0.25 GB less) runs it on the very flags
-TensorFlow's Python side serialised, writes the flatbuffer to a file and ends, giving everything
-back; the worker reads the flatbuffer and TensorFlow's Python side goes on with it as usual
-(quantization, buffer deduplication, metadata). The bytes are those the in-process call returns
-(tests/convert/test_tflite_apart.py). If the process fails for any reason, the conversion is done
-again in the worker the ordinary way, so a converter error reads as it always did.
+TensorFlow's converter does its heavy work in C++ calls that take bytes and return bytes: the
+conversion itself (`_pywrap_converter_api.Convert`: load the SavedModel, import it into MLIR,
+optimise, write the flatbuffer), and for full-integer modes the step that adds intermediate
+tensors (`AddIntermediateTensors`) and the MLIR quantizer (`ExperimentalMlirQuantizeModel`). For
+VGG16 (537 MB of weights) the conversion call alone holds about 4x the weights at its peak, and
+glibc keeps much of it after the call returns. Each call needs only its own extension module: a
+process that loads that module (not the whole `tensorflow` package, about 0.25 GB less) runs it
+on the very arguments TensorFlow's Python side prepared, writes the result to a file and ends,
+giving everything back. The worker reads the result and TensorFlow's Python side goes on with it
+as usual. The bytes are those the in-process call returns (tests/convert/test_tflite_lean.py). If
+the process fails for any reason, the call is made again in the worker, so a converter error
+reads as it always did.
 """
 
 from __future__ import annotations
 
 import contextlib
+import pickle
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 # SavedModels with more variable bytes than this convert apart (edgekit/convert/onnx_export.py's bound)
 CONVERT_APART_BYTES = 128 * 1024**2
 
-# The process: load the converter module by path (no `import tensorflow`), convert, write the bytes.
+# The process: load the extension modules by path (no `import tensorflow`), make the call, write the
+# bytes. An argument FUNCTION_LIBRARY stands for an instance of the first module's PyFunctionLibrary,
+# (FILE_ARGUMENT, name) for the bytes of a file beside call.pkl (a model, written without a copy).
+FUNCTION_LIBRARY = "edgekit:function-library"
+FILE_ARGUMENT = "edgekit:file"
+FILE_MIN_BYTES = 1024**2
 CHILD = """
-import importlib.util, sys
+import importlib.util, pickle, sys
 from pathlib import Path
-def extension(path):
+folder = Path(sys.argv[1])
+paths, function, args = pickle.loads((folder / "call.pkl").read_bytes())
+modules = []
+for path in paths:
     spec = importlib.util.spec_from_file_location(Path(path).name.split(".")[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-function_lib, api, folder = extension(sys.argv[1]), extension(sys.argv[2]), Path(sys.argv[3])
-# the arguments of TensorFlow's wrap_converter.wrapped_convert: no input data, extended_return False,
-# no debug info argument (it travels in the converter flags), and a function library (the base class
-# of TensorFlow's Python one: only the TF quantizer, which these conversions do not run, calls it)
-flags = [(folder / name).read_bytes() for name in ("model_flags.pb", "converter_flags.pb")]
-model = api.Convert(*flags, None, False, None, function_lib.PyFunctionLibrary())
-with open(folder / "model.tflite.tmp", "wb") as out:
-    out.write(model)
-del model
-(folder / "model.tflite.tmp").rename(folder / "model.tflite")
-"""
+    modules.append(importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(modules[-1])
+def argument(a):
+    if a == FUNCTION_LIBRARY:
+        return modules[0].PyFunctionLibrary()
+    if isinstance(a, tuple) and len(a) == 2 and a[0] == FILE_ARGUMENT:
+        return (folder / a[1]).read_bytes()
+    return a
+args = [argument(a) for a in args]
+del spec
+result = getattr(modules[-1], function)(*args)
+del args
+with open(folder / "result.tmp", "wb") as out:
+    out.write(result)
+del result
+(folder / "result.tmp").rename(folder / "result")
+""".replace("FUNCTION_LIBRARY", repr(FUNCTION_LIBRARY)).replace("FILE_ARGUMENT", repr(FILE_ARGUMENT))
 
 
 def variables_bytes(saved_model: Path) -> int:
     return sum(f.stat().st_size for f in (saved_model / "variables").glob("*") if f.is_file())
 
 
-def convert_in_child(model_flags: bytes, converter_flags: bytes, folder: Path) -> bytes | None:
-    """The Convert call's bytes, from a process of its own; None if that process failed."""
-    from tensorflow.compiler.mlir.lite.python import _pywrap_converter_api
-    from tensorflow.compiler.mlir.quantization.tensorflow.python import pywrap_function_lib
+def call_in_child(modules: list[Any], function: str, args: list[Any]) -> bytes | None:
+    """MODULES[-1].FUNCTION(*ARGS)'s bytes, called in a process of its own; None if that process failed.
 
-    (folder / "model_flags.pb").write_bytes(model_flags)
-    (folder / "converter_flags.pb").write_bytes(converter_flags)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            pywrap_function_lib.__file__,
-            _pywrap_converter_api.__file__,
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    result = folder / "model.tflite"
-    if done.returncode != 0 or not result.is_file():
-        return None
-    data = result.read_bytes()
-    result.unlink()
-    return data
+    MODULES are extension modules (loaded there by their files, in order)."""
+    with tempfile.TemporaryDirectory(prefix="edgekit-tflite-") as tmp:
+        folder = Path(tmp)
+        passed = []
+        for i, arg in enumerate(args):
+            if isinstance(arg, (bytes, memoryview)) and len(arg) >= FILE_MIN_BYTES:
+                (folder / f"arg{i}").write_bytes(arg)
+                arg = (FILE_ARGUMENT, f"arg{i}")
+            passed.append(arg)
+        (folder / "call.pkl").write_bytes(pickle.dumps(([m.__file__ for m in modules], function, passed)))
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        result = folder / "result"
+        if done.returncode != 0 or not result.is_file():
+            return None
+        return result.read_bytes()
+
+
+def _apart(call: Callable[..., Any], modules: Callable[[], list[Any]], function: str, args: list[Any]) -> Any:
+    data = call_in_child(modules(), function, args)
+    return call() if data is None else data
 
 
 @contextlib.contextmanager
 def converts_apart() -> Iterator[None]:
-    """While converting: TensorFlow's convert_saved_model runs its C++ call in a process of its own."""
-    from tensorflow.lite.python import convert, lite
+    """While converting: TensorFlow's C++ conversion and quantization calls run in processes of their own."""
+    from tensorflow.compiler.mlir.lite.python import _pywrap_converter_api, wrap_converter
+    from tensorflow.compiler.mlir.quantization.tensorflow.python import pywrap_function_lib
+    from tensorflow.lite.python.optimize import _pywrap_tensorflow_lite_calibration_wrapper as calibration
+    from tensorflow.lite.python.optimize import calibrator
 
-    original = lite._convert_saved_model  # noqa: SLF001
+    converter_modules = lambda: [pywrap_function_lib, _pywrap_converter_api]  # noqa: E731
+    originals = {
+        "convert": wrap_converter.wrapped_convert,
+        "quantize": wrap_converter.wrapped_experimental_mlir_quantize,
+        "intermediates": calibrator.add_intermediate_tensors,
+    }
 
-    def convert_saved_model(**kwargs: Any) -> Any:
-        model_flags = convert.build_model_flags(**kwargs).SerializeToString()
-        converter_flags = convert.build_conversion_flags(**kwargs).SerializeToString()
-        with tempfile.TemporaryDirectory(prefix="edgekit-tflite-") as tmp:
-            data = convert_in_child(model_flags, converter_flags, Path(tmp))
-        if data is None:  # the ordinary way, in this process: its error (or its model) as always
-            return original(**kwargs)
-        return data
+    def wrapped_convert(model_flags: bytes, converter_flags: bytes, input_data: Any, debug_info: Any) -> Any:
+        # wrap_converter.wrapped_convert's call: extended_return False, and a function library (only
+        # the TF quantizer, which these conversions do not run, calls it)
+        args = [model_flags, converter_flags, input_data, False, debug_info, FUNCTION_LIBRARY]
+        call = lambda: originals["convert"](model_flags, converter_flags, input_data, debug_info)  # noqa: E731
+        return _apart(call, converter_modules, "Convert", args)
 
-    lite._convert_saved_model = convert_saved_model  # noqa: SLF001
+    def wrapped_quantize(*args: Any) -> Any:
+        call = lambda: originals["quantize"](*args)  # noqa: E731
+        return _apart(call, converter_modules, "ExperimentalMlirQuantizeModel", list(args))
+
+    def add_intermediate_tensors(model_content: Any) -> Any:
+        call = lambda: originals["intermediates"](model_content)  # noqa: E731
+        return _apart(call, lambda: [calibration], "AddIntermediateTensors", [bytes(model_content)])
+
+    wrap_converter.wrapped_convert = wrapped_convert
+    wrap_converter.wrapped_experimental_mlir_quantize = wrapped_quantize
+    calibrator.add_intermediate_tensors = add_intermediate_tensors
     try:
         yield
     finally:
-        lite._convert_saved_model = original  # noqa: SLF001
+        wrap_converter.wrapped_convert = originals["convert"]
+        wrap_converter.wrapped_experimental_mlir_quantize = originals["quantize"]
+        calibrator.add_intermediate_tensors = originals["intermediates"]

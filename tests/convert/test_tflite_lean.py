@@ -47,18 +47,25 @@ def test_every_mode_writes_the_upstream_converters_bytes(
     assert loads == []  # no debug info saved: the SavedModel is not loaded into Python at all
 
 
+# the C++ calls each mode makes: the conversion, then for full-integer modes the intermediate
+# tensors and (int8) the MLIR quantizer; int16x8 quantizes in its calibrator
+CALLS = {"fp32": ["Convert"], "int8": ["Convert", "AddIntermediateTensors", "ExperimentalMlirQuantizeModel"]}
+CALLS["int16x8"] = CALLS["int8"][:2]
+
+
 @pytest.mark.parametrize("quant", ["fp32", "int8", "int16x8"])
 def test_converted_apart_the_bytes_are_the_same(
     quant, tiny_reference, tiny_calibration, upstream_bytes, tmp_path, monkeypatch
 ):
-    children = []
-    real = tflite_apart.convert_in_child
+    calls = []
+    real = tflite_apart.call_in_child
     monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
     monkeypatch.setattr(
-        tflite_apart, "convert_in_child", lambda *a: children.append(real(*a)) or children[-1]
+        tflite_apart, "call_in_child", lambda m, f, a: calls.append((f, real(m, f, a))) or calls[-1][1]
     )
     assert _edgekit(tiny_reference, quant, tiny_calibration[:8], tmp_path) == upstream_bytes[quant]
-    assert len(children) == 1 and children[0] is not None  # converted by the child, no fallback
+    assert [f for f, _ in calls] == CALLS[quant]
+    assert all(result is not None for _, result in calls)  # made by the child processes, no fallback
 
 
 def test_a_failing_child_process_falls_back_to_the_worker(
