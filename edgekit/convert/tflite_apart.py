@@ -30,10 +30,10 @@ CONVERT_APART_BYTES = 128 * 1024**2
 
 # The process: load the extension modules by path (no `import tensorflow`), make the call, write the
 # bytes. An argument FUNCTION_LIBRARY stands for an instance of the first module's PyFunctionLibrary,
-# (FILE_ARGUMENT, name) for the bytes of a file beside call.pkl (a model, written without a copy).
+# (FILE_ARGUMENT, name) for the bytes of a file beside call.pkl (every bytes-like argument: a model is
+# written without a copy, and the extension modules take bytes, never a bytearray).
 FUNCTION_LIBRARY = "edgekit:function-library"
 FILE_ARGUMENT = "edgekit:file"
-FILE_MIN_BYTES = 1024**2
 CHILD = """
 import importlib.util, pickle, sys
 from pathlib import Path
@@ -65,15 +65,16 @@ def variables_bytes(saved_model: Path) -> int:
     return sum(f.stat().st_size for f in (saved_model / "variables").glob("*") if f.is_file())
 
 
-def call_in_child(modules: list[Any], function: str, args: list[Any]) -> bytes | None:
-    """MODULES[-1].FUNCTION(*ARGS)'s bytes, called in a process of its own; None if that process failed.
-
-    MODULES are extension modules (loaded there by their files, in order)."""
+def call_in_child(
+    modules: list[Any], function: str, args: list[Any], mutable: bool = False
+) -> bytes | bytearray | None:
+    """MODULES[-1].FUNCTION(*ARGS)'s bytes (a bytearray if MUTABLE), called in a process of its own;
+    None if that process failed. MODULES are extension modules (loaded there by their files, in order)."""
     with tempfile.TemporaryDirectory(prefix="edgekit-tflite-") as tmp:
         folder = Path(tmp)
         passed = []
         for i, arg in enumerate(args):
-            if isinstance(arg, (bytes, memoryview)) and len(arg) >= FILE_MIN_BYTES:
+            if isinstance(arg, (bytes, bytearray, memoryview)):
                 (folder / f"arg{i}").write_bytes(arg)
                 arg = (FILE_ARGUMENT, f"arg{i}")
             passed.append(arg)
@@ -84,11 +85,22 @@ def call_in_child(modules: list[Any], function: str, args: list[Any]) -> bytes |
         result = folder / "result"
         if done.returncode != 0 or not result.is_file():
             return None
-        return result.read_bytes()
+        if not mutable:
+            return result.read_bytes()
+        data = bytearray(result.stat().st_size)
+        with result.open("rb") as f:
+            f.readinto(data)
+        return data
 
 
-def _apart(call: Callable[..., Any], modules: Callable[[], list[Any]], function: str, args: list[Any]) -> Any:
-    data = call_in_child(modules(), function, args)
+def _apart(
+    call: Callable[..., Any],
+    modules: Callable[[], list[Any]],
+    function: str,
+    args: list[Any],
+    mutable: bool = False,
+) -> Any:
+    data = call_in_child(modules(), function, args, mutable)
     return call() if data is None else data
 
 
@@ -112,15 +124,22 @@ def converts_apart() -> Iterator[None]:
         # the TF quantizer, which these conversions do not run, calls it)
         args = [model_flags, converter_flags, input_data, False, debug_info, FUNCTION_LIBRARY]
         call = lambda: originals["convert"](model_flags, converter_flags, input_data, debug_info)  # noqa: E731
-        return _apart(call, converter_modules, "Convert", args)
+        # a bytearray, so that add_intermediate_tensors can free it while TensorFlow's frames hold it
+        return _apart(call, converter_modules, "Convert", args, mutable=True)
 
     def wrapped_quantize(*args: Any) -> Any:
         call = lambda: originals["quantize"](*args)  # noqa: E731
         return _apart(call, converter_modules, "ExperimentalMlirQuantizeModel", list(args))
 
     def add_intermediate_tensors(model_content: Any) -> Any:
-        call = lambda: originals["intermediates"](model_content)  # noqa: E731
-        return _apart(call, lambda: [calibration], "AddIntermediateTensors", [bytes(model_content)])
+        call = lambda: originals["intermediates"](bytes(model_content))  # noqa: E731
+        result = _apart(call, lambda: [calibration], "AddIntermediateTensors", [model_content])
+        # TensorFlow's full-integer path reads the converted model only here, then the result;
+        # its frames keep the converted model until the end: emptied, it holds no memory
+        if isinstance(model_content, bytearray):
+            with contextlib.suppress(BufferError):
+                model_content.clear()
+        return result
 
     wrap_converter.wrapped_convert = wrapped_convert
     wrap_converter.wrapped_experimental_mlir_quantize = wrapped_quantize

@@ -61,11 +61,14 @@ def test_converted_apart_the_bytes_are_the_same(
     real = tflite_apart.call_in_child
     monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
     monkeypatch.setattr(
-        tflite_apart, "call_in_child", lambda m, f, a: calls.append((f, real(m, f, a))) or calls[-1][1]
+        tflite_apart, "call_in_child", lambda m, f, *a: calls.append((f, real(m, f, *a))) or calls[-1][1]
     )
     assert _edgekit(tiny_reference, quant, tiny_calibration[:8], tmp_path) == upstream_bytes[quant]
     assert [f for f, _ in calls] == CALLS[quant]
     assert all(result is not None for _, result in calls)  # made by the child processes, no fallback
+    converted = calls[0][1]
+    assert isinstance(converted, bytearray)
+    assert (len(converted) == 0) == (quant != "fp32")  # freed once the intermediate tensors are added
 
 
 def test_a_failing_child_process_falls_back_to_the_worker(
