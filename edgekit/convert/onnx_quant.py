@@ -7,6 +7,7 @@ model's path and the settings to record with the artifact. A model beyond the pr
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -131,21 +132,65 @@ def _pre_process(src: Path, tmp: Path, large: bool) -> tuple[Path, str]:
     except ImportError:
         note = " (symbolic shape inference skipped: sympy not installed)"
     out = tmp / "pre.onnx"
+    external: dict[str, Any] = {}
     if large:
         # Symbolic shape inference serializes the whole model in memory, which protobuf cannot do
         # beyond 2 GiB; onnx shape inference then works from the file (infer_shapes_path).
         note = " (symbolic shape inference skipped: model over 2 GiB)"
-        quant_pre_process(
-            str(src),
+        external = {
+            "save_as_external_data": True,
+            "all_tensors_to_one_file": True,
+            "external_data_location": onnx_external.data_file_name(out.name),
+        }
+    skip_symbolic = bool(note)
+    if not (skip_symbolic and _pre_process_lean(src, out, external)):
+        quant_pre_process(str(src), str(out), skip_symbolic_shape=skip_symbolic, **external)
+    return out, "onnx shape inference + ORT optimization" + note
+
+
+def _pre_process_lean(src: Path, out: Path, external: dict[str, Any]) -> bool:
+    """What quant_pre_process(SRC, OUT, skip_symbolic_shape=True, **EXTERNAL) writes, the same steps
+    in the same order, without the copy of the model it loads first and holds while ONNX Runtime
+    optimizes the model from its file (that copy is only used where the optimization fails, or for
+    opsets up to 10). Returns False, having written nothing, in those cases: quant_pre_process then
+    does it all its own way.
+    """
+    import onnx
+    import onnxruntime
+    from onnxruntime.quantization.quant_utils import add_pre_process_metadata
+
+    with tempfile.TemporaryDirectory(prefix="pre.quant.") as work:
+        optimized, inferred = Path(work) / "optimized.onnx", Path(work) / "onnx_shape_inferred.onnx"
+        options = onnxruntime.SessionOptions()
+        options.optimized_model_filepath = str(optimized)
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        if external:
+            options.add_session_config_entry(
+                "session.optimized_model_external_initializers_file_name", "optimized.onnx.data"
+            )
+        try:
+            session = onnxruntime.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 - quant_pre_process logs it and goes on unoptimized
+            return False
+        del session
+        onnx.shape_inference.infer_shapes_path(str(optimized), str(inferred))
+        model = onnx.load(str(inferred))
+    if any(o.version <= 10 for o in model.opset_import if o.domain in ("", "ai.onnx")):
+        return False  # quant_pre_process replaces Upsample and converts the model to opset 11 first
+    add_pre_process_metadata(model)
+    if external:
+        onnx.save_model(
+            model,
             str(out),
-            skip_symbolic_shape=True,
             save_as_external_data=True,
-            all_tensors_to_one_file=True,
-            external_data_location=onnx_external.data_file_name(out.name),
+            all_tensors_to_one_file=external["all_tensors_to_one_file"],
+            location=external["external_data_location"],
+            size_threshold=1024,
+            convert_attribute=False,
         )
     else:
-        quant_pre_process(str(src), str(out), skip_symbolic_shape=bool(note))
-    return out, "onnx shape inference + ORT optimization" + note
+        onnx.save(model, str(out))
+    return True
 
 
 def _dynamic_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
