@@ -5,6 +5,7 @@ Every mode starts from one fp32 conversion (kept in a temporary folder, never in
     fp16          float16 weights behind Cast nodes; inputs, outputs and compute stay float32
     dynamic-int8  onnxruntime.quantization.quantize_dynamic (int8 weights, activations at run time)
     int8          onnxruntime.quantization.quantize_static, QDQ, per-channel, on request.calibration
+Both int8 modes of a large model run in a process of their own (onnx_quant_apart.py), same result.
 The result gets the request's metadata in `metadata_props`, must pass `onnx.checker` (full check)
 and open and run in an ONNX Runtime CPU session before it is written to out_dir/model.onnx.
 A result whose tensors exceed the protobuf limit (onnx_external.EXTERNAL_DATA_THRESHOLD) is written
@@ -24,9 +25,10 @@ import numpy as np
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert import onnx_external
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
-from edgekit.convert.onnx_export import SIGNATURE, collect_warnings
+from edgekit.convert.onnx_export import SIGNATURE
 from edgekit.convert.onnx_fp32_memo import exported_fp32
-from edgekit.convert.onnx_quant import QUANTIZERS, _no_calibration, _specs
+from edgekit.convert.onnx_quant import _no_calibration, _specs
+from edgekit.convert.onnx_quant_apart import failed_after_export, quantize
 from edgekit.errors import ConversionError, UsageError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
 
@@ -195,15 +197,12 @@ def convert_onnx(request: ConversionRequest) -> Artifact:
         tmp = Path(tmp_name)
         fp32 = exported_fp32(Path(request.reference) / "saved_model", opset, warnings)
         try:
-            with collect_warnings(("",), warnings):  # onnxruntime.quantization logs to the root logger
-                quantized, settings = QUANTIZERS[mode](fp32, tmp, calibration)
+            quantized, settings = quantize(mode, fp32, tmp, calibration, warnings)  # apart for large models
             path, model, keys, data = _finish(request, mode, quantized, tmp)
         except ConversionError:
             raise
         except Exception as exc:  # onnxruntime.quantization and onnx raise plain exceptions; keep the reason
-            raise ConversionError(
-                f"onnx {mode} conversion failed after tf2onnx: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise failed_after_export(mode, type(exc).__name__, str(exc)) from exc
     return _artifact(path, model, mode, opset, settings, calibration, keys, warnings, data)
 
 
