@@ -108,13 +108,16 @@ def _run_converter(
     try:
         # the reference is loaded once per process, shared with TFLite and the other TF.js modes
         with loads_shared(converter, "_load_model"):
+            failure = None
             try:
                 tfjs_lean.convert(converter, str(saved_model), str(out), **options)
             except Exception as failed:  # noqa: BLE001 - tensorflowjs's own path decides
                 if str(failed).startswith(UNSUPPORTED):  # its op check sees the same graph either way
                     raise
+                failure = f"{type(failed).__name__}: {failed}"
+            if failure is not None:  # (outside the except block: the failure's frames are gone)
                 warnings.append(
-                    f"edgekit: the memory-lean TF.js conversion failed ({type(failed).__name__}: {failed}); "
+                    f"edgekit: the memory-lean TF.js conversion failed ({failure}); "
                     "converted again the way tensorflowjs does"
                 )
                 _clear(out)

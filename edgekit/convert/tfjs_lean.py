@@ -4,20 +4,22 @@ tensorflowjs 4.22's `convert_tf_saved_model` holds many copies of a model's weig
 TensorFlow's freezing puts every variable's value into a GraphDef and rebuilds a function from
 it, the frozen graph is serialized again for grappler, grappler copies it (weights included) in
 each of its two passes, and the weight writer stacks every weight into one buffer before cutting
-it into shards. For VGG16 (537 MB of weights) that is 10.6 GiB. Here tensorflowjs's converter
-runs its own steps, in its own order, with five of them changed:
+it into shards. For VGG16 (537 MB of weights) that peaks at 10.5 GiB. Here tensorflowjs's
+converter runs its own steps, in its own order, with five of them replaced while it runs:
 
   freeze       a large variable's Const carries a short token instead of its bytes; the array
                is kept once, in a Weights registry (edgekit/convert/onnx_lean.py)
-  grappler     runs with the large weights set aside as Placeholders of the same dtype and shape
-               (only weights read by ops whose values grappler never looks at; see
-               onnx_lean.set_weights_aside), put back as tokens afterwards
+  grappler     runs with the large weights set aside: a weight read only by ops grappler never
+               folds or rewrites for its value (onnx_lean.set_weights_aside chooses them) is a
+               VariableV2 of the same dtype and shape for the duration, then a token Const again
   fold         edgekit's batch-norm folding (tfjs_fold.py) reads and writes weights by token
   read         a Const's value (tensorflowjs's values_from_const) is the registry's array
   write        weights are quantized and written shard by shard, never stacked in memory
-               (`write_weights`, the same files and manifest as tensorflowjs's write_weights)
+               (`write_weights`: the same files and manifest as tensorflowjs's write_weights)
 
-The files written are tensorflowjs's, byte for byte (tests/convert/test_tfjs_lean.py).
+The weight shards are tensorflowjs's byte for byte and model.json is the same JSON document
+(tests/convert/test_tfjs_lean.py); its bytes can differ only in the order of each node's
+attributes, which tensorflowjs writes in protobuf map order, different from run to run.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ CHUNK_ELEMENTS = 1 << 20  # quantization works on this many weight elements at a
 def convert(converter: ModuleType, saved_model: str, out: str, **kwargs: Any) -> None:
     """converter.convert_tf_saved_model(SAVED_MODEL, OUT, **KWARGS), the memory-lean way."""
     weights = onnx_lean.Weights()
-    with _lean_steps(converter, weights):
-        converter.convert_tf_saved_model(saved_model, out, **kwargs)
-    weights.arrays.clear()
-    onnx_lean.release_memory()
+    try:
+        with _lean_steps(converter, weights):
+            converter.convert_tf_saved_model(saved_model, out, **kwargs)
+    finally:
+        weights.arrays.clear()  # a failure's traceback keeps this frame: not its weights
+        onnx_lean.release_memory()
 
 
 @contextlib.contextmanager
@@ -186,7 +190,7 @@ def write_weights(
         dtypes = quantization.map_layers_to_quantization_dtype(names, quantization_dtype_map)
         for entry in group:
             upstream._assert_valid_weight_entry(entry)
-        plans = [_plan(entry, dtypes.get(entry["name"])) for entry in group]
+        plans = [_Plan(entry, dtypes.get(entry["name"])) for entry in group]
         total = sum(plan.nbytes for plan in plans)
         shard = total if shard_size_bytes is None else shard_size_bytes
         count = int(math.ceil(float(total) / shard))
@@ -243,10 +247,6 @@ class _Plan:
         entry["quantization"] = {"dtype": np.dtype(self.dtype).name, **self.quantization}
         entry["quantization"]["original_dtype"] = self.data.dtype.name
         return entry
-
-
-def _plan(entry: dict, dtype: Any) -> _Plan:
-    return _Plan(entry, dtype)
 
 
 def quantizer(flat: np.ndarray, dtype: Any) -> tuple[Any, dict[str, Any]]:
