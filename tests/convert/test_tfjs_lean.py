@@ -236,3 +236,19 @@ def test_cleared_output_keeps_the_folder(tmp_path):
     (tmp_path / "y.bin").write_text("y")
     tfjs._clear(tmp_path)
     assert tmp_path.is_dir() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow  # MobileNetV2 (weights=None) built and converted eight times: about 30 s
+def test_lean_conversion_writes_tensorflowjs_files_for_mobilenet_v2(tmp_path):
+    """The default weight threshold on a real backbone (depthwise convs, batch norms, ReLU6, 3.5 M weights)."""
+    import tf_keras
+
+    from edgekit.train.export import export_reference
+    from edgekit.train.preprocess import Preprocessing
+
+    model = tf_keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3), classes=10)
+    reference = export_reference(model, tmp_path / "ref", Preprocessing((224, 224)), tuple("abcdefghij"))
+    for dtype in DTYPES:
+        _convert(reference / "saved_model", tmp_path / f"up-{dtype}", dtype, lean=False)
+        _convert(reference / "saved_model", tmp_path / f"lean-{dtype}", dtype, lean=True)
+        assert_same_files(tmp_path / f"lean-{dtype}", tmp_path / f"up-{dtype}")
