@@ -69,13 +69,13 @@ def _lean_steps(converter: ModuleType, weights: onnx_lean.Weights) -> Iterator[N
         optimized = grappler(config, lean, graph, signature_def)
         del lean
         optimized = put_weights_back(optimized, aside, weights)
-        _drop_unused(weights, optimized)
+        _drop_unused(weights, graph_def, optimized)
         return optimized
 
     def fold_lean(graph_def: Any) -> Any:
         with weights.freezing():  # the scaled weights it makes are held by token too
             folded = tfjs_fold.fold_batch_norms(graph_def, read_const)
-        _drop_unused(weights, folded)
+        _drop_unused(weights, graph_def, folded)
         return folded
 
     def read_const(node_def: Any) -> Any:
@@ -118,11 +118,11 @@ def _tokens(graph_def: Any) -> set[bytes]:
     return found
 
 
-def _drop_unused(weights: onnx_lean.Weights, graph_def: Any) -> None:
-    """Forget the arrays no Const of GRAPH_DEF holds a token of (a folded weight's original, say)."""
-    live = {int(t[len(onnx_lean.TOKEN) :]) for t in _tokens(graph_def)}
-    for key in [k for k in weights.arrays if k not in live]:
-        del weights.arrays[key]
+def _drop_unused(weights: onnx_lean.Weights, before: Any, after: Any) -> None:
+    """Forget the arrays a step left unused: in graph BEFORE, no longer in graph AFTER (a folded weight's
+    original, say). Arrays of other graphs (the initializer graph of a model with tables) stay."""
+    for token in _tokens(before) - _tokens(after):
+        weights.arrays.pop(int(token[len(onnx_lean.TOKEN) :]), None)
 
 
 def set_weights_aside(

@@ -252,3 +252,19 @@ def test_lean_conversion_writes_tensorflowjs_files_for_mobilenet_v2(tmp_path):
         _convert(reference / "saved_model", tmp_path / f"up-{dtype}", dtype, lean=False)
         _convert(reference / "saved_model", tmp_path / f"lean-{dtype}", dtype, lean=True)
         assert_same_files(tmp_path / f"lean-{dtype}", tmp_path / f"up-{dtype}")
+
+
+def test_a_step_forgets_only_the_weights_it_left_unused():
+    from tensorflow.core.framework import graph_pb2
+
+    weights = onnx_lean.Weights()
+    tokens = [weights.token(np.zeros(3, np.float32)) for _ in range(3)]  # 0 replaced, 1 kept, 2 elsewhere
+
+    def graph(*held):
+        graph_def = graph_pb2.GraphDef()
+        for i, token in enumerate(held):
+            graph_def.node.add(name=f"w{i}", op="Const").attr["value"].tensor.tensor_content = token
+        return graph_def
+
+    tfjs_lean._drop_unused(weights, graph(tokens[0], tokens[1]), graph(tokens[1]))
+    assert sorted(weights.arrays) == [1, 2]
