@@ -14,7 +14,7 @@ import numpy as np
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
 from edgekit.convert.tflite_apart import CONVERT_APART_BYTES, converts_apart, variables_bytes
-from edgekit.convert.tflite_lean import lean_serialisation
+from edgekit.convert.tflite_lean import lean_serialisation, release_memory
 from edgekit.convert.tflite_load import loaded_once, saved_model_converter
 from edgekit.errors import ConversionError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
@@ -38,6 +38,8 @@ def convert_tflite(request: ConversionRequest) -> Artifact:
     path = atomic_write_bytes(request.out_dir / MODEL_FILE, model_bytes)
     size = len(model_bytes)
     del model_bytes  # the file has it; the interpreters below read the file
+    if size > CONVERT_APART_BYTES:
+        release_memory()  # glibc keeps the converter's freed heap otherwise, under the analyzers' own
     inputs, outputs, ops = describe_tflite(path)
     metadata = {
         "converter": "tf.lite.TFLiteConverter",
@@ -75,7 +77,9 @@ def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes | 
 
         return selective_int8(request.reference, _calibration_samples(request), keep_float)
     converter = _make_converter(request, settings)
-    apart = variables_bytes(request.reference / "saved_model") > CONVERT_APART_BYTES
+    # calibrated modes of large models: their C++ steps each in a process of its own (tflite_apart.py);
+    # the other modes peak lower converting in this process (no second process's own memory on top)
+    apart = settings["calibrate"] and variables_bytes(request.reference / "saved_model") > CONVERT_APART_BYTES
     try:
         with loaded_once(), lean_serialisation(), converts_apart() if apart else contextlib.nullcontext():
             return converter.convert(), []

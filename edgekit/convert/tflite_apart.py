@@ -21,9 +21,12 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from edgekit.convert.tflite_lean import release_memory
 
 # SavedModels with more variable bytes than this convert apart (edgekit/convert/onnx_export.py's bound)
 CONVERT_APART_BYTES = 128 * 1024**2
@@ -117,6 +120,7 @@ def converts_apart() -> Iterator[None]:
         "convert": wrap_converter.wrapped_convert,
         "quantize": wrap_converter.wrapped_experimental_mlir_quantize,
         "intermediates": calibrator.add_intermediate_tensors,
+        "calibrator": calibrator.Calibrator,
     }
 
     def wrapped_convert(model_flags: bytes, converter_flags: bytes, input_data: Any, debug_info: Any) -> Any:
@@ -127,7 +131,19 @@ def converts_apart() -> Iterator[None]:
         # a bytearray, so that add_intermediate_tensors can free it while TensorFlow's frames hold it
         return _apart(call, converter_modules, "Convert", args, mutable=True)
 
+    calibrators: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    class Calibrator(originals["calibrator"]):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            calibrators.add(self)
+
     def wrapped_quantize(*args: Any) -> Any:
+        # TensorFlow's int8 path quantizes the model its calibrator made and never uses the calibrator
+        # again, but keeps it to the end: its interpreter and model go before the quantizer runs
+        for done in calibrators:
+            done._calibrator = done._interpreter = None  # noqa: SLF001
+        release_memory()
         call = lambda: originals["quantize"](*args)  # noqa: E731
         return _apart(call, converter_modules, "ExperimentalMlirQuantizeModel", list(args))
 
@@ -144,9 +160,11 @@ def converts_apart() -> Iterator[None]:
     wrap_converter.wrapped_convert = wrapped_convert
     wrap_converter.wrapped_experimental_mlir_quantize = wrapped_quantize
     calibrator.add_intermediate_tensors = add_intermediate_tensors
+    calibrator.Calibrator = Calibrator
     try:
         yield
     finally:
+        calibrator.Calibrator = originals["calibrator"]
         wrap_converter.wrapped_convert = originals["convert"]
         wrap_converter.wrapped_experimental_mlir_quantize = originals["quantize"]
         calibrator.add_intermediate_tensors = originals["intermediates"]

@@ -7,6 +7,8 @@ the same way: in the worker (small models) and with the C++ conversion in a proc
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -47,9 +49,9 @@ def test_every_mode_writes_the_upstream_converters_bytes(
     assert loads == []  # no debug info saved: the SavedModel is not loaded into Python at all
 
 
-# the C++ calls each mode makes: the conversion, then for full-integer modes the intermediate
-# tensors and (int8) the MLIR quantizer; int16x8 quantizes in its calibrator
-CALLS = {"fp32": ["Convert"], "int8": ["Convert", "AddIntermediateTensors", "ExperimentalMlirQuantizeModel"]}
+# the C++ calls each mode makes apart: full-integer modes the conversion, the intermediate tensors
+# and (int8) the MLIR quantizer; int16x8 quantizes in its calibrator. Other modes convert in the worker.
+CALLS = {"fp32": [], "int8": ["Convert", "AddIntermediateTensors", "ExperimentalMlirQuantizeModel"]}
 CALLS["int16x8"] = CALLS["int8"][:2]
 
 
@@ -66,17 +68,37 @@ def test_converted_apart_the_bytes_are_the_same(
     assert _edgekit(tiny_reference, quant, tiny_calibration[:8], tmp_path) == upstream_bytes[quant]
     assert [f for f, _ in calls] == CALLS[quant]
     assert all(result is not None for _, result in calls)  # made by the child processes, no fallback
-    converted = calls[0][1]
-    assert isinstance(converted, bytearray)
-    assert (len(converted) == 0) == (quant != "fp32")  # freed once the intermediate tensors are added
+    if calls:
+        converted = calls[0][1]
+        assert isinstance(converted, bytearray) and len(converted) == 0  # freed once no longer read
 
 
 def test_a_failing_child_process_falls_back_to_the_worker(
-    tiny_reference, upstream_bytes, tmp_path, monkeypatch
+    tiny_reference, tiny_calibration, upstream_bytes, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
     monkeypatch.setattr(tflite_apart, "CHILD", "import sys; sys.exit(3)")
-    assert _edgekit(tiny_reference, "fp32", None, tmp_path) == upstream_bytes["fp32"]
+    assert _edgekit(tiny_reference, "int8", tiny_calibration[:8], tmp_path) == upstream_bytes["int8"]
+
+
+def test_the_calibrator_is_released_before_the_quantizer_runs(
+    tiny_reference, tiny_calibration, upstream_bytes, tmp_path, monkeypatch
+):
+    from tensorflow.lite.python.optimize import calibrator
+
+    wrappers = []
+    real = tflite_apart.call_in_child
+
+    def spy(modules, function, args, *rest):
+        if function == "ExperimentalMlirQuantizeModel":
+            live = [o for o in gc.get_objects() if isinstance(o, calibrator.Calibrator)]
+            wrappers.extend(o._calibrator for o in live)
+        return real(modules, function, args, *rest)
+
+    monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
+    monkeypatch.setattr(tflite_apart, "call_in_child", spy)
+    assert _edgekit(tiny_reference, "int8", tiny_calibration[:8], tmp_path) == upstream_bytes["int8"]
+    assert wrappers and all(w is None for w in wrappers)
 
 
 @pytest.fixture(scope="module")
