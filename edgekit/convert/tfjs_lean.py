@@ -39,9 +39,22 @@ from edgekit.convert import onnx_lean, tfjs_fold
 CHUNK_ELEMENTS = 1 << 20  # quantization works on this many weight elements at a time
 
 
+class Weights(onnx_lean.Weights):
+    """onnx_lean's registry, whose arrays can also be forgotten: a token's key is never used again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.issued = 0
+
+    def token(self, array: np.ndarray) -> bytes:
+        key, self.issued = self.issued, self.issued + 1
+        self.arrays[key] = array
+        return onnx_lean.TOKEN + str(key).encode()
+
+
 def convert(converter: ModuleType, saved_model: str, out: str, **kwargs: Any) -> None:
     """converter.convert_tf_saved_model(SAVED_MODEL, OUT, **KWARGS), the memory-lean way."""
-    weights = onnx_lean.Weights()
+    weights = Weights()
     try:
         with _lean_steps(converter, weights):
             converter.convert_tf_saved_model(saved_model, out, **kwargs)
@@ -53,6 +66,8 @@ def convert(converter: ModuleType, saved_model: str, out: str, **kwargs: Any) ->
 @contextlib.contextmanager
 def _lean_steps(converter: ModuleType, weights: onnx_lean.Weights) -> Iterator[None]:
     """tensorflowjs's steps, five of them replaced by their lean equivalents while converting."""
+    from tensorflow.python.framework import dtypes
+
     fold_module = importlib.import_module("tensorflowjs.converters.fold_batch_norms")
     rewrite = importlib.import_module("tensorflowjs.converters.graph_rewrite_util")
     writer = importlib.import_module("tensorflowjs.write_weights")
@@ -80,8 +95,13 @@ def _lean_steps(converter: ModuleType, weights: onnx_lean.Weights) -> Iterator[N
 
     def read_const(node_def: Any) -> Any:
         if node_def.op == "Const":
-            array = weights.lookup(node_def.attr["value"].tensor.tensor_content)
+            tensor = node_def.attr["value"].tensor
+            array = weights.lookup(tensor.tensor_content)
             if array is not None:
+                if array.dtype != dtypes.as_dtype(tensor.dtype).as_numpy_dtype or list(array.shape) != [
+                    d.size for d in tensor.tensor_shape.dim
+                ]:
+                    raise ValueError(f"the weight held for {node_def.name} is not of its dtype and shape")
                 return array
         return values_from_const(node_def)
 

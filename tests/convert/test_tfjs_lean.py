@@ -1,7 +1,7 @@
 """The memory-lean TF.js conversion (edgekit/convert/tfjs_lean.py) writes tensorflowjs's files.
 
-On three tiny models built here (conv + batch norm + relu, depthwise conv, dense with several
-weights), in every quant mode, with the weight threshold lowered so that their weights are held by
+On three tiny models built here (conv + batch norm + relu / PReLU, depthwise conv, dense with
+several weights), in every quant mode, with the weight threshold lowered so that their weights are held by
 token and set aside during grappler as a large model's are: every weight shard is byte for byte
 tensorflowjs's, and model.json is the same JSON document. (Not the same bytes: tensorflowjs
 writes each node's attributes in protobuf map order, which differs from run to run of
@@ -36,7 +36,7 @@ def _model(kind: str):
         x = L.ReLU()(x)
         x = L.Conv2D(24, 3)(x)
         x = L.BatchNormalization(epsilon=1e-3)(x)
-        x = L.ReLU()(x)
+        x = L.PReLU()(x)  # tensorflowjs fuses it, reading its alpha (held by token here)
         x = L.GlobalAveragePooling2D()(x)
     elif kind == "depthwise":
         x = L.DepthwiseConv2D(3, depth_multiplier=4)(inputs)
@@ -257,7 +257,7 @@ def test_lean_conversion_writes_tensorflowjs_files_for_mobilenet_v2(tmp_path):
 def test_a_step_forgets_only_the_weights_it_left_unused():
     from tensorflow.core.framework import graph_pb2
 
-    weights = onnx_lean.Weights()
+    weights = tfjs_lean.Weights()
     tokens = [weights.token(np.zeros(3, np.float32)) for _ in range(3)]  # 0 replaced, 1 kept, 2 elsewhere
 
     def graph(*held):
@@ -268,3 +268,5 @@ def test_a_step_forgets_only_the_weights_it_left_unused():
 
     tfjs_lean._drop_unused(weights, graph(tokens[0], tokens[1]), graph(tokens[1]))
     assert sorted(weights.arrays) == [1, 2]
+    assert weights.token(np.ones(2, np.float32)) not in tokens  # a new weight never takes a forgotten key
+    assert sorted(weights.arrays) == [1, 2, 3]
