@@ -45,12 +45,15 @@ def _specs(values: Any, initializers: set[str]) -> list[TensorSpec]:
     return specs
 
 
-def _input_of(path: Path) -> tuple[str, list[int]]:
+def _input_of(path: Path) -> tuple[str, list[int], int]:
+    """The model's first input (name, shape) and its ai.onnx opset."""
     import onnx
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
     spec = _specs(graph.input, {i.name for i in graph.initializer})[0]
-    return spec.name, spec.shape
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return spec.name, spec.shape, opset
 
 
 def _fp32(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
@@ -222,7 +225,7 @@ def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[
         raise _no_calibration()
     src, large = _quant_input(src, tmp)
     pre, pre_note = _pre_process(src, tmp, large)
-    input_name, input_shape = _input_of(pre)
+    input_name, input_shape, opset = _input_of(pre)
     if list(calibration.shape[1:]) != input_shape[1:]:
         raise ConversionError(
             f"onnx int8 calibration samples have shape {list(calibration.shape[1:])}, the model input {input_name!r} "
@@ -230,16 +233,19 @@ def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[
             hint="calibrate with images preprocessed to the model's input size",
         )
     out = tmp / "int8.onnx"
+    reader = _CalibrationReader(input_name, calibration)
+    cache = _calibrate(pre, tmp, reader, large, opset)
     quantize_static(
         str(pre),
         str(out),
-        _CalibrationReader(input_name, calibration),
+        None if cache else reader,
         quant_format=QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
         use_external_data_format=large,
+        **({"calibration_cache_path": str(cache)} if cache else {}),
     )
     return out, {
         "method": "onnxruntime.quantization.quantize_static",
@@ -249,6 +255,42 @@ def _static_int8(src: Path, tmp: Path, calibration: np.ndarray | None) -> tuple[
         "calibrate_method": "MinMax",
         "pre_process": pre_note,
     }
+
+
+def _calibrate(pre: Path, tmp: Path, reader: _CalibrationReader, large: bool, opset: int) -> Path | None:
+    """quantize_static's MinMax calibration of PRE, done before quantize_static loads the model.
+
+    quantize_static holds the model it quantizes while its calibrator loads another copy, builds
+    the augmented model and runs a session over it. Here the calibrator runs alone, the way
+    quantize_static runs it, and its ranges go to quantize_static through its calibration cache
+    (JSON; float32 values come back exactly), so the model is the same, byte for byte. Returns
+    the cache file; None where quantize_static must calibrate itself: an onnxruntime without the
+    cache, or an opset below 10, which quantize_static converts (and calibrates) first.
+    """
+    import inspect
+
+    from onnxruntime.quantization import CalibrationMethod, quantize_static
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    if opset < 10 or "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
+        return None
+    with tempfile.TemporaryDirectory(prefix="ort.quant.") as work:
+        calibrator = create_calibrator(
+            Path(pre),
+            list(set(list(QLinearOpsRegistry.keys()) + list(QDQRegistry.keys()))),
+            augmented_model_path=Path(work).joinpath("augmented_model.onnx").as_posix(),
+            calibrate_method=CalibrationMethod.MinMax,
+            use_external_data_format=large,
+            providers=None,
+            extra_options={},
+        )
+        calibrator.collect_data(reader)
+        ranges = calibrator.compute_data()
+        del calibrator
+    cache = tmp / "calibration.json"
+    save_tensors_data(ranges, cache, smooth_quant=False)
+    return cache
 
 
 class _CalibrationReader:

@@ -15,7 +15,6 @@ again would cost more time than memory saved.
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert import onnx_external
+from edgekit.convert import onnx_external, onnx_lean
 from edgekit.convert.onnx_quant import QUANTIZERS
 from edgekit.errors import ConversionError
 
@@ -72,7 +71,7 @@ def _quantize_apart(
     result.unlink(missing_ok=True)
     if calibration is not None:
         np.save(tmp / CALIBRATION_FILE, calibration, allow_pickle=False)
-    gc.collect()  # what this process no longer uses should not be counted beside the child
+    onnx_lean.release_memory()  # heap this process no longer uses should not be counted beside the child
     done = subprocess.run(
         _command(mode, src, tmp), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )

@@ -91,3 +91,20 @@ def test_pre_processing_uses_the_lean_way_without_sympy(monkeypatch, tmp_path):
         note
         == "onnx shape inference + ORT optimization (symbolic shape inference skipped: sympy not installed)"
     )
+
+
+@pytest.mark.parametrize("qdq", [False, True], ids=["float", "qdq"])
+def test_calibrating_before_quantize_static_writes_the_same_model(qdq, monkeypatch, tmp_path):
+    """int8 calibrates first and hands quantize_static the ranges through its cache: the same model
+    as when quantize_static calibrates itself."""
+    import numpy as np
+
+    src = tiny_onnx(tmp_path / "fp32.onnx", qdq)
+    calibration = np.random.default_rng(1).random((4, 8, 8, 3), dtype=np.float32)
+    (tmp_path / "first").mkdir(), (tmp_path / "itself").mkdir()
+    first, settings_first = onnx_quant.QUANTIZERS["int8"](src, tmp_path / "first", calibration)
+    assert (tmp_path / "first" / "calibration.json").is_file()
+    monkeypatch.setattr(onnx_quant, "_calibrate", lambda *a: None)
+    itself, settings_itself = onnx_quant.QUANTIZERS["int8"](src, tmp_path / "itself", calibration)
+    assert sha256_file(first) == sha256_file(itself)
+    assert settings_first == settings_itself
