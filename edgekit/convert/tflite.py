@@ -81,7 +81,11 @@ def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes | 
     # the other modes peak lower converting in this process (no second process's own memory on top)
     apart = settings["calibrate"] and variables_bytes(request.reference / "saved_model") > CONVERT_APART_BYTES
     try:
-        with loaded_once(), lean_serialisation(), converts_apart() if apart else contextlib.nullcontext():
+        with (
+            loaded_once(),
+            lean_serialisation(),
+            converts_apart(request.quant) if apart else contextlib.nullcontext(),
+        ):
             return converter.convert(), []
     except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
         raise _conversion_error(request, exc) from None

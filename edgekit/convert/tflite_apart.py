@@ -108,8 +108,9 @@ def _apart(
 
 
 @contextlib.contextmanager
-def converts_apart() -> Iterator[None]:
-    """While converting: TensorFlow's C++ conversion and quantization calls run in processes of their own."""
+def converts_apart(quant: str) -> Iterator[None]:
+    """While converting QUANT: TensorFlow's C++ conversion and quantization calls run in processes of
+    their own."""
     from tensorflow.compiler.mlir.lite.python import _pywrap_converter_api, wrap_converter
     from tensorflow.compiler.mlir.quantization.tensorflow.python import pywrap_function_lib
     from tensorflow.lite.python.optimize import _pywrap_tensorflow_lite_calibration_wrapper as calibration
@@ -137,6 +138,14 @@ def converts_apart() -> Iterator[None]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             calibrators.add(self)
+
+        def calibrate(self, dataset_gen: Any) -> Any:
+            if quant != "int16x8":
+                return super().calibrate(dataset_gen)
+            # TensorFlow's int16x8 path calibrates, drops the calibrated model it gets, and calibrates
+            # again to quantize: the statistics are gathered as before, the unread model not written
+            self._feed_tensors(dataset_gen, resize_input=True)
+            return None
 
     def wrapped_quantize(*args: Any) -> Any:
         # TensorFlow's int8 path quantizes the model its calibrator made and never uses the calibrator
