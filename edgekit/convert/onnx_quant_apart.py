@@ -2,11 +2,12 @@
 
 The conversion process has TensorFlow imported (about 0.6 GB) and keeps heap that the fp32 export
 used. ONNX Runtime's quantization tools add to that the model, the session its pre-processing
-optimizes in, and float copies of the largest weight while they quantize it. For models whose fp32
-tensors exceed APART_BYTES, the int8 modes therefore run in a fresh process that imports only onnx
+optimizes in, and float copies of the largest weight while they quantize it. For fp32 models whose
+files exceed APART_BYTES, the int8 modes therefore run in a fresh process that imports only onnx
 and onnxruntime (about 0.1 GB) and gives all of it back when it ends. It runs the very functions of
-onnx_quant, on the same files in the same temporary folder, so the result is the same file, byte for
-byte. The process is the conversion's child: the memory limit counts it with its parent, and a
+onnx_quant, on the same files in the same temporary folder, with onnxruntime's quantize_nparray
+going through large weights in slices (_quantize_in_chunks), so the result is the same file, byte
+for byte. The process is the conversion's child: the memory limit counts it with its parent, and a
 stopped conversion takes it with it.
 
 Smaller models are quantized in the conversion process: starting a process and reading the model
@@ -27,7 +28,7 @@ from edgekit.convert import onnx_external, onnx_lean
 from edgekit.convert.onnx_quant import QUANTIZERS
 from edgekit.errors import ConversionError
 
-# fp32 models with more tensor bytes than this are quantized apart (read at call time: tests lower it)
+# fp32 models whose files (model and external data) exceed this are quantized apart (read at call time)
 APART_BYTES = 128 * 1024**2
 APART_MODES = ("dynamic-int8", "int8")  # fp16 reads one weight at a time and needs no process of its own
 CALIBRATION_FILE = "apart-calibration.npy"
