@@ -69,9 +69,10 @@ class Weights:
 
     def __init__(self) -> None:
         self.arrays: dict[int, np.ndarray] = {}
+        self.issued = 0  # keys come from a counter: one is never reused once its array is taken
 
     def token(self, array: np.ndarray) -> bytes:
-        key = len(self.arrays)
+        key, self.issued = self.issued, self.issued + 1
         self.arrays[key] = array
         return TOKEN + str(key).encode()
 

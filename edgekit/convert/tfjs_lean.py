@@ -39,22 +39,9 @@ from edgekit.convert import onnx_lean, tfjs_fold
 CHUNK_ELEMENTS = 1 << 20  # quantization works on this many weight elements at a time
 
 
-class Weights(onnx_lean.Weights):
-    """onnx_lean's registry, whose arrays can also be forgotten: a token's key is never used again."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.issued = 0
-
-    def token(self, array: np.ndarray) -> bytes:
-        key, self.issued = self.issued, self.issued + 1
-        self.arrays[key] = array
-        return onnx_lean.TOKEN + str(key).encode()
-
-
 def convert(converter: ModuleType, saved_model: str, out: str, **kwargs: Any) -> None:
     """converter.convert_tf_saved_model(SAVED_MODEL, OUT, **KWARGS), the memory-lean way."""
-    weights = Weights()
+    weights = onnx_lean.Weights()
     try:
         with _lean_steps(converter, weights):
             converter.convert_tf_saved_model(saved_model, out, **kwargs)

@@ -257,7 +257,7 @@ def test_lean_conversion_writes_tensorflowjs_files_for_mobilenet_v2(tmp_path):
 def test_a_step_forgets_only_the_weights_it_left_unused():
     from tensorflow.core.framework import graph_pb2
 
-    weights = tfjs_lean.Weights()
+    weights = onnx_lean.Weights()
     tokens = [weights.token(np.zeros(3, np.float32)) for _ in range(3)]  # 0 replaced, 1 kept, 2 elsewhere
 
     def graph(*held):
@@ -270,3 +270,5 @@ def test_a_step_forgets_only_the_weights_it_left_unused():
     assert sorted(weights.arrays) == [1, 2]
     assert weights.token(np.ones(2, np.float32)) not in tokens  # a new weight never takes a forgotten key
     assert sorted(weights.arrays) == [1, 2, 3]
+    weights.take(tokens[2])  # nor a key handed over (the ONNX export's reads)
+    assert weights.token(np.ones(1, np.float32)) not in tokens and sorted(weights.arrays) == [1, 3, 4]
