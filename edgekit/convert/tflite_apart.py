@@ -1,16 +1,17 @@
-"""The quantization steps of a large model's int8/int16x8 TFLite conversion, each in a process of its own.
+"""The C++ steps of a large model's TFLite conversion, each in a short-lived process holding nothing else.
 
-After its conversion, TensorFlow quantizes in C++ calls that take bytes and return bytes: the
-step that adds intermediate tensors (`AddIntermediateTensors`) and, for int8, the MLIR quantizer
-(`ExperimentalMlirQuantizeModel`), which on VGG16 (537 MB of weights) holds several copies of the
-float weights. Each call needs only its own extension module: a process that loads that module
-(not the whole `tensorflow` package) makes the call on the very arguments TensorFlow's Python side
-prepared, writes the result to a file and ends, giving everything back; meanwhile the worker holds
-as little as it can: the converted float model is freed once read, the calibrator before the
-quantizer runs, and int16x8's first calibration (whose model TensorFlow drops) writes no model.
-The conversion itself stays in the worker: there it peaks lower than the worker and a process of
-its own together. The bytes are those of TensorFlow's converter (tests/convert/test_tflite_lean.py).
-If a process fails for any reason, its call is made again in the worker, so errors read as always.
+TensorFlow's converter does its heavy work in C++ calls that take bytes and return bytes: the
+conversion itself (`_pywrap_converter_api.Convert`: load the SavedModel, import it into MLIR,
+optimise, write the flatbuffer), and for full-integer modes the step that adds intermediate
+tensors (`AddIntermediateTensors`) and the MLIR quantizer (`ExperimentalMlirQuantizeModel`). For
+VGG16 (537 MB of weights) the conversion call alone holds about 4x the weights at its peak, and
+glibc keeps much of it after the call returns. Each call needs only its own extension module: a
+process that loads that module (not the whole `tensorflow` package, about 0.25 GB less) runs it
+on the very arguments TensorFlow's Python side prepared, writes the result to a file and ends,
+giving everything back. The worker reads the result and TensorFlow's Python side goes on with it
+as usual. The bytes are those the in-process call returns (tests/convert/test_tflite_lean.py). If
+the process fails for any reason, the call is made again in the worker, so a converter error
+reads as it always did.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from edgekit.convert.tflite_lean import release_memory
 CONVERT_APART_BYTES = 128 * 1024**2
 
 # The process: load the extension modules by path (no `import tensorflow`), make the call, write the
-# bytes. An argument (FILE_ARGUMENT, name) stands for the bytes of a file beside call.pkl (every
-# bytes-like argument: a model is written without a copy, and the extension modules take bytes only).
+# bytes. An argument FUNCTION_LIBRARY stands for an instance of the first module's PyFunctionLibrary,
+# (FILE_ARGUMENT, name) for the bytes of a file beside call.pkl (every bytes-like argument: a model is
+# written without a copy, and the extension modules take bytes, never a bytearray).
+FUNCTION_LIBRARY = "edgekit:function-library"
 FILE_ARGUMENT = "edgekit:file"
 CHILD = """
 import importlib.util, pickle, sys
@@ -45,6 +48,8 @@ for path in paths:
     modules.append(importlib.util.module_from_spec(spec))
     spec.loader.exec_module(modules[-1])
 def argument(a):
+    if a == FUNCTION_LIBRARY:
+        return modules[0].PyFunctionLibrary()
     if isinstance(a, tuple) and len(a) == 2 and a[0] == FILE_ARGUMENT:
         return (folder / a[1]).read_bytes()
     return a
@@ -56,7 +61,7 @@ with open(folder / "result.tmp", "wb") as out:
     out.write(result)
 del result
 (folder / "result.tmp").rename(folder / "result")
-""".replace("FILE_ARGUMENT", repr(FILE_ARGUMENT))
+""".replace("FUNCTION_LIBRARY", repr(FUNCTION_LIBRARY)).replace("FILE_ARGUMENT", repr(FILE_ARGUMENT))
 
 
 def variables_bytes(saved_model: Path) -> int:
@@ -107,10 +112,11 @@ def converts_apart(quant: str) -> Iterator[None]:
     """While converting QUANT: TensorFlow's C++ conversion and quantization calls run in processes of
     their own."""
     from tensorflow.compiler.mlir.lite.python import _pywrap_converter_api, wrap_converter
+    from tensorflow.compiler.mlir.quantization.tensorflow.python import pywrap_function_lib
     from tensorflow.lite.python.optimize import _pywrap_tensorflow_lite_calibration_wrapper as calibration
     from tensorflow.lite.python.optimize import calibrator
 
-    converter_modules = lambda: [_pywrap_converter_api]  # noqa: E731
+    converter_modules = lambda: [pywrap_function_lib, _pywrap_converter_api]  # noqa: E731
     originals = {
         "convert": wrap_converter.wrapped_convert,
         "quantize": wrap_converter.wrapped_experimental_mlir_quantize,
@@ -119,14 +125,12 @@ def converts_apart(quant: str) -> Iterator[None]:
     }
 
     def wrapped_convert(model_flags: bytes, converter_flags: bytes, input_data: Any, debug_info: Any) -> Any:
-        # the conversion itself stays in this process: apart, the worker's TensorFlow and the process's
-        # own peak would add up. Its freed heap goes back, and the model comes back as a bytearray, so
-        # that add_intermediate_tensors can free it while TensorFlow's frames hold it.
-        converted = originals["convert"](model_flags, converter_flags, input_data, debug_info)
-        release_memory()
-        mutable = bytearray(converted)
-        del converted
-        return mutable
+        # wrap_converter.wrapped_convert's call: extended_return False, and a function library (only
+        # the TF quantizer, which these conversions do not run, calls it)
+        args = [model_flags, converter_flags, input_data, False, debug_info, FUNCTION_LIBRARY]
+        call = lambda: originals["convert"](model_flags, converter_flags, input_data, debug_info)  # noqa: E731
+        # a bytearray, so that add_intermediate_tensors can free it while TensorFlow's frames hold it
+        return _apart(call, converter_modules, "Convert", args, mutable=True)
 
     calibrators: weakref.WeakSet[Any] = weakref.WeakSet()
 

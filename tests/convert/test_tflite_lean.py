@@ -51,8 +51,8 @@ def test_every_mode_writes_the_upstream_converters_bytes(
 
 # the C++ calls each mode makes apart: full-integer modes the conversion, the intermediate tensors
 # and (int8) the MLIR quantizer; int16x8 quantizes in its calibrator. Other modes convert in the worker.
-CALLS = {"fp32": [], "int8": ["AddIntermediateTensors", "ExperimentalMlirQuantizeModel"]}
-CALLS["int16x8"] = CALLS["int8"][:1]
+CALLS = {"fp32": [], "int8": ["Convert", "AddIntermediateTensors", "ExperimentalMlirQuantizeModel"]}
+CALLS["int16x8"] = CALLS["int8"][:2]
 
 
 @pytest.mark.parametrize("quant", ["fp32", "int8", "int16x8"])
@@ -68,6 +68,9 @@ def test_converted_apart_the_bytes_are_the_same(
     assert _edgekit(tiny_reference, quant, tiny_calibration[:8], tmp_path) == upstream_bytes[quant]
     assert [f for f, _ in calls] == CALLS[quant]
     assert all(result is not None for _, result in calls)  # made by the child processes, no fallback
+    if calls:
+        converted = calls[0][1]
+        assert isinstance(converted, bytearray) and len(converted) == 0  # freed once no longer read
 
 
 def test_a_failing_child_process_falls_back_to_the_worker(
