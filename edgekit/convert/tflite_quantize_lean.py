@@ -40,7 +40,6 @@ STAND_IN_BYTES = 1024**2
 _FLOAT32, _INT32, _INT8 = 0, 2, 9  # tflite TensorType
 _CONV_2D, _DEPTHWISE_CONV_2D, _FULLY_CONNECTED = 3, 4, 9  # tflite BuiltinOperator
 _QUANTIZED_DIMENSION = {_CONV_2D: 0, _DEPTHWISE_CONV_2D: 3, _FULLY_CONNECTED: 0}
-_INT32_MAX = 2**31 - 1
 _BIAS_LIMIT = 2**30  # a bias this far out of the weight's range may make TensorFlow adjust scales
 _BLOCK = 1 << 22  # elements quantized at a time
 
@@ -142,11 +141,11 @@ def _plan(data: Any, threshold: int) -> list[_StandIn]:
             bias = _tensor_array(model, bias_tensor, np.float32)
             if bias.size != shape[dimension] or not np.isfinite(bias).all():
                 continue
-        peak = _channel_peaks(weight.reshape(shape), dimension)
-        if not (np.isfinite(peak).all() and (peak > 0).all()):
-            continue
         used = signs.setdefault(weight.size, [])
         if len(used) == 2:
+            continue
+        peak = _channel_peaks(weight.reshape(shape), dimension)
+        if not (np.isfinite(peak).all() and (peak > 0).all()):
             continue
         sign = 1 if not used else -1
         used.append(sign)
