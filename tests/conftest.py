@@ -45,6 +45,22 @@ def tiny_calibration() -> np.ndarray:
     return tiny_images(64, seed=1)
 
 
+@pytest.fixture(scope="session")
+def flex_reference(tmp_path_factory):
+    """A model using MatrixDeterminant, which only exists as a Select TF (Flex) op."""
+    import tensorflow as tf
+
+    class Model(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 3], tf.float32, name="image")])
+        def serve(self, image):
+            return {"probabilities": tf.nn.softmax(tf.linalg.det(tf.reshape(image, [1, 3, 8, 8])))}
+
+    folder = tmp_path_factory.mktemp("flex")
+    model = Model()
+    tf.saved_model.save(model, str(folder / "saved_model"), signatures={"serving_default": model.serve})
+    return folder
+
+
 @pytest.fixture
 def cpu_hogs():
     """Two busy processes for the whole test (tests/cpu_hogs.py)."""

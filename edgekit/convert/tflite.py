@@ -14,8 +14,11 @@ import numpy as np
 from edgekit.artifact import Artifact, TensorSpec
 from edgekit.convert.base import ConversionRequest, FormatPlugin, declared_mode, register_format
 from edgekit.convert.tflite_apart import CONVERT_APART_BYTES, converts_apart, variables_bytes
+from edgekit.convert.tflite_calibrate import lean_calibration
 from edgekit.convert.tflite_lean import lean_serialisation, release_memory
 from edgekit.convert.tflite_load import loaded_once, saved_model_converter
+from edgekit.convert.tflite_quantize_lean import quantize_lean
+from edgekit.convert.tflite_stages import convert_in_stages, converts_in_stages, in_stage_process
 from edgekit.errors import ConversionError
 from edgekit.fsutil import atomic_write_bytes, sha256_file
 
@@ -34,6 +37,8 @@ IO_TYPES = ("int8", "uint8", "float32")
 
 def convert_tflite(request: ConversionRequest) -> Artifact:
     settings = QUANT_SETTINGS[declared_mode("tflite", request.quant, tuple(QUANT_SETTINGS))]
+    if _large(request) and not request.options.get("keep_float") and converts_in_stages():
+        return convert_in_stages(request, f"{__name__}:convert_tflite")  # this function, in stages
     model_bytes, kept_float = _convert_bytes(request, settings)
     path = atomic_write_bytes(request.out_dir / MODEL_FILE, model_bytes)
     size = len(model_bytes)
@@ -78,17 +83,25 @@ def _convert_bytes(request: ConversionRequest, settings: dict) -> tuple[bytes | 
         return selective_int8(request.reference, _calibration_samples(request), keep_float)
     converter = _make_converter(request, settings)
     # calibrated modes of large models: their C++ steps each in a process of its own (tflite_apart.py);
-    # the other modes peak lower converting in this process (no second process's own memory on top)
-    apart = settings["calibrate"] and variables_bytes(request.reference / "saved_model") > CONVERT_APART_BYTES
+    # the other modes peak lower converting in this process (no second process's own memory on top).
+    # A stage process (tflite_stages.py) exists for large models only, and makes every call apart.
+    apart = in_stage_process() or (settings["calibrate"] and _large(request))
     try:
         with (
             loaded_once(),
             lean_serialisation(),
-            converts_apart(request.quant) if apart else contextlib.nullcontext(),
+            # int8 of a large model: calibrated without TensorFlow's calibrator's copies, quantized with
+            # its largest weights standing in (tflite_calibrate.py, tflite_quantize_lean.py: the same bytes)
+            lean_calibration(as_view=True) if apart and request.quant == "int8" else contextlib.nullcontext(),
+            converts_apart(request.quant, quantize_lean) if apart else contextlib.nullcontext(),
         ):
             return converter.convert(), []
     except Exception as exc:  # the converter raises ConverterError and plain RuntimeErrors
         raise _conversion_error(request, exc) from None
+
+
+def _large(request: ConversionRequest) -> bool:
+    return variables_bytes(request.reference / "saved_model") > CONVERT_APART_BYTES
 
 
 def _analysis(path: Path) -> dict:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.tflite_apart import call_in_child
+from edgekit.convert.tflite_apart import call_in_child, convert_modules
 
 # float32 weights with at least this many bytes stand in (tests lower it)
 STAND_IN_BYTES = 1024**2
@@ -318,21 +318,15 @@ def _patch(result: bytearray, plan: list[_StandIn]) -> bool:
     return True
 
 
-def _modules() -> list[Any]:
-    from tensorflow.compiler.mlir.lite.python import _pywrap_converter_api
-    from tensorflow.compiler.mlir.quantization.tensorflow.python import pywrap_function_lib
-
-    return [pywrap_function_lib, _pywrap_converter_api]
-
-
 def _plain(args: tuple[Any, ...]) -> bytes | bytearray:
     """TensorFlow's call: in a process of its own, or here if that fails."""
-    result = call_in_child(_modules(), "ExperimentalMlirQuantizeModel", list(args))
+    result = call_in_child(convert_modules(), "ExperimentalMlirQuantizeModel", list(args))
     if result is not None:
         return result
     from tensorflow.compiler.mlir.lite.python import _pywrap_converter_api
 
-    return _pywrap_converter_api.ExperimentalMlirQuantizeModel(*args)
+    model = args[0] if isinstance(args[0], bytes) else bytes(args[0])  # the extension takes bytes only
+    return _pywrap_converter_api.ExperimentalMlirQuantizeModel(model, *args[1:])
 
 
 def quantize_standing_in(args: tuple[Any, ...], threshold: int | None = None) -> bytearray | None:
@@ -346,7 +340,9 @@ def quantize_standing_in(args: tuple[Any, ...], threshold: int | None = None) ->
     if not plan:
         return None
     stand_in = _stand_in_model(data, plan)
-    result = call_in_child(_modules(), "ExperimentalMlirQuantizeModel", [stand_in, *args[1:]], mutable=True)
+    result = call_in_child(
+        convert_modules(), "ExperimentalMlirQuantizeModel", [stand_in, *args[1:]], mutable=True
+    )
     del stand_in
     if not isinstance(result, bytearray):
         return None

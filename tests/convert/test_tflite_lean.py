@@ -12,7 +12,7 @@ import gc
 import numpy as np
 import pytest
 
-from edgekit.convert import FORMATS, saved_model_memo, tflite, tflite_apart, tflite_lean
+from edgekit.convert import FORMATS, saved_model_memo, tflite, tflite_apart, tflite_lean, tflite_quantize_lean
 from edgekit.convert.base import ConversionRequest
 
 MODES = FORMATS.get("tflite").quant_modes
@@ -49,10 +49,10 @@ def test_every_mode_writes_the_upstream_converters_bytes(
     assert loads == []  # no debug info saved: the SavedModel is not loaded into Python at all
 
 
-# the C++ calls each mode makes apart: full-integer modes the conversion, the intermediate tensors
-# and (int8) the MLIR quantizer; int16x8 quantizes in its calibrator. Other modes convert in the worker.
-CALLS = {"fp32": [], "int8": ["Convert", "AddIntermediateTensors", "ExperimentalMlirQuantizeModel"]}
-CALLS["int16x8"] = CALLS["int8"][:2]
+# the C++ calls each mode makes apart: full-integer modes the conversion and (int8) the MLIR quantizer;
+# int16x8 quantizes in its calibrator. A model without recurrent operators needs no intermediate
+# tensors (AddIntermediateTensors would return it unchanged). Other modes convert in the worker.
+CALLS = {"fp32": [], "int8": ["Convert", "ExperimentalMlirQuantizeModel"], "int16x8": ["Convert"]}
 
 
 @pytest.mark.parametrize("quant", ["fp32", "int8", "int16x8"])
@@ -62,9 +62,10 @@ def test_converted_apart_the_bytes_are_the_same(
     calls = []
     real = tflite_apart.call_in_child
     monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
-    monkeypatch.setattr(
-        tflite_apart, "call_in_child", lambda m, f, *a: calls.append((f, real(m, f, *a))) or calls[-1][1]
-    )
+    for module in (tflite_apart, tflite_quantize_lean):
+        monkeypatch.setattr(
+            module, "call_in_child", lambda m, f, *a: calls.append((f, real(m, f, *a))) or calls[-1][1]
+        )
     assert _edgekit(tiny_reference, quant, tiny_calibration[:8], tmp_path) == upstream_bytes[quant]
     assert [f for f, _ in calls] == CALLS[quant]
     assert all(result is not None for _, result in calls)  # made by the child processes, no fallback
@@ -96,25 +97,9 @@ def test_the_calibrator_is_released_before_the_quantizer_runs(
         return real(modules, function, args, *rest)
 
     monkeypatch.setattr(tflite, "CONVERT_APART_BYTES", 0)
-    monkeypatch.setattr(tflite_apart, "call_in_child", spy)
+    monkeypatch.setattr(tflite_quantize_lean, "call_in_child", spy)
     assert _edgekit(tiny_reference, "int8", tiny_calibration[:8], tmp_path) == upstream_bytes["int8"]
     assert wrappers and all(w is None for w in wrappers)
-
-
-@pytest.fixture(scope="module")
-def flex_reference(tmp_path_factory):
-    """A model using MatrixDeterminant, which only exists as a Select TF (Flex) op."""
-    import tensorflow as tf
-
-    class Model(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 3], tf.float32, name="image")])
-        def serve(self, image):
-            return {"probabilities": tf.nn.softmax(tf.linalg.det(tf.reshape(image, [1, 3, 8, 8])))}
-
-    folder = tmp_path_factory.mktemp("flex")
-    model = Model()
-    tf.saved_model.save(model, str(folder / "saved_model"), signatures={"serving_default": model.serve})
-    return folder
 
 
 def test_unsupported_ops_read_the_same_when_converted_apart(flex_reference, tmp_path, monkeypatch):
@@ -174,3 +159,13 @@ def test_numpy_vectors_of_every_kind_pack_like_flatbuffers():
         for builder in (ours, theirs):
             builder.Finish(builder.CreateNumpyVector(array))
         assert bytes(ours.Bytes[ours.Head() :]) == bytes(theirs.Output())
+
+
+def test_only_recurrent_models_need_intermediate_tensors(upstream_bytes):
+    import tensorflow as tf
+    import tf_keras
+
+    assert not tflite_apart.needs_intermediate_tensors(upstream_bytes["fp32"])
+    recurrent = tf_keras.Sequential([tf_keras.Input((4, 3), batch_size=1), tf_keras.layers.LSTM(2)])
+    model = tf.lite.TFLiteConverter.from_keras_model(recurrent).convert()
+    assert tflite_apart.needs_intermediate_tensors(model)
