@@ -36,7 +36,6 @@ compares the statistics and the quantized models, byte for byte.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import mmap
 import subprocess
 import sys
@@ -307,6 +306,25 @@ Path(result_path + ".tmp").rename(result_path)
 """
 
 
+def _legacy_arguments(
+    dataset_gen: Any,
+    input_type: Any,
+    output_type: Any,
+    allow_float: Any,
+    activations_type: Any = None,
+    bias_type: Any = None,
+    resize_input: Any = True,
+    disable_per_channel: Any = False,
+    disable_per_channel_quantization_for_dense_layers: Any = False,
+) -> dict | None:
+    """Calibrator.calibrate_and_quantize's arguments by name (its signature); None where they ask for
+    what the lean path does not do (the input kept at its size; a type left to its default)."""
+    arguments = dict(locals())
+    if not resize_input or activations_type is None or bias_type is None:
+        return None
+    return arguments
+
+
 def _dtype_number(tf_dtype: Any) -> int:
     return int(np.dtype(tf_dtype.as_numpy_dtype()).num)  # as TensorFlow's calibrator passes it
 
@@ -399,12 +417,9 @@ def lean_calibration(quant: str = "int8", as_view: bool = False) -> Iterator[Non
             return super().calibrate(lambda: iter(samples))
 
         def calibrate_and_quantize(self, dataset_gen: Any, *args: Any, **kwargs: Any) -> Any:
-            arguments = inspect.signature(original.calibrate_and_quantize).bind(
-                self, dataset_gen, *args, **kwargs
-            )
-            arguments.apply_defaults()
-            if self._lean_calibrated is not None and arguments.arguments["resize_input"]:
-                result = quantize_apart(self._lean_calibrated, arguments.arguments)
+            arguments = _legacy_arguments(dataset_gen, *args, **kwargs)
+            if self._lean_calibrated is not None and arguments is not None:
+                result = quantize_apart(self._lean_calibrated, arguments)
                 self._lean_calibrated.unlink()
                 self._lean_calibrated = None
                 if result is not None:
