@@ -73,6 +73,10 @@ def _logging_plan(model: Any) -> list[tuple[list[int], list[int]]]:
     for t in range(subgraph.TensorsLength()):
         if subgraph.Tensors(t).IsVariable():
             raise _Unsupported("variable tensors")
+    for b in range(model.BuffersLength()):
+        buffer = model.Buffers(b)
+        if buffer is not None and buffer.Offset() > 1:
+            raise _Unsupported("buffers after the flatbuffer")  # (over 2 GB) not packed by `pack`
 
     def loggable(indices: list[int]) -> list[int]:
         out = []

@@ -201,6 +201,11 @@ def test_where_the_lean_path_does_not_apply_tensorflow_calibrates(
     assert tflite_calibrate.calibrate(float_models["backbone"], []) is None
     differing = [[samples[:1]], [samples[1:2, :-1]]]
     assert tflite_calibrate.calibrate(float_models["backbone"], differing) is None
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_models["backbone"])
+    converter._experimental_use_buffer_offset = True  # weights after the flatbuffer, as over 2 GB
+    assert tflite_calibrate.calibrate(converter.convert(), _lists(samples)) is None
 
     theirs = _int8(keras_models["backbone"], samples, lean=False)
     monkeypatch.setattr(tflite_calibrate, "_calibrate", lambda *a: None)
