@@ -273,8 +273,8 @@ def _calibrate(model: Any, samples: Sequence[Sequence[np.ndarray]], source: dict
             num_threads=THREADS,
         )
         stats = _statistics(interpreter, plan, reads, samples)
-    except (_Unsupported, ValueError, RuntimeError):
-        return None
+    except Exception:  # noqa: BLE001 - _Unsupported, or whatever the model or samples make TensorFlow's
+        return None  # interpreter raise: TensorFlow's calibrator then runs and reports it as it does
     del interpreter  # its arena, and its map of the model's file
     release_memory()
     return _with_statistics(model, stats)

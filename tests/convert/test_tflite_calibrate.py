@@ -199,6 +199,7 @@ def test_where_the_lean_path_does_not_apply_tensorflow_calibrates(
     with_nan[0, 0, 0, 0] = np.nan
     assert tflite_calibrate.calibrate(float_models["backbone"], _lists(with_nan)) is None
     assert tflite_calibrate.calibrate(float_models["backbone"], []) is None
+    assert tflite_calibrate.calibrate(b"not a model", _lists(samples)) is None
     differing = [[samples[:1]], [samples[1:2, :-1]]]
     assert tflite_calibrate.calibrate(float_models["backbone"], differing) is None
     import tensorflow as tf
