@@ -38,10 +38,10 @@ def in_stages(monkeypatch):
 
 # the calls each mode makes in a process of its own, with no stage process alive beside them (a model
 # without recurrent operators needs no AddIntermediateTensors)
-CALLS = {"fp32": ["Convert"], "int8": ["Convert", "ExperimentalMlirQuantizeModel"]}
+CALLS = {"fp32": ["Convert"], "int8": ["Convert", "ExperimentalMlirQuantizeModel"], "int16x8": ["Convert"]}
 
 
-@pytest.mark.parametrize("quant", ["fp32", "int8"])
+@pytest.mark.parametrize("quant", ["fp32", "int8", "int16x8"])
 def test_stages_write_the_in_process_conversions_bytes(
     quant, in_stages, tiny_reference, tiny_calibration, tmp_path
 ):
@@ -72,3 +72,12 @@ def test_only_a_worker_without_tensorflow_converts_in_stages(monkeypatch):
     assert tflite_stages.converts_in_stages()
     monkeypatch.setenv(tflite_stages.STAGE_ENV, "/tmp/a-stage")
     assert not tflite_stages.converts_in_stages()  # a stage process converts itself
+
+
+def test_a_stage_process_that_dies_fails_the_conversion_with_its_exit_code(
+    in_stages, tiny_reference, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tflite_stages, "STAGE_MAIN", "import os; os._exit(9)")
+    with pytest.raises(ConversionError, match="exit code 9"):
+        tflite.convert_tflite(_request(tiny_reference, "fp32", None, tmp_path))
+    assert not (tmp_path / tflite.MODEL_FILE).exists()
