@@ -78,6 +78,13 @@ def convert_in_stages(request: ConversionRequest, convert: str) -> Any:
             return pickle.loads((folder / ARTIFACT).read_bytes())
         if (folder / FAILURE).is_file():
             raise pickle.loads((folder / FAILURE).read_bytes())
+        if code == SUSPENDED:
+            raise ConversionError(
+                f"tflite {request.quant}: the conversion did not finish in {MAX_RUNS} stages "
+                "(its C++ calls changed from one stage to the next)",
+                hint="this is a bug in edgekit: please report it with the output of the run "
+                "made again with EDGEKIT_VERBOSE=1",
+            )
         raise ConversionError(
             f"tflite {request.quant}: the conversion process ended with exit code {code}",
             hint="run again with EDGEKIT_VERBOSE=1 to see TensorFlow's own output",

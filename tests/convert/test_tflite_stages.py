@@ -81,3 +81,12 @@ def test_a_stage_process_that_dies_fails_the_conversion_with_its_exit_code(
     with pytest.raises(ConversionError, match="exit code 9"):
         tflite.convert_tflite(_request(tiny_reference, "fp32", None, tmp_path))
     assert not (tmp_path / tflite.MODEL_FILE).exists()
+
+
+def test_a_conversion_that_keeps_suspending_stops_after_max_runs(
+    in_stages, tiny_reference, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tflite_stages, "MAX_RUNS", 1)  # the first stage stops at Convert: never resumed
+    with pytest.raises(ConversionError, match="did not finish in 1 stages"):
+        tflite.convert_tflite(_request(tiny_reference, "fp32", None, tmp_path))
+    assert not (tmp_path / tflite.MODEL_FILE).exists()
