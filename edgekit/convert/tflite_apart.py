@@ -160,7 +160,6 @@ def converts_apart(quant: str, quantize: Callable[..., Any] | None = None) -> It
     from tensorflow.lite.python.optimize import _pywrap_tensorflow_lite_calibration_wrapper as calibration
     from tensorflow.lite.python.optimize import calibrator
 
-    converter_modules = convert_modules
     originals = {
         "convert": wrap_converter.wrapped_convert,
         "quantize": wrap_converter.wrapped_experimental_mlir_quantize,
@@ -172,7 +171,7 @@ def converts_apart(quant: str, quantize: Callable[..., Any] | None = None) -> It
         args = convert_args(model_flags, converter_flags, input_data, debug_info)
         call = lambda: originals["convert"](model_flags, converter_flags, input_data, debug_info)  # noqa: E731
         # a bytearray, so that add_intermediate_tensors can free it while TensorFlow's frames hold it
-        return _apart(call, converter_modules, "Convert", args, mutable=True)
+        return _apart(call, convert_modules, "Convert", args, mutable=True)
 
     calibrators: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -199,7 +198,7 @@ def converts_apart(quant: str, quantize: Callable[..., Any] | None = None) -> It
         if quantize is not None:
             return quantize(*args)
         call = lambda: originals["quantize"](*args)  # noqa: E731
-        return _apart(call, converter_modules, "ExperimentalMlirQuantizeModel", list(args))
+        return _apart(call, convert_modules, "ExperimentalMlirQuantizeModel", list(args))
 
     def add_intermediate_tensors(model_content: Any) -> Any:
         if needs_intermediate_tensors(model_content):
