@@ -37,9 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -288,108 +285,23 @@ def calibrated_model(model_path: Path, samples: np.ndarray) -> memoryview | None
     return calibrate(model_path, [[samples[i : i + 1]] for i in range(len(samples))])
 
 
-# The legacy quantizer (TensorFlow's int16x8 path) in a process of its own, given the calibrated model:
-# TensorFlow's calibration wrapper, loaded by its file (no `import tensorflow`), made on that model and
-# asked to quantize without being fed (its logger then has nothing to add: the model's min/max are
-# used as they are, as the ones TensorFlow's logger would have written)
-QUANTIZE_CHILD = """
-import importlib.util, sys
-from pathlib import Path
-module_path, model_path, result_path, *numbers = sys.argv[1:]
-spec = importlib.util.spec_from_file_location(Path(module_path).name.split(".")[0], module_path)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-model = Path(model_path).read_bytes()  # the wrapper reads it where it lies: kept to the end
-wrapper = module.CalibrationWrapper(model, [], [])
-input_type, output_type, allow_float, activations, bias, per_channel_off, dense_off = map(int, numbers)
-result = wrapper.QuantizeModel(
-    input_type, output_type, bool(allow_float), activations, bias, bool(per_channel_off), bool(dense_off)
-)
-Path(result_path + ".tmp").write_bytes(result)
-Path(result_path + ".tmp").rename(result_path)
-"""
-
-
-def _legacy_arguments(
-    dataset_gen: Any,
-    input_type: Any,
-    output_type: Any,
-    allow_float: Any,
-    activations_type: Any = None,
-    bias_type: Any = None,
-    resize_input: Any = True,
-    disable_per_channel: Any = False,
-    disable_per_channel_quantization_for_dense_layers: Any = False,
-) -> dict | None:
-    """Calibrator.calibrate_and_quantize's arguments by name (its signature); None where they ask for
-    what the lean path does not do (the input kept at its size; a type left to its default)."""
-    arguments = dict(locals())
-    if not resize_input or activations_type is None or bias_type is None:
-        return None
-    return arguments
-
-
-def _dtype_number(tf_dtype: Any) -> int:
-    return int(np.dtype(tf_dtype.as_numpy_dtype()).num)  # as TensorFlow's calibrator passes it
-
-
-def quantize_apart(calibrated: Path, arguments: dict) -> bytes | None:
-    """The legacy quantizer's model (Calibrator.calibrate_and_quantize's ARGUMENTS) from the CALIBRATED
-    model's file, made in a process of its own; None if that process failed."""
-    from tensorflow.lite.python.optimize import _pywrap_tensorflow_lite_calibration_wrapper as wrapper
-
-    numbers = [
-        _dtype_number(arguments["input_type"]),
-        _dtype_number(arguments["output_type"]),
-        int(bool(arguments["allow_float"])),
-        _dtype_number(arguments["activations_type"]),
-        _dtype_number(arguments["bias_type"]),
-        int(bool(arguments["disable_per_channel"])),
-        int(bool(arguments["disable_per_channel_quantization_for_dense_layers"])),
-    ]
-    result = calibrated.with_name(calibrated.name + ".quantized")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            QUANTIZE_CHILD,
-            wrapper.__file__,
-            str(calibrated),
-            str(result),
-            *map(str, numbers),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    if done.returncode != 0 or not result.is_file():
-        return None
-    data = result.read_bytes()
-    result.unlink()
-    return data
-
-
 @contextlib.contextmanager
-def lean_calibration(quant: str = "int8", as_view: bool = False) -> Iterator[None]:
-    """While TensorFlow's converter quantizes QUANT (int8 or int16x8): its Calibrator calibrates with
-    `calibrate` where that applies, and falls back to TensorFlow's own calibration where not.
+def lean_calibration(as_view: bool = False) -> Iterator[None]:
+    """While TensorFlow's converter quantizes to int8: its Calibrator calibrates with `calibrate` where
+    that applies, and falls back to TensorFlow's own calibration where not.
 
-    int8: the calibrated model goes on to TensorFlow's MLIR quantizer as bytes (it takes nothing
-    else), or with AS_VIEW as the memoryview `calibrate` packs (no copy: for
-    `tflite_apart.converts_apart`, whose quantizer writes it to a file).
-    int16x8: TensorFlow calibrates (its result unused) and then calibrates again into its legacy
-    quantizer (`calibrate_and_quantize`); here the first calibration writes the calibrated model to a
-    file and the quantizer runs on it in a process of its own (`quantize_apart`)."""
+    The calibrated model goes on to TensorFlow's MLIR quantizer as bytes (it takes nothing else), or
+    with AS_VIEW as the memoryview `calibrate` packs (no copy: for `tflite_apart.converts_apart`,
+    whose quantizer writes it to a file)."""
     from tensorflow.lite.python.optimize import calibrator
 
     original = calibrator.Calibrator
-    folder = tempfile.TemporaryDirectory(prefix="edgekit-calibrated-")
 
     class Calibrator(original):  # type: ignore[misc, valid-type]
         def __init__(self, model_content: Any, *args: Any, **kwargs: Any) -> None:
             # TensorFlow's calibration wrapper (a copy of the model, an interpreter) only when needed
             self._lean_model = model_content
             self._lean_args = (args, kwargs)
-            self._lean_calibrated: Path | None = None
             self._calibrator = None
             self._model_content = model_content
             self._interpreter = None
@@ -409,26 +321,13 @@ def lean_calibration(quant: str = "int8", as_view: bool = False) -> Iterator[Non
         def calibrate(self, dataset_gen: Any) -> Any:
             samples = list(dataset_gen())
             result = self._lean(samples)
-            if result is not None and quant == "int16x8":
-                path = Path(folder.name) / f"calibrated-{id(self)}.tflite"
-                path.write_bytes(result)
-                del result
-                self._lean_calibrated = path
-                return None  # TensorFlow's int16x8 path does not read it
             if result is not None:
                 return result if as_view else bytes(result)
             self._tensorflows()
             return super().calibrate(lambda: iter(samples))
 
         def calibrate_and_quantize(self, dataset_gen: Any, *args: Any, **kwargs: Any) -> Any:
-            arguments = _legacy_arguments(dataset_gen, *args, **kwargs)
-            if self._lean_calibrated is not None and arguments is not None:
-                result = quantize_apart(self._lean_calibrated, arguments)
-                self._lean_calibrated.unlink()
-                self._lean_calibrated = None
-                if result is not None:
-                    return result
-            self._tensorflows()
+            self._tensorflows()  # the legacy quantizer (int16x8) calibrates in TensorFlow's wrapper
             return super().calibrate_and_quantize(dataset_gen, *args, **kwargs)
 
         def calibrate_and_quantize_single(self, dataset_gen: Any, *args: Any, **kwargs: Any) -> Any:
@@ -440,4 +339,3 @@ def lean_calibration(quant: str = "int8", as_view: bool = False) -> Iterator[Non
         yield
     finally:
         calibrator.Calibrator = original
-        folder.cleanup()

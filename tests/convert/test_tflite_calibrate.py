@@ -104,21 +104,17 @@ def test_from_a_file_the_model_is_the_same(float_models, samples, tmp_path):
     assert bytes(from_file) == bytes(tflite_calibrate.calibrate(float_models["backbone"], _lists(samples)))
 
 
-def _int8(keras_model, samples, lean: bool, quant: str = "int8") -> bytes:
+def _int8(keras_model, samples, lean: bool) -> bytes:
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: iter(_lists(samples))
-    if quant == "int8":
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = tf.int8
-    else:
-        ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-        converter.target_spec.supported_ops = [ops]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
     if not lean:
         return converter.convert()
-    with tflite_calibrate.lean_calibration(quant):
+    with tflite_calibrate.lean_calibration():
         return converter.convert()
 
 
@@ -147,21 +143,6 @@ def test_the_int8_model_is_tensorflows_bytes(kind, keras_models, samples, lean_r
     assert len(lean_results) == 1 and lean_results[0] is not None  # calibrated the lean way
     assert ours == theirs
     assert calibrator.Calibrator is original
-
-
-def test_int16x8_quantizes_the_lean_calibrated_model_apart_into_tensorflows_bytes(
-    keras_models, samples, lean_results, monkeypatch
-):
-    quantized = []
-    real = tflite_calibrate.quantize_apart
-    monkeypatch.setattr(
-        tflite_calibrate, "quantize_apart", lambda *a: quantized.append(real(*a)) or quantized[-1]
-    )
-    theirs = _int8(keras_models["backbone"], samples, lean=False, quant="int16x8")
-    ours = _int8(keras_models["backbone"], samples, lean=True, quant="int16x8")
-    assert len(lean_results) == 1 and lean_results[0] is not None
-    assert len(quantized) == 1 and quantized[0] is not None  # made by the process, no fallback
-    assert ours == theirs
 
 
 def test_edgekits_int8_conversion_apart_is_tensorflows_bytes(
@@ -211,11 +192,3 @@ def test_where_the_lean_path_does_not_apply_tensorflow_calibrates(
     theirs = _int8(keras_models["backbone"], samples, lean=False)
     monkeypatch.setattr(tflite_calibrate, "_calibrate", lambda *a: None)
     assert _int8(keras_models["backbone"], samples, lean=True) == theirs
-
-
-def test_where_the_quantizers_process_fails_tensorflow_quantizes(keras_models, samples, monkeypatch):
-    theirs = _int8(keras_models["backbone"], samples, lean=False, quant="int16x8")
-    monkeypatch.setattr(tflite_calibrate, "QUANTIZE_CHILD", "import sys; sys.exit(3)")
-    assert _int8(keras_models["backbone"], samples, lean=True, quant="int16x8") == theirs
-    with pytest.raises(Exception, match="not yet supported for op: 'NEG'"):  # TensorFlow's own error
-        _int8(keras_models["branches"], samples, lean=True, quant="int16x8")
