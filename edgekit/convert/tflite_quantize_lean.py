@@ -221,100 +221,126 @@ def _stand_in_model(data: Any, plan: list[_StandIn]) -> memoryview:
     return packed
 
 
-def _patch(result: bytearray, plan: list[_StandIn]) -> bool:
-    """Write the real weights' and biases' quantized values into RESULT; False if it is not as expected."""
-    from tensorflow.lite.python import schema_py_generated as schema
+class _Unexpected(Exception):
+    """The quantizer's output is not what the stand-ins should have made of it: nothing is written."""
 
-    model = schema.Model.GetRootAs(result, 0)
-    if model.SubgraphsLength() == 0:
+
+def _expect(condition: bool) -> None:
+    if not condition:
+        raise _Unexpected
+
+
+@dataclass
+class _Output:
+    """The quantized stand-in model's first subgraph, with who uses which buffer and tensor."""
+
+    model: Any
+    subgraph: Any
+    buffer_users: dict[int, int]
+    tensor_uses: dict[tuple[int, int], list[tuple[int, int]]]
+    by_name: dict[bytes, list[int]]
+
+    @classmethod
+    def read(cls, result: bytearray) -> _Output:
+        from tensorflow.lite.python import schema_py_generated as schema
+
+        model = schema.Model.GetRootAs(result, 0)
+        _expect(model.SubgraphsLength() > 0)
+        buffer_users, tensor_uses = _uses(model)
+        subgraph = model.Subgraphs(0)
+        by_name: dict[bytes, list[int]] = {}
+        for t in range(subgraph.TensorsLength()):
+            by_name.setdefault(subgraph.Tensors(t).Name(), []).append(t)
+        return cls(model, subgraph, buffer_users, tensor_uses, by_name)
+
+    def own(self, index: int) -> Any:
+        """Tensor INDEX, checked to be read by one operator only and to hold a buffer no other has."""
+        tensor = self.subgraph.Tensors(index)
+        _expect(self.buffer_users.get(tensor.Buffer()) == 1)
+        _expect(len(self.tensor_uses.get((0, index), [])) == 1)
+        return tensor
+
+
+@dataclass
+class _Write:
+    """One stand-in's real values, ready to go over what the quantizer made of it."""
+
+    stand_in: _StandIn
+    values: np.ndarray  # the output's int8 weight, a view into it
+    scales: np.ndarray  # its per-channel scales, a view
+    real_scales: np.ndarray
+    bias: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None  # views and their values
+
+    def apply(self) -> None:
+        s = self.stand_in
+        _quantize_weight(s.weight.reshape(s.shape), s.dimension, _inverse(self.real_scales), self.values)
+        self.scales[:] = self.real_scales
+        if self.bias is not None:
+            values, quantized, scale_view, scales = self.bias
+            values[:] = quantized
+            scale_view[:] = scales
+
+
+def _weight_write(out: _Output, stand_in: _StandIn) -> _Write:
+    """STAND_IN's weight in OUT, checked to be what the quantizer makes of the stand-in, and its write."""
+    found = out.by_name.get(stand_in.name, [])
+    _expect(len(found) == 1)
+    tensor = out.own(found[0])
+    quantization = tensor.Quantization()
+    channels = stand_in.shape[stand_in.dimension]
+    _expect(tensor.Type() == _INT8 and _shape(tensor) == stand_in.shape)
+    _expect(quantization is not None and quantization.QuantizedDimension() == stand_in.dimension)
+    _expect(quantization.ScaleLength() == channels)
+    values = _tensor_array(out.model, tensor, np.int8)
+    scales = quantization.ScaleAsNumpy()
+    expected = _weight_scales(np.full(channels, abs(stand_in.value), np.float32))
+    _expect(values.size == stand_in.weight.size and np.array_equal(scales, expected))
+    _expect(bool((values == (127 if stand_in.value > 0 else -127)).all()))
+    _expect(not (quantization.ZeroPointLength() and quantization.ZeroPointAsNumpy().any()))
+    ((op_index, position),) = out.tensor_uses[(0, found[0])]  # one use: checked by out.own
+    _expect(op_index >= 0 and position == 1)  # the operator's filter input
+    inputs = out.subgraph.Operators(op_index).InputsAsNumpy()
+    has_bias = len(inputs) > 2 and inputs[2] >= 0
+    _expect(has_bias == (stand_in.bias is not None))
+    real_scales = _weight_scales(stand_in.peak)
+    bias = _bias_write(out, stand_in, inputs, expected, real_scales) if has_bias else None
+    return _Write(stand_in, values, scales, real_scales, bias)
+
+
+def _bias_write(
+    out: _Output, stand_in: _StandIn, inputs: np.ndarray, expected: np.ndarray, real_scales: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The operator's int32 bias, checked against the stand-in's scales, and its real values and scales."""
+    assert stand_in.bias is not None
+    channels = stand_in.shape[stand_in.dimension]
+    bias_tensor = out.own(int(inputs[2]))
+    bias_quantization = bias_tensor.Quantization()
+    input_quantization = out.subgraph.Tensors(int(inputs[0])).Quantization()
+    _expect(bias_tensor.Type() == _INT32 and _shape(bias_tensor) == (channels,))
+    _expect(bias_quantization is not None and bias_quantization.ScaleLength() == channels)
+    _expect(input_quantization is not None and input_quantization.ScaleLength() == 1)
+    input_scale = np.float32(input_quantization.ScaleAsNumpy()[0])
+    bias_values = _tensor_array(out.model, bias_tensor, np.int32)
+    _expect(bias_values.size == channels)
+    stand_in_scales = (input_scale * expected).astype(np.float32)
+    _expect(np.array_equal(bias_quantization.ScaleAsNumpy(), stand_in_scales))
+    bias_scales = (input_scale * real_scales).astype(np.float32)
+    bias_inverse = (1.0 / bias_scales.astype(np.float64)).astype(np.float32)
+    quantized = _round((stand_in.bias * bias_inverse).astype(np.float32))
+    _expect(bool(np.isfinite(quantized).all()) and np.abs(quantized).max(initial=0) <= _BIAS_LIMIT)
+    return bias_values, quantized.astype(np.int32), bias_quantization.ScaleAsNumpy(), bias_scales
+
+
+def _patch(result: bytearray, plan: list[_StandIn]) -> bool:
+    """Write the real weights' and biases' quantized values into RESULT; False (nothing written) if
+    it is not as expected."""
+    try:
+        out = _Output.read(result)
+        writes = [_weight_write(out, stand_in) for stand_in in plan]
+    except _Unexpected:
         return False
-    buffer_users, tensor_uses = _uses(model)
-    subgraph = model.Subgraphs(0)
-    by_name: dict[bytes, list[int]] = {}
-    for t in range(subgraph.TensorsLength()):
-        by_name.setdefault(subgraph.Tensors(t).Name(), []).append(t)
-    writes: list[Any] = []
-    for stand_in in plan:
-        found = by_name.get(stand_in.name, [])
-        if len(found) != 1:
-            return False
-        t = found[0]
-        tensor = subgraph.Tensors(t)
-        quantization = tensor.Quantization()
-        channels = stand_in.shape[stand_in.dimension]
-        if (
-            tensor.Type() != _INT8
-            or _shape(tensor) != stand_in.shape
-            or buffer_users.get(tensor.Buffer()) != 1
-            or quantization is None
-            or quantization.QuantizedDimension() != stand_in.dimension
-            or quantization.ScaleLength() != channels
-        ):
-            return False
-        values = _tensor_array(model, tensor, np.int8)
-        scales = quantization.ScaleAsNumpy()
-        expected = _weight_scales(np.full(channels, abs(stand_in.value), np.float32))
-        if values.size != stand_in.weight.size or not np.array_equal(scales, expected):
-            return False
-        if not (values == (127 if stand_in.value > 0 else -127)).all():
-            return False
-        if quantization.ZeroPointLength() and quantization.ZeroPointAsNumpy().any():
-            return False
-        uses = tensor_uses.get((0, t), [])
-        if len(uses) != 1 or uses[0][1] != 1 or uses[0][0] < 0:
-            return False
-        op = subgraph.Operators(uses[0][0])
-        inputs = op.InputsAsNumpy()
-        has_bias = len(inputs) > 2 and inputs[2] >= 0
-        if has_bias != (stand_in.bias is not None):
-            return False
-        real_scales = _weight_scales(stand_in.peak)
-        bias_write = None
-        if stand_in.bias is not None:
-            bias_tensor = subgraph.Tensors(int(inputs[2]))
-            bias_quantization = bias_tensor.Quantization()
-            input_quantization = subgraph.Tensors(int(inputs[0])).Quantization()
-            if (
-                bias_tensor.Type() != _INT32
-                or _shape(bias_tensor) != (channels,)
-                or buffer_users.get(bias_tensor.Buffer()) != 1
-                or len(tensor_uses.get((0, int(inputs[2])), [])) != 1
-                or bias_quantization is None
-                or bias_quantization.ScaleLength() != channels
-                or input_quantization is None
-                or input_quantization.ScaleLength() != 1
-            ):
-                return False
-            input_scale = np.float32(input_quantization.ScaleAsNumpy()[0])
-            bias_values = _tensor_array(model, bias_tensor, np.int32)
-            if bias_values.size != channels:
-                return False
-            bias_scales = (input_scale * real_scales).astype(np.float32)
-            if not np.array_equal(
-                bias_quantization.ScaleAsNumpy(), (input_scale * expected).astype(np.float32)
-            ):
-                return False
-            bias_inverse = (1.0 / bias_scales.astype(np.float64)).astype(np.float32)
-            quantized = _round((stand_in.bias * bias_inverse).astype(np.float32))
-            if not np.isfinite(quantized).all() or np.abs(quantized).max(initial=0) > _BIAS_LIMIT:
-                return False
-            bias_write = (
-                bias_values,
-                quantized.astype(np.int32),
-                bias_quantization.ScaleAsNumpy(),
-                bias_scales,
-            )
-        writes.append((stand_in, values, scales, real_scales, bias_write))
-    # every check passed: write
-    for stand_in, values, scales, real_scales, bias_write in writes:
-        _quantize_weight(
-            stand_in.weight.reshape(stand_in.shape), stand_in.dimension, _inverse(real_scales), values
-        )
-        scales[:] = real_scales
-        if bias_write is not None:
-            bias_values, quantized, bias_scale_view, bias_scales = bias_write
-            bias_values[:] = quantized
-            bias_scale_view[:] = bias_scales
+    for write in writes:  # every check passed
+        write.apply()
     return True
 
 
